@@ -1,0 +1,58 @@
+"""Model files: state dicts plus the config that rebuilds them, loaded without unpickling.
+
+`torch.load(..., weights_only=True)` only reconstructs tensors and plain containers, so a
+file crafted to run code is refused instead of executed.
+"""
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from . import atomic
+from .errors import UserError
+from .models import build_discriminator, build_generator
+from .params import ModelParams, _build
+
+KINDS = {"generator": build_generator, "discriminator": build_discriminator}
+
+
+def save_model(path: str | Path, kind: str, model: nn.Module, cfg: ModelParams) -> None:
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    atomic.write_torch(path, {"kind": kind, "config": vars(cfg).copy(), "state_dict": state})
+
+
+def load_safely(path: str | Path) -> Any:
+    """torch.load restricted to tensors and containers; any other content is a UserError."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise UserError(
+            f"{path}: refused to load: it holds objects other than tensors, which could run "
+            f"code ({first[:200]})"
+        ) from None
+    except Exception as e:
+        raise UserError(f"{path}: not a readable PyTorch file ({e})") from None
+
+
+def load_model(path: str | Path, kind: str) -> tuple[nn.Module, ModelParams]:
+    """The `kind` model saved at `path`, in eval mode, with the config it was built from."""
+    ckpt = load_safely(path)
+    if not isinstance(ckpt, dict) or ckpt.get("kind") != kind or "state_dict" not in ckpt:
+        raise UserError(f"{path}: not a mnistgan {kind} checkpoint")
+    try:
+        cfg = _build(ModelParams, ckpt.get("config"), "config")
+    except UserError as e:
+        raise UserError(f"{path}: bad model config in checkpoint: {e}") from None
+    model = KINDS[kind](cfg)
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except (RuntimeError, TypeError) as e:
+        detail = str(e).splitlines()[0]
+        raise UserError(f"{path}: weights do not fit a {cfg.arch} {kind} ({detail})") from None
+    return model.eval(), cfg

@@ -1,0 +1,136 @@
+"""params.yaml as typed, validated config objects: a typo or a bad value is an error that
+names the key, never a silent default. Every key is required, so params.yaml is the one
+place where values live."""
+
+import types
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from .errors import UserError
+
+
+def rule(expect: str, ok: typing.Callable[[Any], bool]) -> Any:
+    """A field whose value must satisfy `ok`; `expect` says what that means in the error."""
+    return field(metadata={"expect": expect, "ok": ok})
+
+
+def positive_int() -> Any:
+    return rule("an integer >= 1", lambda v: v >= 1)
+
+
+def positive_float() -> Any:
+    return rule("a number > 0", lambda v: v > 0)
+
+
+def beta() -> Any:
+    return rule("a number in [0, 1)", lambda v: 0 <= v < 1)
+
+
+@dataclass(frozen=True)
+class DataParams:
+    raw_dir: str
+    val_size: int = rule("an integer >= 0", lambda v: v >= 0)
+    limit: int | None = rule("null or an integer >= 1", lambda v: v is None or v >= 1)
+    seed: int
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    arch: Literal["mlp", "dcgan"]
+    z_dim: int = positive_int()
+    features: int = positive_int()  # dcgan: channels of the widest conv layer / 2
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    epochs: int = positive_int()
+    batch_size: int = positive_int()
+    lr_g: float = positive_float()
+    lr_d: float = positive_float()
+    beta1: float = beta()
+    beta2: float = beta()
+    seed: int
+    device: Literal["auto", "cpu", "cuda"]
+    log_every: int = positive_int()
+
+
+@dataclass(frozen=True)
+class SampleParams:
+    n: int = positive_int()
+    seed: int
+    grid: int = positive_int()
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    n_samples: int = positive_int()
+    seed: int
+
+
+@dataclass(frozen=True)
+class Params:
+    data: DataParams
+    model: ModelParams
+    train: TrainParams
+    sample: SampleParams
+    evaluate: EvaluateParams
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    if typing.get_origin(hint) is Literal:
+        return value in typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(_fits(value, h) for h in typing.get_args(hint))
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return value is None if hint is type(None) else isinstance(value, hint)
+
+
+def _describe(hint: Any) -> str:
+    if typing.get_origin(hint) is Literal:
+        return "one of " + ", ".join(map(str, typing.get_args(hint)))
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join(_describe(h) for h in typing.get_args(hint))
+    return "null" if hint is type(None) else f"a value of type {hint.__name__}"
+
+
+def _build(cls: type, raw: Any, where: str) -> Any:
+    if not isinstance(raw, dict):
+        raise UserError(f"{where}: got {raw!r}, expected a mapping")
+    names = [f.name for f in fields(cls)]
+    for key in raw:
+        if key not in names:
+            raise UserError(f"{where}.{key}: unknown key (expected one of: {', '.join(names)})")
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for f in fields(cls):
+        key, hint = f"{where}.{f.name}".lstrip("."), hints[f.name]
+        if f.name not in raw:
+            raise UserError(f"{key}: missing")
+        value = raw[f.name]
+        if isinstance(hint, type) and hasattr(hint, "__dataclass_fields__"):
+            values[f.name] = _build(hint, value, key)
+            continue
+        expect = f.metadata.get("expect")
+        if not _fits(value, hint) or not f.metadata.get("ok", lambda v: True)(value):
+            raise UserError(f"{key}: got {value!r}, expected {expect or _describe(hint)}")
+        values[f.name] = float(value) if hint is float else value
+    return cls(**values)
+
+
+def parse(raw: Any) -> Params:
+    return _build(Params, raw, "")
+
+
+def load(path: str | Path = "params.yaml") -> Params:
+    try:
+        raw = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise UserError(f"{path}: cannot read params ({e})") from None
+    return parse(raw)

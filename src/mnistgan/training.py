@@ -1,0 +1,167 @@
+"""The GAN training loop: non-saturating BCE objective, batches sliced from one in-memory
+tensor, and a checkpoint at the end of every epoch so a killed run resumes where it was
+and finishes byte-identical to an uninterrupted one."""
+
+import hashlib
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from . import atomic
+from .checkpoint import load_safely
+from .errors import UserError
+from .models import build
+from .params import ModelParams, TrainParams
+from .sampling import generate, latents, to_unit
+
+COLUMNS = ["step", "epoch", "d_loss", "g_loss", "d_real", "d_fake"]
+GRID_SIZE = 64
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("train.device: got 'cuda', but no CUDA device is available")
+    return torch.device(name)
+
+
+def fingerprint(model: ModelParams, train: TrainParams, images: torch.Tensor) -> str:
+    """Identifies what a checkpoint was trained on: params and data, not the epoch count."""
+    h = hashlib.sha256(json.dumps([asdict(model), asdict(train) | {"epochs": None}]).encode())
+    h.update(images.numpy().tobytes())
+    return h.hexdigest()
+
+
+@dataclass
+class History:
+    """What training logged so far; saved in checkpoints so resumed runs log the same."""
+
+    rows: list[list[float]] = field(default_factory=list)  # COLUMNS, one per logging step
+    epoch_means: list[dict[str, float]] = field(default_factory=list)
+    grids: list[torch.Tensor] = field(default_factory=list)  # fixed-noise samples per epoch
+
+
+@dataclass
+class Result:
+    generator: torch.nn.Module
+    discriminator: torch.nn.Module
+    history: History
+    seconds: float
+    images_seen: int
+
+
+def gan_step(g, d, opt_g, opt_d, real, z) -> torch.Tensor:
+    """One D update then one G update; returns (d_loss, g_loss, D(x), D(G(z))) on device."""
+    fake = g(z)
+    real_logit, fake_logit = d(real), d(fake.detach())
+    d_loss = F.binary_cross_entropy_with_logits(
+        real_logit, torch.ones_like(real_logit)
+    ) + F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit))
+    opt_d.zero_grad(set_to_none=True)
+    d_loss.backward()
+    opt_d.step()
+
+    logit = d(fake)  # non-saturating: G maximises log D(G(z))
+    g_loss = F.binary_cross_entropy_with_logits(logit, torch.ones_like(logit))
+    opt_g.zero_grad(set_to_none=True)
+    g_loss.backward()
+    opt_g.step()
+    return torch.stack(
+        [d_loss, g_loss, torch.sigmoid(real_logit).mean(), torch.sigmoid(fake_logit).mean()]
+    ).detach()
+
+
+def train(
+    images: torch.Tensor, model_cfg: ModelParams, cfg: TrainParams, checkpoint: Path
+) -> Result:
+    """Train on uint8 `images` (N, 1, 28, 28), resuming from `checkpoint` when it matches."""
+    device = resolve_device(cfg.device)
+    steps = len(images) // cfg.batch_size
+    if steps == 0:
+        raise UserError(
+            f"train.batch_size: got {cfg.batch_size}, expected at most {len(images)} "
+            "(the number of training images)"
+        )
+    g, d = build(model_cfg, cfg.seed)
+    g, d = g.to(device), d.to(device)
+    opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
+    opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+    rng = torch.Generator(device).manual_seed(cfg.seed)
+    fixed_z = latents(GRID_SIZE, model_cfg.z_dim, cfg.seed + 1)
+    history, start = History(), 0
+
+    print_ = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
+    fp = fingerprint(model_cfg, cfg, images)
+    if checkpoint.exists():
+        state = load_safely(checkpoint)
+        if state.get("fingerprint") != fp:
+            print_(f"ignoring {checkpoint}: it was trained with other params or data")
+        elif state["epoch"] > cfg.epochs:
+            print_(f"ignoring {checkpoint}: it is past train.epochs={cfg.epochs}")
+        else:
+            g.load_state_dict(state["g"])
+            d.load_state_dict(state["d"])
+            opt_g.load_state_dict(state["opt_g"])
+            opt_d.load_state_dict(state["opt_d"])
+            rng.set_state(state["rng"])
+            history = History(state["rows"], state["epoch_means"], state["grids"])
+            start = state["epoch"]
+            print_(f"resuming from {checkpoint} after epoch {start}")
+
+    data = to_unit(images).to(device)
+    began, step = time.perf_counter(), start * steps
+    for epoch in range(start, cfg.epochs):
+        g.train()
+        d.train()
+        perm = torch.randperm(len(data), generator=rng, device=device)
+        epoch_sum = torch.zeros(4, device=device, dtype=torch.float64)
+        log_sum, log_n = torch.zeros_like(epoch_sum), 0
+        bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=None, leave=False)
+        for i in bar:
+            real = data[perm[i * cfg.batch_size : (i + 1) * cfg.batch_size]]
+            z = torch.randn(len(real), model_cfg.z_dim, generator=rng, device=device)
+            stats = gan_step(g, d, opt_g, opt_d, real, z)
+            epoch_sum += stats
+            log_sum += stats
+            log_n += 1
+            step += 1
+            if step % cfg.log_every == 0 or i == steps - 1:
+                means = (log_sum / log_n).tolist()  # the one host sync per logging interval
+                if not all(map(math.isfinite, means)):
+                    raise UserError(
+                        f"training diverged: non-finite loss at epoch {epoch + 1}, step {step}; "
+                        f"kept the last good checkpoint {checkpoint} and wrote no models"
+                    )
+                history.rows.append([step, epoch + 1, *means])
+                bar.set_postfix(d_loss=f"{means[0]:.3f}", g_loss=f"{means[1]:.3f}")
+                log_sum.zero_()
+                log_n = 0
+        history.epoch_means.append(dict(zip(COLUMNS[2:], (epoch_sum / steps).tolist())))
+        history.grids.append(generate(g, fixed_z))
+        print_(f"epoch {epoch + 1}/{cfg.epochs}: " + json.dumps(history.epoch_means[-1]))
+        atomic.write_torch(
+            checkpoint,
+            {
+                "fingerprint": fp,
+                "epoch": epoch + 1,
+                "g": g.state_dict(),
+                "d": d.state_dict(),
+                "opt_g": opt_g.state_dict(),
+                "opt_d": opt_d.state_dict(),
+                "rng": rng.get_state(),
+                "rows": history.rows,
+                "epoch_means": history.epoch_means,
+                "grids": history.grids,
+            },
+        )
+    seconds = time.perf_counter() - began
+    images_seen = (cfg.epochs - start) * steps * cfg.batch_size
+    return Result(g.cpu().eval(), d.cpu().eval(), history, seconds, images_seen)
