@@ -1,0 +1,95 @@
+"""The user journey, for real: dvc repro, rerun, change params, compare, plot, experiment."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import run, write_params
+
+pytestmark = pytest.mark.e2e
+
+DETERMINISTIC = [
+    "models/generator.pt",
+    "models/discriminator.pt",
+    "data/prepared/train.pt",
+    "data/samples/samples.pt",
+    "metrics/samples.png",
+    "metrics/train/samples/epoch_001.png",
+    "metrics/train/losses.csv",
+    "metrics/train.json",
+    "metrics/eval.json",
+    "metrics/eval/d_scores.csv",
+    "metrics/data.json",
+]
+
+
+def digests(repo: Path) -> dict[str, str]:
+    return {p: hashlib.sha256((repo / p).read_bytes()).hexdigest() for p in DETERMINISTIC}
+
+
+def ran(stdout: str) -> set[str]:
+    return {line.split("'")[1] for line in stdout.splitlines() if line.startswith("Running stage")}
+
+
+def test_user_journey(pipeline: Path):
+    repo = pipeline
+    out = run(["dvc", "repro"], repo).stdout
+    assert ran(out) == {"prepare", "train", "sample", "evaluate"}
+
+    samples = torch.load(repo / "data/samples/samples.pt", weights_only=True)
+    assert samples["images"].dtype == torch.uint8
+    assert samples["images"].shape == (256, 1, 28, 28)
+    evaluation = json.loads((repo / "metrics/eval.json").read_text())
+    assert {"d_real_mean", "d_fake_mean", "d_accuracy", "d_auc"} <= evaluation.keys()
+    data = json.loads((repo / "metrics/data.json").read_text())
+    assert data["counts"] == {"train": 512, "val": 256, "test": 2000}
+    assert not any(f["official"] for f in data["files"].values())  # fixture, not the release
+    first = digests(repo)
+
+    # A second repro is a no-op.
+    again = run(["dvc", "repro"], repo).stdout
+    assert ran(again) == set() and "up to date" in again
+    assert run(["dvc", "status"], repo).stdout.strip() == "Data and pipelines are up to date."
+
+    # Byte-identical outputs when everything runs again from scratch (timing aside).
+    run(["dvc", "repro", "--force"], repo)
+    assert digests(repo) == first
+
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "baseline run"], repo)
+
+    # Changing sample.n reruns sample and evaluate only.
+    write_params(repo, {"sample": {"n": 300}})
+    assert ran(run(["dvc", "repro"], repo).stdout) == {"sample", "evaluate"}
+
+    # Changing train.epochs reruns train, sample, evaluate but not prepare.
+    write_params(repo, {"train": {"epochs": 2}})
+    assert ran(run(["dvc", "repro"], repo).stdout) == {"train", "sample", "evaluate"}
+    diff = run(["dvc", "metrics", "diff"], repo).stdout
+    assert "metrics/train.json" in diff and "epochs" in diff
+
+    plots = run(["dvc", "plots", "show", "-o", "plots_html"], repo)
+    html = (repo / "plots_html/index.html").read_text()
+    assert "d_loss" in html and "vega" in html, plots.stdout
+
+    run(["git", "checkout", "params.yaml"], repo)
+    run(["dvc", "checkout", "--force"], repo)  # back to the committed baseline
+    run(["dvc", "exp", "run", "-S", "train.epochs=2"], repo)
+    table = run(["dvc", "exp", "show", "--no-pager", "--csv"], repo).stdout
+    assert len([r for r in table.splitlines()[1:] if r.strip()]) >= 2, table
+    assert "train.epochs" in table.splitlines()[0]
+
+
+def test_generate_command(pipeline: Path, tmp_path: Path):
+    run(["dvc", "repro", "train"], pipeline)
+    png, pt = tmp_path / "grid.png", tmp_path / "s.pt"
+    ckpt = ["--checkpoint", "models/generator.pt"]
+    run(["python", "-m", "mnistgan", "generate", *ckpt, "-n", "16", "--seed", "0", "--out", png],
+        pipeline)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    run(["python", "-m", "mnistgan", "generate", *ckpt, "-n", "5", "--out", pt], pipeline)
+    images = torch.load(pt, weights_only=True)["images"]
+    assert images.shape == (5, 1, 28, 28) and images.dtype == torch.uint8
