@@ -51,24 +51,30 @@ def idx_folder(tmp_path_factory) -> Path:
 
 
 def merge(base: dict, override: dict) -> dict:
-    return {k: merge(v, override.get(k, {})) if isinstance(v, dict) else override.get(k, v)
-            for k, v in base.items()}
+    return {
+        k: merge(v, override.get(k, {})) if isinstance(v, dict) else override.get(k, v)
+        for k, v in base.items()
+    }
 
 
 def write_params(repo: Path, override: dict) -> None:
     path = repo / "params.yaml"
-    path.write_text(yaml.safe_dump(merge(yaml.safe_load(path.read_text()), override),
-                                   sort_keys=False))
+    path.write_text(
+        yaml.safe_dump(merge(yaml.safe_load(path.read_text()), override), sort_keys=False)
+    )
 
 
-def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    """Run a command in `cwd` with this interpreter's bin dir first on PATH (dvc, python)."""
-    env = os.environ | {
+def tool_env(cwd: Path) -> dict[str, str]:
+    """This interpreter's bin dir first on PATH (dvc, python), and cwd's library importable."""
+    return os.environ | {
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         "PYTHONPATH": str(cwd / "src" if (cwd / "src").is_dir() else REPO / "src"),
         "DVC_NO_ANALYTICS": "1",
     }
-    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, cwd=cwd, env=tool_env(cwd), capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}")
     return result
@@ -78,8 +84,13 @@ def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedPr
 def pipeline(tmp_path, idx_folder) -> Path:
     """A git + DVC copy of the repo's tracked files with tiny params and real digits."""
     repo = tmp_path / "repo"
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO,
-                           capture_output=True, text=True, check=True).stdout.split()
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     for name in files:
         if (REPO / name).is_file():
             (repo / name).parent.mkdir(parents=True, exist_ok=True)
@@ -87,7 +98,10 @@ def pipeline(tmp_path, idx_folder) -> Path:
     for f in idx_folder.iterdir():
         shutil.copy2(f, repo / "data/raw/mnist" / f.name)
     write_params(repo, TINY)
-    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
-                ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"]):
+    for cmd in (
+        ["git", "init", "-q"],
+        ["git", "add", "-A"],
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"],
+    ):
         run(cmd, repo)
     return repo

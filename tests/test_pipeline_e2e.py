@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import run, write_params
 
 pytestmark = pytest.mark.e2e
@@ -87,8 +86,10 @@ def test_generate_command(pipeline: Path, tmp_path: Path):
     run(["dvc", "repro", "train"], pipeline)
     png, pt = tmp_path / "grid.png", tmp_path / "s.pt"
     ckpt = ["--checkpoint", "models/generator.pt"]
-    run(["python", "-m", "mnistgan", "generate", *ckpt, "-n", "16", "--seed", "0", "--out", png],
-        pipeline)
+    run(
+        ["python", "-m", "mnistgan", "generate", *ckpt, "-n", "16", "--seed", "0", "--out", png],
+        pipeline,
+    )
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     run(["python", "-m", "mnistgan", "generate", *ckpt, "-n", "5", "--out", pt], pipeline)
     images = torch.load(pt, weights_only=True)["images"]

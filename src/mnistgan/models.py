@@ -49,7 +49,9 @@ class DCGANGenerator(nn.Module):
         super().__init__()
         f = features
         self.project = nn.Sequential(
-            nn.Linear(z_dim, 2 * f * 7 * 7, bias=False), nn.BatchNorm1d(2 * f * 7 * 7), nn.ReLU(True)
+            nn.Linear(z_dim, 2 * f * 7 * 7, bias=False),
+            nn.BatchNorm1d(2 * f * 7 * 7),
+            nn.ReLU(True),
         )
         self.net = nn.Sequential(
             nn.ConvTranspose2d(2 * f, f, 4, 2, 1, bias=False),

@@ -106,7 +106,8 @@ def _build(cls: type, raw: Any, where: str) -> Any:
     names = [f.name for f in fields(cls)]
     for key in raw:
         if key not in names:
-            raise UserError(f"{where}.{key}: unknown key (expected one of: {', '.join(names)})")
+            key = f"{where}.{key}".lstrip(".")
+            raise UserError(f"{key}: unknown key (expected one of: {', '.join(names)})")
     hints = typing.get_type_hints(cls)
     values = {}
     for f in fields(cls):

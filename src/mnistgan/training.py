@@ -146,7 +146,6 @@ def train(
                 log_n = 0
         history.epoch_means.append(dict(zip(COLUMNS[2:], (epoch_sum / steps).tolist())))
         history.grids.append(generate(g, fixed_z))
-        print_(f"epoch {epoch + 1}/{cfg.epochs}: " + json.dumps(history.epoch_means[-1]))
         atomic.write_torch(
             checkpoint,
             {
@@ -162,6 +161,7 @@ def train(
                 "grids": history.grids,
             },
         )
+        print_(f"epoch {epoch + 1}/{cfg.epochs}: " + json.dumps(history.epoch_means[-1]))
     seconds = time.perf_counter() - began
     images_seen = (cfg.epochs - start) * steps * cfg.batch_size
     return Result(g.cpu().eval(), d.cpu().eval(), history, seconds, images_seen)

@@ -1,0 +1,159 @@
+"""Bad data is refused: non-zero exit, the file and the problem named, nothing in data/prepared."""
+
+import gzip
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from conftest import REPO, real_mnist_source, run
+
+from mnistgan import data
+from mnistgan.errors import UserError
+from mnistgan.idx import read_idx, write_idx
+
+
+def small_idx_folder(folder: Path, n: int = 40) -> Path:
+    """A valid folder of 4 IDX files with `n` random training and test images."""
+    g = torch.Generator().manual_seed(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    for split in ("train", "t10k"):
+        write_idx(
+            folder / f"{split}-images-idx3-ubyte.gz",
+            torch.randint(0, 256, (n, 28, 28), generator=g, dtype=torch.uint8),
+        )
+        write_idx(folder / f"{split}-labels-idx1-ubyte.gz", torch.arange(n) % 10)
+    return folder
+
+
+def run_prepare(tmp_path: Path, raw: Path):
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["data"].update(raw_dir=str(raw), val_size=4, limit=None)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    return run(["python", str(REPO / "stages/prepare.py")], tmp_path, check=False)
+
+
+def corrupt(folder: Path, name: str, payload: bytes, gz: bool = True) -> None:
+    (folder / name).unlink(missing_ok=True)
+    (folder / name).write_bytes(gzip.compress(payload, mtime=0) if gz else payload)
+
+
+def header(ndim: int, *dims: int, type_byte: int = 8) -> bytes:
+    return bytes([0, 0, type_byte, ndim]) + b"".join(d.to_bytes(4, "big") for d in dims)
+
+
+BAD = {
+    "truncated gzip": ("train-images-idx3-ubyte.gz", None, "truncated or corrupt gzip"),
+    "wrong magic": ("t10k-images-idx3-ubyte.gz", b"\x00\x00\x08\x01" + bytes(8), "magic number"),
+    "wrong type byte": (
+        "t10k-labels-idx1-ubyte.gz",
+        header(1, 40, type_byte=0x0D) + bytes(160),
+        "magic number",
+    ),
+    "wrong image size": (
+        "train-images-idx3-ubyte.gz",
+        header(3, 40, 32, 32) + bytes(40 * 1024),
+        "images are (32, 32), expected 28x28",
+    ),
+    "short data": (
+        "train-images-idx3-ubyte.gz",
+        header(3, 40, 28, 28) + bytes(100),
+        "holds 116 bytes",
+    ),
+    "count mismatch": (
+        "train-labels-idx1-ubyte.gz",
+        header(1, 39) + bytes(39),
+        "39 labels for 40 images",
+    ),
+    "label out of range": (
+        "t10k-labels-idx1-ubyte.gz",
+        header(1, 40) + bytes([12] * 40),
+        "label 12 outside 0-9",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_prepare_refuses_bad_file(tmp_path, case):
+    name, payload, message = BAD[case]
+    raw = small_idx_folder(tmp_path / "raw")
+    if payload is None:  # cut a valid gzip file in half
+        blob = (raw / name).read_bytes()
+        (raw / name).write_bytes(blob[: len(blob) // 2])
+    else:
+        corrupt(raw, name, payload)
+    result = run_prepare(tmp_path, raw)
+    assert result.returncode == 1
+    assert name in result.stderr and message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "data/prepared").exists()
+    assert not (tmp_path / "metrics/data.json").exists()
+
+
+def test_prepare_accepts_plain_files_and_warns_about_md5(tmp_path):
+    raw = small_idx_folder(tmp_path / "raw")
+    plain = raw / "train-images-idx3-ubyte"
+    plain.write_bytes(gzip.decompress((raw / "train-images-idx3-ubyte.gz").read_bytes()))
+    (raw / "train-images-idx3-ubyte.gz").unlink()
+    result = run_prepare(tmp_path, raw)
+    assert result.returncode == 0, result.stderr
+    assert "4 of 4 files are not the official MNIST release" in result.stderr
+    train = torch.load(tmp_path / "data/prepared/train.pt", weights_only=True)
+    assert train["images"].shape == (36, 1, 28, 28) and train["labels"].dtype == torch.int64
+
+
+def test_empty_folder_names_every_missing_file(tmp_path):
+    (tmp_path / "raw").mkdir()
+    result = run_prepare(tmp_path, tmp_path / "raw")
+    assert result.returncode == 1
+    for name in data.FILES.values():
+        assert name in result.stderr
+    assert str(tmp_path / "raw") in result.stderr and "download failed" in result.stderr
+    assert not (tmp_path / "data/prepared").exists()
+
+
+def test_download_with_wrong_md5_is_refused_and_not_kept(tmp_path, monkeypatch):
+    def fake_download(url, root, filename):
+        Path(root, filename).write_bytes(b"not mnist")
+
+    monkeypatch.setattr(data, "download_url", fake_download)
+    errors = data.download(tmp_path / "raw", ["t10k-labels-idx1-ubyte.gz"])
+    assert len(errors) == len(data.MNIST.mirrors)
+    assert all("t10k-labels-idx1-ubyte.gz: MD5" in e and "!= official" in e for e in errors)
+    assert not (tmp_path / "raw").exists()
+
+
+def test_download_with_right_md5_is_kept(tmp_path, monkeypatch, idx_folder):
+    shared = real_mnist_source()  # idx_folder skips the test when there is none
+    name = "t10k-labels-idx1-ubyte.gz"
+    monkeypatch.setattr(
+        data,
+        "download_url",
+        lambda url, root, filename: shutil.copy(shared / name, Path(root, filename)),
+    )
+    assert data.download(tmp_path / "raw", [name]) == []
+    assert data.md5(tmp_path / "raw" / name) == data.OFFICIAL_MD5[name]
+
+
+def test_limit_larger_than_data_is_refused():
+    x, y = torch.zeros(20, 1, 28, 28, dtype=torch.uint8), torch.zeros(20, dtype=torch.int64)
+    with pytest.raises(UserError, match=r"^data\.limit: got 50, expected at most 15"):
+        data.split(x, y, val_size=5, limit=50, seed=0)
+
+
+def test_split_is_deterministic_and_disjoint():
+    x = torch.arange(100, dtype=torch.uint8).view(100, 1, 1, 1).expand(100, 1, 28, 28)
+    y = torch.arange(100) % 10
+    a, b = data.split(x, y, 10, 30, 0), data.split(x, y, 10, 30, 0)
+    assert torch.equal(a["train"]["images"], b["train"]["images"])
+    train_ids = set(a["train"]["images"][:, 0, 0, 0].tolist())
+    val_ids = set(a["val"]["images"][:, 0, 0, 0].tolist())
+    assert len(train_ids) == 30 and len(val_ids) == 10 and not train_ids & val_ids
+
+
+def test_idx_roundtrip(tmp_path):
+    array = torch.randint(0, 256, (3, 28, 28), dtype=torch.uint8)
+    for name in ("a.gz", "a"):
+        write_idx(tmp_path / name, array)
+        assert torch.equal(read_idx(tmp_path / name, ndim=3), array)

@@ -1,0 +1,95 @@
+"""Checkpoints are loaded without unpickling: a file that would run code is refused."""
+
+import pickle
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import REPO, run
+
+from mnistgan import atomic, params
+from mnistgan.checkpoint import load_model, save_model
+from mnistgan.errors import UserError
+from mnistgan.models import build
+
+MODEL = params.load(REPO / "params.yaml").model
+
+
+class Evil:
+    """Unpickling this runs `open(marker, "w")`: the code a hostile checkpoint would run."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def test_generate_refuses_a_pickle_that_runs_code(tmp_path):
+    marker, evil = tmp_path / "pwned", tmp_path / "evil.pt"
+    torch.save({"kind": "generator", "config": {}, "state_dict": Evil(marker)}, evil)
+    result = run(
+        [
+            "python",
+            "-m",
+            "mnistgan",
+            "generate",
+            "--checkpoint",
+            str(evil),
+            "--out",
+            str(tmp_path / "x.png"),
+        ],
+        tmp_path,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "refused to load" in result.stderr and str(evil) in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not marker.exists() and not (tmp_path / "x.png").exists()
+
+
+def test_plain_pickle_is_refused(tmp_path):
+    path = tmp_path / "plain.pkl"
+    path.write_bytes(pickle.dumps(Evil(tmp_path / "pwned")))
+    with pytest.raises(UserError, match="not a readable PyTorch file|refused to load"):
+        load_model(path, "generator")
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_roundtrip(tmp_path):
+    g, d = build(MODEL, seed=0)
+    save_model(tmp_path / "g.pt", "generator", g, MODEL)
+    loaded, cfg = load_model(tmp_path / "g.pt", "generator")
+    assert cfg == MODEL
+    for a, b in zip(g.state_dict().values(), loaded.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_wrong_kind_is_refused(tmp_path):
+    _, d = build(MODEL, seed=0)
+    save_model(tmp_path / "d.pt", "discriminator", d, MODEL)
+    with pytest.raises(UserError, match="not a mnistgan generator checkpoint"):
+        load_model(tmp_path / "d.pt", "generator")
+
+
+def test_wrong_shapes_are_a_clear_error(tmp_path):
+    g, _ = build(MODEL, seed=0)
+    other = replace(MODEL, features=MODEL.features * 2)
+    atomic.write_torch(
+        tmp_path / "g.pt",
+        {"kind": "generator", "config": vars(other), "state_dict": g.state_dict()},
+    )
+    with pytest.raises(UserError, match="weights do not fit a dcgan generator|weights do not fit"):
+        load_model(tmp_path / "g.pt", "generator")
+
+
+def test_foreign_tensor_file_is_refused(tmp_path):
+    atomic.write_torch(tmp_path / "t.pt", {"images": torch.zeros(2)})
+    with pytest.raises(UserError, match="not a mnistgan generator checkpoint"):
+        load_model(tmp_path / "t.pt", "generator")
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(UserError, match="no such file"):
+        load_model(tmp_path / "nope.pt", "generator")

@@ -1,0 +1,69 @@
+"""Training resumes from its per-epoch checkpoint exactly, and stops cleanly on NaN."""
+
+from dataclasses import replace
+
+import pytest
+import torch
+from conftest import REPO
+
+from mnistgan import params, training
+from mnistgan.errors import UserError
+
+P = params.load(REPO / "params.yaml")
+MODEL = replace(P.model, features=4)
+TRAIN = replace(P.train, epochs=2, batch_size=16, log_every=1, device="cpu")
+
+
+def images(n: int = 64) -> torch.Tensor:
+    return torch.randint(
+        0, 256, (n, 1, 28, 28), generator=torch.Generator().manual_seed(0), dtype=torch.uint8
+    )
+
+
+def state(result: training.Result) -> list[torch.Tensor]:
+    return list(result.generator.state_dict().values()) + list(
+        result.discriminator.state_dict().values()
+    )
+
+
+def test_resumed_run_equals_uninterrupted_run(tmp_path):
+    x = images()
+    straight = training.train(x, MODEL, TRAIN, tmp_path / "a.pt")
+    training.train(x, MODEL, replace(TRAIN, epochs=1), tmp_path / "b.pt")  # "killed" after 1
+    resumed = training.train(x, MODEL, TRAIN, tmp_path / "b.pt")
+    assert resumed.images_seen == 64  # only epoch 2 ran
+    assert straight.history.rows == resumed.history.rows
+    assert straight.history.epoch_means == resumed.history.epoch_means
+    assert all(torch.equal(a, b) for a, b in zip(straight.history.grids, resumed.history.grids))
+    assert all(torch.equal(a, b) for a, b in zip(state(straight), state(resumed), strict=True))
+
+
+def test_checkpoint_from_other_params_is_ignored(tmp_path, capsys):
+    x = images()
+    training.train(x, MODEL, replace(TRAIN, epochs=1), tmp_path / "c.pt")
+    result = training.train(x, MODEL, replace(TRAIN, lr_g=1e-3), tmp_path / "c.pt")
+    assert "ignoring" in capsys.readouterr().err
+    assert result.images_seen == 2 * 64  # trained from scratch
+
+
+def test_nan_stops_with_epoch_and_step_and_keeps_last_checkpoint(tmp_path, monkeypatch):
+    x, ckpt = images(), tmp_path / "n.pt"
+    training.train(x, MODEL, replace(TRAIN, epochs=1), ckpt)
+    good = ckpt.read_bytes()
+    real_step = training.gan_step
+    calls = []
+
+    def poisoned(*args):
+        calls.append(1)
+        stats = real_step(*args)
+        return stats * float("nan") if len(calls) == 3 else stats
+
+    monkeypatch.setattr(training, "gan_step", poisoned)
+    with pytest.raises(UserError, match=r"non-finite loss at epoch 2, step 7"):
+        training.train(x, MODEL, TRAIN, ckpt)
+    assert ckpt.read_bytes() == good
+
+
+def test_batch_larger_than_data_is_refused(tmp_path):
+    with pytest.raises(UserError, match=r"^train\.batch_size: got 16, expected at most 8"):
+        training.train(images(8), MODEL, TRAIN, tmp_path / "x.pt")
