@@ -1,4 +1,4 @@
-"""Stage prepare: the raw MNIST IDX files -> data/prepared/{train,val,test}.pt, metrics/data.json."""
+"""Stage prepare: raw MNIST IDX files -> data/prepared/{train,val,test}.pt, metrics/data.json."""
 
 from pathlib import Path
 

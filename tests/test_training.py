@@ -34,7 +34,8 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
     assert resumed.images_seen == 64  # only epoch 2 ran
     assert straight.history.rows == resumed.history.rows
     assert straight.history.epoch_means == resumed.history.epoch_means
-    assert all(torch.equal(a, b) for a, b in zip(straight.history.grids, resumed.history.grids))
+    grids = zip(straight.history.grids, resumed.history.grids, strict=True)
+    assert all(torch.equal(a, b) for a, b in grids)
     assert all(torch.equal(a, b) for a, b in zip(state(straight), state(resumed), strict=True))
 
 

@@ -144,7 +144,8 @@ def train(
                 bar.set_postfix(d_loss=f"{means[0]:.3f}", g_loss=f"{means[1]:.3f}")
                 log_sum.zero_()
                 log_n = 0
-        history.epoch_means.append(dict(zip(COLUMNS[2:], (epoch_sum / steps).tolist())))
+        means = (epoch_sum / steps).tolist()
+        history.epoch_means.append(dict(zip(COLUMNS[2:], means, strict=True)))
         history.grids.append(generate(g, fixed_z))
         atomic.write_torch(
             checkpoint,
