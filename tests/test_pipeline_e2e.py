@@ -81,6 +81,13 @@ def test_user_journey(pipeline: Path):
     assert len([r for r in table.splitlines()[1:] if r.strip()]) >= 2, table
     assert "train.epochs" in table.splitlines()[0]
 
+    # A typo or a bad value passed on the command line stops the run, naming the key.
+    typo = run(["dvc", "exp", "run", "-S", "+train.epoch=3"], repo, check=False)
+    assert typo.returncode != 0 and "train.epoch: unknown key" in typo.stdout + typo.stderr
+    bad = run(["dvc", "exp", "run", "-S", "train.epochs=-1"], repo, check=False)
+    assert bad.returncode != 0
+    assert "train.epochs: got -1, expected an integer >= 1" in bad.stdout + bad.stderr
+
 
 def test_generate_command(pipeline: Path, tmp_path: Path):
     run(["dvc", "repro", "train"], pipeline)
