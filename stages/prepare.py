@@ -8,8 +8,8 @@ from mnistgan.errors import exit_on_user_error
 
 def main() -> None:
     p = params.load().data
-    files = data.locate(Path(p.raw_dir))
-    provenance = data.provenance(files)
+    files = data.locate(Path(p.raw_dir), p.dataset)
+    provenance = data.provenance(files, p.dataset)
     x, y = data.load_pair(files["train_images"], files["train_labels"])
     test_x, test_y = data.load_pair(files["test_images"], files["test_labels"])
     splits = data.split(x, y, p.val_size, p.limit, p.seed)
@@ -20,6 +20,7 @@ def main() -> None:
     atomic.write_json(
         "metrics/data.json",
         {
+            "dataset": p.dataset,
             "counts": {name: len(s["labels"]) for name, s in splits.items()},
             "class_counts": {name: data.class_counts(s["labels"]) for name, s in splits.items()},
             "files": provenance,

@@ -98,7 +98,7 @@ def test_prepare_accepts_plain_files_and_warns_about_md5(tmp_path):
     (raw / "train-images-idx3-ubyte.gz").unlink()
     result = run_prepare(tmp_path, raw)
     assert result.returncode == 0, result.stderr
-    assert "4 of 4 files are not the official MNIST release" in result.stderr
+    assert "4 of 4 files are not the official mnist release" in result.stderr
     train = torch.load(tmp_path / "data/prepared/train.pt", weights_only=True)
     assert train["images"].shape == (36, 1, 28, 28) and train["labels"].dtype == torch.int64
 
@@ -133,7 +133,7 @@ def test_download_with_right_md5_is_kept(tmp_path, monkeypatch, idx_folder):
         lambda url, root, filename: shutil.copy(shared / name, Path(root, filename)),
     )
     assert data.download(tmp_path / "raw", [name]) == []
-    assert data.md5(tmp_path / "raw" / name) == data.OFFICIAL_MD5[name]
+    assert data.md5(tmp_path / "raw" / name) == data.official_md5("mnist")[name]
 
 
 def test_limit_larger_than_data_is_refused():
@@ -157,3 +157,24 @@ def test_idx_roundtrip(tmp_path):
     for name in ("a.gz", "a"):
         write_idx(tmp_path / name, array)
         assert torch.equal(read_idx(tmp_path / name, ndim=3), array)
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion-mnist", "kmnist"])
+def test_each_dataset_has_its_files_mirrors_and_md5s(dataset):
+    md5s = data.official_md5(dataset)
+    assert set(md5s) == set(data.FILES.values())
+    assert all(len(m) == 32 for m in md5s.values())
+    assert data.DATASETS[dataset].mirrors
+    assert len({m for d in data.DATASETS for m in data.official_md5(d).values()}) == 12
+
+
+@pytest.mark.skipif(
+    not Path("/usr/share/datasets/fashion-mnist").is_dir(),
+    reason="Debian's dataset-fashion-mnist is not installed",
+)
+def test_fashion_mnist_from_debian_loads():
+    files = data.locate(Path("/usr/share/datasets/fashion-mnist"), "fashion-mnist")
+    x, y = data.load_pair(files["train_images"], files["train_labels"])
+    assert x.shape == (60000, 1, 28, 28) and data.class_counts(y) == [6000] * 10
+    # Debian re-gzipped the files: same content, other archive bytes, so not "official".
+    assert set(data.provenance(files, "fashion-mnist")) == set(data.FILES.values())

@@ -1,4 +1,8 @@
-"""MNIST on disk: find the four official IDX files, download them if missing, split them."""
+"""MNIST-like data sets on disk: find the four IDX files, download them if missing, split them.
+
+MNIST, Fashion-MNIST and KMNIST share the IDX format, the image size and the file names;
+they differ in mirrors and MD5s, which come from torchvision's dataset classes.
+"""
 
 import hashlib
 import shutil
@@ -7,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 import torch
-from torchvision.datasets import MNIST
+from torchvision.datasets import KMNIST, MNIST, FashionMNIST
 from torchvision.datasets.utils import download_url
 
 from .errors import UserError
@@ -19,7 +23,11 @@ FILES = {  # role -> official file name
     "test_images": "t10k-images-idx3-ubyte.gz",
     "test_labels": "t10k-labels-idx1-ubyte.gz",
 }
-OFFICIAL_MD5 = dict(MNIST.resources)
+DATASETS = {"mnist": MNIST, "fashion-mnist": FashionMNIST, "kmnist": KMNIST}
+
+
+def official_md5(dataset: str) -> dict[str, str]:
+    return dict(DATASETS[dataset].resources)
 
 
 def md5(path: Path) -> str:
@@ -37,11 +45,11 @@ def find_raw(raw_dir: Path) -> dict[str, Path]:
     return found
 
 
-def download(raw_dir: Path, names: list[str]) -> list[str]:
-    """Fetch `names` from torchvision's MNIST mirrors into `raw_dir`, MD5-checked; return errors."""
-    errors = []
+def download(raw_dir: Path, names: list[str], dataset: str = "mnist") -> list[str]:
+    """Fetch `names` from torchvision's mirrors into `raw_dir`, MD5-checked; return errors."""
+    errors, md5s = [], official_md5(dataset)
     for name in names:
-        for mirror in MNIST.mirrors:
+        for mirror in DATASETS[dataset].mirrors:
             with tempfile.TemporaryDirectory() as tmp:
                 try:
                     download_url(mirror + name, tmp, filename=name)
@@ -49,8 +57,8 @@ def download(raw_dir: Path, names: list[str]) -> list[str]:
                     errors.append(f"{mirror}{name}: {e}")
                     continue
                 got = md5(Path(tmp, name))
-                if got != OFFICIAL_MD5[name]:
-                    errors.append(f"{mirror}{name}: MD5 {got} != official {OFFICIAL_MD5[name]}")
+                if got != md5s[name]:
+                    errors.append(f"{mirror}{name}: MD5 {got} != official {md5s[name]}")
                     continue
                 raw_dir.mkdir(parents=True, exist_ok=True)
                 shutil.move(Path(tmp, name), raw_dir / name)
@@ -58,33 +66,33 @@ def download(raw_dir: Path, names: list[str]) -> list[str]:
     return errors
 
 
-def locate(raw_dir: Path) -> dict[str, Path]:
+def locate(raw_dir: Path, dataset: str = "mnist") -> dict[str, Path]:
     """The four files, downloading what is missing; a UserError naming each file otherwise."""
     found = find_raw(raw_dir)
     missing = [n for n in FILES.values() if n not in found]
     if missing:
-        print(f"downloading {', '.join(missing)} into {raw_dir}", file=sys.stderr)
-        errors = download(raw_dir, missing)
+        print(f"downloading {dataset} {', '.join(missing)} into {raw_dir}", file=sys.stderr)
+        errors = download(raw_dir, missing, dataset)
         found = find_raw(raw_dir)
         missing = [n for n in FILES.values() if n not in found]
         if missing:
             raise UserError(
-                f"missing MNIST file(s) {', '.join(missing)}: put them (plain or .gz) in "
+                f"missing {dataset} file(s) {', '.join(missing)}: put them (plain or .gz) in "
                 f"{raw_dir}/ or set data.raw_dir; download failed: {'; '.join(errors[-2:])}"
             )
     return {role: found[name] for role, name in FILES.items()}
 
 
-def provenance(files: dict[str, Path]) -> dict[str, dict]:
+def provenance(files: dict[str, Path], dataset: str = "mnist") -> dict[str, dict]:
     """MD5 of each file found and whether it is the official release's, warning if not."""
-    out = {}
+    out, md5s = {}, official_md5(dataset)
     for name, path in zip(FILES.values(), files.values(), strict=True):
         digest = md5(path)
-        out[name] = {"file": path.name, "md5": digest, "official": digest == OFFICIAL_MD5[name]}
+        out[name] = {"file": path.name, "md5": digest, "official": digest == md5s[name]}
     unofficial = [n for n, v in out.items() if not v["official"]]
     if unofficial:
         print(
-            f"warning: {len(unofficial)} of 4 files are not the official MNIST release "
+            f"warning: {len(unofficial)} of 4 files are not the official {dataset} release "
             f"({', '.join(unofficial)}); MD5s recorded in metrics/data.json",
             file=sys.stderr,
         )

@@ -32,6 +32,7 @@ def beta() -> Any:
 
 @dataclass(frozen=True)
 class DataParams:
+    dataset: Literal["mnist", "fashion-mnist", "kmnist"]
     raw_dir: str
     val_size: int = rule("an integer >= 0", lambda v: v >= 0)
     limit: int | None = rule("null or an integer >= 1", lambda v: v is None or v >= 1)
