@@ -56,6 +56,9 @@ class TrainParams:
     beta2: float = beta()
     seed: int
     device: Literal["auto", "cpu", "cuda"]
+    threads: int | None = rule("null (all cores) or an integer >= 1", lambda v: v is None or v >= 1)
+    amp: Literal["bf16"] | None  # autocast dtype; CUDA only (training.resolve_amp says why)
+    compile: bool  # torch.compile the two models
     log_every: int = positive_int()
 
 

@@ -2,9 +2,11 @@
 tensor, and a checkpoint at the end of every epoch so a killed run resumes where it was
 and finishes byte-identical to an uninterrupted one."""
 
+import contextlib
 import hashlib
 import json
 import math
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -33,6 +35,33 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def set_threads(threads: int | None) -> int:
+    """Pin torch's CPU thread count: null means every core this process may run on (not
+    os.cpu_count(), which counts cores a container or taskset withholds)."""
+    n = threads or len(os.sched_getaffinity(0))
+    torch.set_num_threads(n)
+    return n
+
+
+def autocast(amp: str | None, device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA. Refused on CPU: without avx512_bf16/AMX (this project's 2-core
+    EPYC has neither) it measured ~10x slower than fp32, and fp32 keeps runs byte-identical."""
+    if amp is None:
+        return contextlib.nullcontext()
+    if device.type != "cuda":
+        raise UserError(f"train.amp: got {amp!r}, but bf16 autocast is CUDA-only; use null on CPU")
+    return torch.autocast("cuda", dtype=torch.bfloat16)
+
+
+def prepare_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """Move to `device`; conv models go channels_last (~25% faster dcgan steps on CPU, and
+    the layout tensor cores want on GPU)."""
+    model = model.to(device)
+    if any(isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d) for m in model.modules()):
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
 def fingerprint(model: ModelParams, train: TrainParams, images: torch.Tensor) -> str:
     """Identifies what a checkpoint was trained on: params and data, not the epoch count."""
     h = hashlib.sha256(json.dumps([asdict(model), asdict(train) | {"epochs": None}]).encode())
@@ -58,22 +87,27 @@ class Result:
     images_seen: int
 
 
-def gan_step(g, d, opt_g, opt_d, real, z) -> torch.Tensor:
-    """One D update then one G update; returns (d_loss, g_loss, D(x), D(G(z))) on device."""
-    fake = g(z)
-    real_logit, fake_logit = d(real), d(fake.detach())
-    d_loss = F.binary_cross_entropy_with_logits(
-        real_logit, torch.ones_like(real_logit)
-    ) + F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit))
+def gan_step(g, d, opt_g, opt_d, real, z, cast=contextlib.nullcontext) -> torch.Tensor:
+    """One D update then one G update; returns (d_loss, g_loss, D(x), D(G(z))) on device.
+    `cast` makes the forward passes' autocast context (backward runs outside it)."""
+    with cast():
+        fake = g(z)
+        real_logit, fake_logit = d(real), d(fake.detach())
+        d_loss = F.binary_cross_entropy_with_logits(
+            real_logit, torch.ones_like(real_logit)
+        ) + F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit))
     opt_d.zero_grad(set_to_none=True)
     d_loss.backward()
     opt_d.step()
 
-    logit = d(fake)  # non-saturating: G maximises log D(G(z))
-    g_loss = F.binary_cross_entropy_with_logits(logit, torch.ones_like(logit))
+    d.requires_grad_(False)  # G's update needs grads through D, not D's weight grads
+    with cast():
+        logit = d(fake)  # non-saturating: G maximises log D(G(z))
+        g_loss = F.binary_cross_entropy_with_logits(logit, torch.ones_like(logit))
     opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
     opt_g.step()
+    d.requires_grad_(True)
     return torch.stack(
         [d_loss, g_loss, torch.sigmoid(real_logit).mean(), torch.sigmoid(fake_logit).mean()]
     ).detach()
@@ -90,10 +124,13 @@ def train(
             f"train.batch_size: got {cfg.batch_size}, expected at most {len(images)} "
             "(the number of training images)"
         )
+    set_threads(cfg.threads)
+    autocast(cfg.amp, device)  # refuse a bad train.amp before any work
     g, d = build(model_cfg, cfg.seed)
-    g, d = g.to(device), d.to(device)
-    opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
-    opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+    g, d = prepare_model(g, device), prepare_model(d, device)
+    # fused: one kernel per step for all params, on CPU too (torch >= 2.4)
+    opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2), fused=True)
+    opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2), fused=True)
     rng = torch.Generator(device).manual_seed(cfg.seed)
     fixed_z = latents(GRID_SIZE, model_cfg.z_dim, cfg.seed + 1)
     history, start = History(), 0
@@ -116,7 +153,10 @@ def train(
             start = state["epoch"]
             print_(f"resuming from {checkpoint} after epoch {start}")
 
-    data = to_unit(images).to(device)
+    data = to_unit(images).to(device)  # the whole set lives on the device, normalised once
+    # compiled wrappers share parameters with g and d, whose state dicts keep plain keys
+    g_step, d_step = (torch.compile(g), torch.compile(d)) if cfg.compile else (g, d)
+    cast = lambda: autocast(cfg.amp, device)  # noqa: E731
     began, step = time.perf_counter(), start * steps
     for epoch in range(start, cfg.epochs):
         g.train()
@@ -128,7 +168,7 @@ def train(
         for i in bar:
             real = data[perm[i * cfg.batch_size : (i + 1) * cfg.batch_size]]
             z = torch.randn(len(real), model_cfg.z_dim, generator=rng, device=device)
-            stats = gan_step(g, d, opt_g, opt_d, real, z)
+            stats = gan_step(g_step, d_step, opt_g, opt_d, real, z, cast)
             epoch_sum += stats
             log_sum += stats
             log_n += 1
@@ -165,4 +205,5 @@ def train(
         print_(f"epoch {epoch + 1}/{cfg.epochs}: " + json.dumps(history.epoch_means[-1]))
     seconds = time.perf_counter() - began
     images_seen = (cfg.epochs - start) * steps * cfg.batch_size
-    return Result(g.cpu().eval(), d.cpu().eval(), history, seconds, images_seen)
+    g, d = (m.cpu().to(memory_format=torch.contiguous_format).eval() for m in (g, d))
+    return Result(g, d, history, seconds, images_seen)

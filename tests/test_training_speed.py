@@ -1,0 +1,39 @@
+"""The speed knobs of training: refused where they would be slower or break determinism."""
+
+import pytest
+import torch
+
+from mnistgan import training
+from mnistgan.errors import UserError
+from mnistgan.models import build
+from mnistgan.params import ModelParams
+
+
+def test_bf16_autocast_is_refused_on_cpu():
+    with pytest.raises(UserError, match="train.amp"):
+        training.autocast("bf16", torch.device("cpu"))
+
+
+def test_threads_null_means_every_usable_core():
+    before = torch.get_num_threads()
+    try:
+        assert training.set_threads(1) == 1 and torch.get_num_threads() == 1
+        assert training.set_threads(None) >= 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_channels_last_step_matches_nchw_step():
+    """channels_last and the layout-keeping Flatten change speed, not the maths."""
+    torch.manual_seed(0)
+    real, z = torch.rand(16, 1, 28, 28) * 2 - 1, torch.randn(16, 100)
+    stats = []
+    for layout in (False, True):
+        g, d = build(ModelParams("dcgan", 100, 8), 0)
+        if layout:
+            g, d = (training.prepare_model(m, torch.device("cpu")) for m in (g, d))
+        opt_g, opt_d = (torch.optim.Adam(m.parameters(), fused=True) for m in (g, d))
+        stats.append(training.gan_step(g, d, opt_g, opt_d, real, z))
+        stats.append(next(iter(g.parameters())).detach().clone())
+    assert torch.allclose(stats[0], stats[2], atol=1e-5)
+    assert torch.allclose(stats[1], stats[3], atol=1e-6)
