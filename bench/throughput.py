@@ -1,0 +1,161 @@
+"""Training throughput: the project's train loop vs a tutorial-style loop, same architecture.
+
+    PYTHONPATH=src python bench/throughput.py [--images 8000] [--archs mlp,dcgan]
+
+(a) project: mnistgan.training.train, the train stage's own code, for one epoch on the
+    first --images real digits (epoch-end sample grid and checkpoint write included).
+(b) naive: the loop of the common GAN tutorials (eriklindernoren/PyTorch-GAN style) on the
+    same models: torchvision.datasets.MNIST + ToTensor + Normalize + DataLoader(shuffle=True),
+    NCHW, default Adam, `.item()` losses every step; the same number of images.
+Also: forward+backward FLOPs of one project step (FlopCounterMode) times its step rate, a
+measured fp32 matmul peak, and the process's peak RSS so far. Prints one JSON object.
+"""
+
+import argparse
+import gzip
+import json
+import resource
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, Subset
+from torch.utils.flop_counter import FlopCounterMode
+from torchvision import transforms
+from torchvision.datasets import MNIST
+
+from mnistgan import params, training
+from mnistgan.data import FILES, find_raw
+from mnistgan.fixture import build_from_t10k
+from mnistgan.idx import read_idx
+from mnistgan.models import build
+
+SHARED_T10K = Path(__file__).resolve().parents[2] / "shared/datasets/mnist"
+
+
+def idx_folder(raw_dir: Path, tmp: Path) -> Path:
+    """data.raw_dir if it holds the four files, else the shared real t10k digits split 8k/2k."""
+    if len(find_raw(raw_dir)) == len(FILES):
+        return raw_dir
+    return build_from_t10k(SHARED_T10K, tmp / "idx")
+
+
+def torchvision_root(folder: Path, tmp: Path) -> Path:
+    """root/MNIST/raw/ with the four files un-gzipped: torchvision reads the raw IDX files
+    when root/MNIST/processed/ is absent, and never downloads when they are there."""
+    raw = tmp / "tv/MNIST/raw"
+    raw.mkdir(parents=True)
+    for path in find_raw(folder).values():
+        data = path.read_bytes()
+        data = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+        (raw / path.name.removesuffix(".gz")).write_bytes(data)
+    return tmp / "tv"
+
+
+def project(images: torch.Tensor, p: params.Params, tmp: Path) -> float:
+    cfg = replace(p.train, epochs=1, log_every=10**9)
+    result = training.train(images, p.model, cfg, tmp / f"{p.model.arch}.ckpt")
+    return result.images_seen / result.seconds
+
+
+def naive(root: Path, n: int, p: params.Params, device: torch.device) -> float:
+    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
+    dataset = Subset(MNIST(str(root), train=True, transform=tf), range(n))
+    loader = DataLoader(dataset, batch_size=p.train.batch_size, shuffle=True, drop_last=True)
+    g, d = (m.to(device) for m in build(p.model, p.train.seed))
+    betas = (p.train.beta1, p.train.beta2)
+    opt_g = torch.optim.Adam(g.parameters(), lr=p.train.lr_g, betas=betas)
+    opt_d = torch.optim.Adam(d.parameters(), lr=p.train.lr_d, betas=betas)
+    bce, seen, began = torch.nn.BCEWithLogitsLoss(), 0, time.perf_counter()
+    for imgs, _ in loader:
+        real = imgs.to(device)
+        valid = torch.ones(real.size(0), device=device)
+        fake_label = torch.zeros(real.size(0), device=device)
+        z = torch.randn(real.size(0), p.model.z_dim, device=device)
+        gen = g(z)
+        opt_d.zero_grad()
+        d_loss = bce(d(real), valid) + bce(d(gen.detach()), fake_label)
+        d_loss.backward()
+        opt_d.step()
+        opt_g.zero_grad()
+        g_loss = bce(d(gen), valid)
+        g_loss.backward()
+        opt_g.step()
+        log = f"D {d_loss.item():.4f} G {g_loss.item():.4f}"  # noqa: F841 (the per-step print)
+        seen += real.size(0)
+    return seen / (time.perf_counter() - began)
+
+
+def step_flops(images: torch.Tensor, p: params.Params, device: torch.device) -> int:
+    """FLOPs of one project step, forward and backward of both updates (Adam excluded)."""
+    g, d = (training.prepare_model(m, device) for m in build(p.model, p.train.seed))
+    opt_g, opt_d = (torch.optim.Adam(m.parameters(), fused=True) for m in (g, d))
+    real = training.to_unit(images[: p.train.batch_size]).to(device)
+    z = torch.randn(len(real), p.model.z_dim, device=device)
+    with FlopCounterMode(display=False) as counter:
+        training.gan_step(g, d, opt_g, opt_d, real, z)
+    return counter.get_total_flops()
+
+
+def matmul_peak(device: torch.device, n: int = 1024, seconds: float = 2.0) -> float:
+    """Best fp32 GFLOP/s of an n x n matmul over a few timed bursts."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    best, end = 0.0, time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        t = time.perf_counter()
+        for _ in range(4):
+            c = a @ b
+        c.sum().item()
+        best = max(best, 4 * 2 * n**3 / (time.perf_counter() - t) / 1e9)
+    return best
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--images", type=int, default=8000, help="training images per measurement")
+    ap.add_argument("--archs", default="mlp,dcgan")
+    ap.add_argument("--params", default="params.yaml")
+    args = ap.parse_args()
+    p = params.load(args.params)
+    device = training.resolve_device(p.train.device)
+    threads = training.set_threads(p.train.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        folder = idx_folder(Path(p.data.raw_dir), tmp)
+        images = read_idx(find_raw(folder)[FILES["train_images"]], ndim=3).unsqueeze(1)
+        images = images[: args.images].clone()
+        root = torchvision_root(folder, tmp)
+        peak = matmul_peak(device)
+        out = {
+            "device": str(device),
+            "threads": threads,
+            "batch_size": p.train.batch_size,
+            "images": len(images),
+        }
+        for arch in args.archs.split(","):
+            pa = replace(p, model=replace(p.model, arch=arch))
+            print(f"{arch}: project loop...", file=sys.stderr)
+            fast = project(images, pa, tmp)
+            print(f"{arch}: naive loop...", file=sys.stderr)
+            slow = naive(root, len(images), pa, device)
+            flops = step_flops(images, pa, device) / p.train.batch_size * fast
+            out[arch] = {
+                "project_images_per_s": round(fast, 1),
+                "naive_images_per_s": round(slow, 1),
+                "speedup": round(fast / slow, 2),
+                "gflops": round(flops / 1e9, 1),
+                "peak_gflops": round(peak, 1),
+                "peak_rss_mb": round(peak_rss_mb(), 1),
+            }
+        print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
