@@ -1,10 +1,11 @@
-"""Stage train: data/prepared/train.pt -> models/, metrics/train.json, loss log, sample grids."""
+"""Stage train: data/prepared/train.pt -> models/, metrics/train.json, losses (CSV, PNG), grids."""
 
 from pathlib import Path
 
 from mnistgan import atomic, params, training
 from mnistgan.checkpoint import load_safely, save_model
 from mnistgan.errors import exit_on_user_error
+from mnistgan.plotting import losses_png
 from mnistgan.sampling import grid_png
 from mnistgan.tabular import write_csv
 
@@ -18,6 +19,7 @@ def main() -> None:
     save_model("models/discriminator.pt", "discriminator", result.discriminator, p.model)
     history = result.history
     write_csv("metrics/train/losses.csv", training.COLUMNS, history.rows)
+    atomic.write_bytes("metrics/train/losses.png", losses_png(training.COLUMNS, history.rows))
     for epoch, grid in enumerate(history.grids, 1):
         atomic.write_bytes(f"metrics/train/samples/epoch_{epoch:03d}.png", grid_png(grid))
     atomic.write_json("metrics/train.json", history.epoch_means[-1] | {"epochs": p.train.epochs})
