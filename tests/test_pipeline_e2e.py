@@ -18,10 +18,12 @@ DETERMINISTIC = [
     "metrics/samples.png",
     "metrics/train/samples/epoch_001.png",
     "metrics/train/losses.csv",
+    "metrics/train/losses.png",
     "metrics/train.json",
     "metrics/eval.json",
     "metrics/eval/d_scores.csv",
     "metrics/data.json",
+    "plots/page.html",
 ]
 
 
@@ -36,7 +38,7 @@ def ran(stdout: str) -> set[str]:
 def test_user_journey(pipeline: Path):
     repo = pipeline
     out = run(["dvc", "repro"], repo).stdout
-    assert ran(out) == {"prepare", "train", "sample", "evaluate"}
+    assert ran(out) == {"prepare", "train", "sample", "evaluate", "plots_page"}
 
     samples = torch.load(repo / "data/samples/samples.pt", weights_only=True)
     assert samples["images"].dtype == torch.uint8

@@ -1,0 +1,16 @@
+"""Stage plots_page: plots/page.in.html + the pinned vega libraries -> plots/page.html, the
+page template .dvc/config gives `dvc plots show` / `diff` (see mnistgan.plots_page)."""
+
+from pathlib import Path
+
+from mnistgan import atomic, plots_page
+from mnistgan.errors import exit_on_user_error
+
+
+def main() -> None:
+    skeleton = Path("plots/page.in.html").read_text(encoding="utf-8")
+    atomic.write_text("plots/page.html", plots_page.inline(skeleton, plots_page.library_sources()))
+
+
+if __name__ == "__main__":
+    exit_on_user_error(main)
