@@ -1,0 +1,152 @@
+"""`dvc plots show` / `diff` pages render every plot of dvc.yaml in a real browser, offline.
+
+Debian's Chromium, driven by Playwright, opens the page DVC wrote with the network cut off
+(a dead proxy, a resolver that finds nothing, and every non-file request aborted). Charts are
+the <svg>/<canvas> elements vega draws into; every image plot's <img> must have loaded. DVC's
+default page (vega from a CDN) must fail the very same check, and a page built from a template
+without the libraries must say so in words.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import run
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path(os.environ.get("MNISTGAN_CHROMIUM", "/usr/bin/chromium"))
+OFFLINE = [
+    "--proxy-server=127.0.0.1:9",
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".gif", ".png", ".svg"}  # dvc_render's ImageRenderer
+DRAWN = """() => ({
+    charts: [...document.querySelectorAll("svg.marks, canvas.marks")]
+        .filter(e => e.getBoundingClientRect().width > 0).length,
+    images: [...document.images].map(i => i.naturalWidth),
+    text: document.body.innerText,
+})"""
+
+
+def artifacts() -> Path | None:
+    """Where screenshots go: $MNISTGAN_TEST_ARTIFACTS (.ci/run sets it), else the tmp dir."""
+    folder = os.environ.get("MNISTGAN_TEST_ARTIFACTS")
+    return Path(folder) if folder else None
+
+
+def expected(repo: Path, revisions: int = 1) -> tuple[int, int]:
+    """(charts, images) that DVC's page should show for the plots declared in dvc.yaml."""
+    spec = yaml.safe_load((repo / "dvc.yaml").read_text())
+    entries = list(spec.get("plots", []))
+    for stage in spec.get("stages", {}).values():
+        entries += stage.get("plots", [])
+    charts = images = 0
+    for entry in entries:
+        name, config = next(iter(entry.items())) if isinstance(entry, dict) else (entry, None)
+        if isinstance((config or {}).get("y"), dict):
+            charts += 1  # one chart drawn from the data files listed under y
+            continue
+        path = repo / name  # a data file, an image, or a folder of either
+        for f in sorted(path.iterdir()) if path.is_dir() else [path]:
+            if f.suffix.lower() in IMAGE_SUFFIXES:
+                images += revisions  # one <img> per revision
+            else:
+                charts += 1
+    return charts, images
+
+
+def render(page: Path, screenshot: Path, charts: int) -> dict:
+    """Open `page` in Chromium with no network; what it drew, plus the requests it tried."""
+    from playwright.sync_api import TimeoutError, sync_playwright
+
+    tried: list[str] = []
+
+    def only_files(route) -> None:
+        if route.request.url.startswith("file:"):
+            route.continue_()
+        else:
+            tried.append(route.request.url)
+            route.abort()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=OFFLINE)
+        try:
+            tab = browser.new_page(viewport={"width": 1000, "height": 700})
+            tab.route("**/*", only_files)
+            tab.goto(page.as_uri(), wait_until="load")
+            try:  # vega draws asynchronously after load; no vega at all: nothing to wait for
+                tab.wait_for_function(
+                    f"""typeof vegaEmbed === "undefined" ||
+                    document.querySelectorAll("svg.marks, canvas.marks").length >= {charts}""",
+                    timeout=60_000,
+                )
+                tab.wait_for_function("[...document.images].every(i => i.complete)")
+            except TimeoutError:
+                pass  # the check below reports what was (not) drawn
+            tab.screenshot(path=screenshot, full_page=True)
+            return tab.evaluate(DRAWN) | {"tried": tried}
+        finally:
+            browser.close()
+
+
+def check(drawn: dict, charts: int, images: int) -> None:
+    assert drawn["charts"] == charts, f"{drawn['charts']} charts drawn, expected {charts}"
+    assert len(drawn["images"]) == images, f"{len(drawn['images'])} images, expected {images}"
+    assert all(w > 0 for w in drawn["images"]), f"images not loaded: {drawn['images']}"
+
+
+@pytest.fixture
+def browser_ready() -> None:
+    pytest.importorskip("playwright", reason="needs playwright: pip install -r requirements.txt")
+    if not CHROMIUM.is_file():
+        reason = f"needs Chromium at {CHROMIUM}: apt-get install -y chromium (.ci/run does)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)  # CI installs it, so there a skip would hide a broken setup
+        pytest.skip(reason)
+
+
+def test_plots_page_renders_offline(browser_ready, pipeline: Path, tmp_path: Path):
+    repo, shots = pipeline, artifacts() or tmp_path
+    shots.mkdir(parents=True, exist_ok=True)
+    run(["dvc", "repro"], repo)
+    charts, images = expected(repo)
+    assert charts > 0 and images > 0, "dvc.yaml should declare both kinds of plot"
+
+    run(["dvc", "plots", "show", "-o", str(tmp_path / "show")], repo)
+    drawn = render(tmp_path / "show/index.html", shots / "plots_offline.png", charts)
+    check(drawn, charts, images)
+    assert drawn["tried"] == [], "the page should ask the network for nothing"
+
+    # plots diff: the same page, one image per revision (HEAD and the workspace).
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "run"], repo)
+    run(["dvc", "plots", "diff", "HEAD", "-o", str(tmp_path / "diff")], repo)
+    drawn = render(tmp_path / "diff/index.html", shots / "plots_diff_offline.png", charts)
+    check(drawn, *expected(repo, revisions=2))
+
+    # A template without the libraries: charts fail, and the page says why.
+    bare = ["--html-template", "plots/page.in.html", "-o", str(tmp_path / "bare")]
+    run(["dvc", "plots", "show", *bare], repo)
+    drawn = render(tmp_path / "bare/index.html", shots / "plots_no_libraries.png", charts)
+    with pytest.raises(AssertionError, match="0 charts drawn"):
+        check(drawn, charts, images)
+    assert "cannot be drawn" in drawn["text"] and "dvc repro plots_page" in drawn["text"]
+
+    # DVC's default page loads vega from a CDN: offline, the same check must fail.
+    run(["dvc", "config", "--unset", "plots.html_template"], repo)
+    run(["dvc", "plots", "show", "-o", str(tmp_path / "default")], repo)
+    drawn = render(tmp_path / "default/index.html", shots / "plots_default_template.png", charts)
+    assert drawn["tried"], "DVC's default page should try to fetch vega (and be refused)"
+    with pytest.raises(AssertionError, match="0 charts drawn"):
+        check(drawn, charts, images)
+    if artifacts():
+        shutil.copy(tmp_path / "show/index.html", shots / "plots_offline.html")
