@@ -15,6 +15,7 @@ OUTPUTS = [
     "models/discriminator.pt",
     "metrics/train.json",
     "metrics/train/losses.csv",
+    "metrics/train/losses.png",
     "metrics/train/samples/epoch_003.png",
 ]
 
