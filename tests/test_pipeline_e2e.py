@@ -86,6 +86,7 @@ def test_user_journey(pipeline: Path):
     # A typo or a bad value passed on the command line stops the run, naming the key.
     typo = run(["dvc", "exp", "run", "-S", "+train.epoch=3"], repo, check=False)
     assert typo.returncode != 0 and "train.epoch: unknown key" in typo.stdout + typo.stderr
+    run(["git", "checkout", "params.yaml"], repo)  # a failed exp run leaves its -S in place
     bad = run(["dvc", "exp", "run", "-S", "train.epochs=-1"], repo, check=False)
     assert bad.returncode != 0
     assert "train.epochs: got -1, expected an integer >= 1" in bad.stdout + bad.stderr
