@@ -26,6 +26,7 @@ TINY = {
     "model": {"features": 8},
     "train": {"epochs": 1, "batch_size": 64, "log_every": 2},
     "sample": {"n": 256, "grid": 16},
+    "evaluator": {"epochs": 3, "batch_size": 64},
     "evaluate": {"n_samples": 200},
 }
 

@@ -13,6 +13,8 @@ pytestmark = pytest.mark.e2e
 DETERMINISTIC = [
     "models/generator.pt",
     "models/discriminator.pt",
+    "models/evaluator.pt",
+    "metrics/evaluator.json",
     "data/prepared/train.pt",
     "data/samples/samples.pt",
     "metrics/samples.png",
@@ -22,6 +24,8 @@ DETERMINISTIC = [
     "metrics/train.json",
     "metrics/eval.json",
     "metrics/eval/d_scores.csv",
+    "metrics/eval/class_hist.csv",
+    "metrics/eval/uncertain.png",
     "metrics/data.json",
     "plots/page.html",
 ]
@@ -38,13 +42,26 @@ def ran(stdout: str) -> set[str]:
 def test_user_journey(pipeline: Path):
     repo = pipeline
     out = run(["dvc", "repro"], repo).stdout
-    assert ran(out) == {"prepare", "train", "sample", "evaluate", "plots_page"}
+    assert ran(out) == {"prepare", "train", "sample", "evaluator", "evaluate", "plots_page"}
 
     samples = torch.load(repo / "data/samples/samples.pt", weights_only=True)
     assert samples["images"].dtype == torch.uint8
     assert samples["images"].shape == (256, 1, 28, 28)
     evaluation = json.loads((repo / "metrics/eval.json").read_text())
     assert {"d_real_mean", "d_fake_mean", "d_accuracy", "d_auc"} <= evaluation.keys()
+    quality = ("fid kid classifier_score precision recall density coverage modes_covered "
+               "class_kl confident_fraction").split()
+    assert set(quality) | {f"real_{k}" for k in quality} <= evaluation.keys()
+    assert all(isinstance(v, (int, float)) for v in evaluation.values())
+    # Held-out real digits score what a perfect generator would; one tiny epoch of GAN is
+    # far from that (the tiny evaluator is weak, so real digits need not cover 10 modes).
+    assert evaluation["real_fid"] < evaluation["fid"]
+    assert evaluation["real_precision"] > 0.5 > evaluation["precision"]
+    assert evaluation["real_modes_covered"] >= evaluation["modes_covered"]
+    assert json.loads((repo / "metrics/evaluator.json").read_text())["test_accuracy"] > 0.5
+    hist = (repo / "metrics/eval/class_hist.csv").read_text().splitlines()
+    assert hist[0] == "digit,source,fraction" and len(hist) == 21
+    assert (repo / "metrics/eval/uncertain.png").read_bytes()[:4] == b"\x89PNG"
     data = json.loads((repo / "metrics/data.json").read_text())
     assert data["counts"] == {"train": 512, "val": 256, "test": 2000}
     assert not any(f["official"] for f in data["files"].values())  # fixture, not the release
@@ -66,7 +83,7 @@ def test_user_journey(pipeline: Path):
     write_params(repo, {"sample": {"n": 300}})
     assert ran(run(["dvc", "repro"], repo).stdout) == {"sample", "evaluate"}
 
-    # Changing train.epochs reruns train, sample, evaluate but not prepare.
+    # Changing train.epochs reruns train, sample, evaluate but not prepare or the evaluator.
     write_params(repo, {"train": {"epochs": 2}})
     assert ran(run(["dvc", "repro"], repo).stdout) == {"train", "sample", "evaluate"}
     diff = run(["dvc", "metrics", "diff"], repo).stdout
@@ -75,6 +92,7 @@ def test_user_journey(pipeline: Path):
     plots = run(["dvc", "plots", "show", "-o", "plots_html"], repo)
     html = (repo / "plots_html/index.html").read_text()
     assert "d_loss" in html and "vega" in html, plots.stdout
+    assert "Predicted digit classes" in html and "uncertain.png" in html
 
     run(["git", "checkout", "params.yaml"], repo)
     run(["dvc", "checkout", "--force"], repo)  # back to the committed baseline

@@ -13,13 +13,19 @@ from torch import nn
 
 from . import atomic
 from .errors import UserError
+from .evaluator import build_evaluator
 from .models import build_discriminator, build_generator
-from .params import ModelParams, _build
+from .params import EvaluatorParams, ModelParams, _build
 
-KINDS = {"generator": build_generator, "discriminator": build_discriminator}
+KINDS = {  # kind -> (config dataclass, builder)
+    "generator": (ModelParams, build_generator),
+    "discriminator": (ModelParams, build_discriminator),
+    "evaluator": (EvaluatorParams, build_evaluator),
+}
 
 
-def save_model(path: str | Path, kind: str, model: nn.Module, cfg: ModelParams) -> None:
+def save_model(path: str | Path, kind: str, model: nn.Module, cfg: Any) -> None:
+    """Weights plus `cfg` (the params dataclass the model was built or trained with)."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     atomic.write_torch(path, {"kind": kind, "config": vars(cfg).copy(), "state_dict": state})
 
@@ -40,19 +46,21 @@ def load_safely(path: str | Path) -> Any:
         raise UserError(f"{path}: not a readable PyTorch file ({e})") from None
 
 
-def load_model(path: str | Path, kind: str) -> tuple[nn.Module, ModelParams]:
+def load_model(path: str | Path, kind: str) -> tuple[nn.Module, Any]:
     """The `kind` model saved at `path`, in eval mode, with the config it was built from."""
     ckpt = load_safely(path)
     if not isinstance(ckpt, dict) or ckpt.get("kind") != kind or "state_dict" not in ckpt:
         raise UserError(f"{path}: not a mnistgan {kind} checkpoint")
+    config_type, build = KINDS[kind]
     try:
-        cfg = _build(ModelParams, ckpt.get("config"), "config")
+        cfg = _build(config_type, ckpt.get("config"), "config")
     except UserError as e:
         raise UserError(f"{path}: bad model config in checkpoint: {e}") from None
-    model = KINDS[kind](cfg)
+    model = build(cfg)
     try:
         model.load_state_dict(ckpt["state_dict"])
     except (RuntimeError, TypeError) as e:
         detail = str(e).splitlines()[0]
-        raise UserError(f"{path}: weights do not fit a {cfg.arch} {kind} ({detail})") from None
+        arch = f"{cfg.arch} " if isinstance(cfg, ModelParams) else ""
+        raise UserError(f"{path}: weights do not fit a {arch}{kind} ({detail})") from None
     return model.eval(), cfg

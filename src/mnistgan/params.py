@@ -70,6 +70,14 @@ class SampleParams:
 
 
 @dataclass(frozen=True)
+class EvaluatorParams:
+    epochs: int = positive_int()
+    batch_size: int = positive_int()
+    lr: float = positive_float()
+    seed: int
+
+
+@dataclass(frozen=True)
 class EvaluateParams:
     n_samples: int = positive_int()
     seed: int
@@ -81,6 +89,7 @@ class Params:
     model: ModelParams
     train: TrainParams
     sample: SampleParams
+    evaluator: EvaluatorParams
     evaluate: EvaluateParams
 
 

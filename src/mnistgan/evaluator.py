@@ -1,0 +1,103 @@
+"""The evaluator: a small LeNet-style digit classifier whose penultimate layer is the feature
+space of the quality metrics. Inception features are the wrong tool for 28x28 digits and
+cannot be fetched offline; MNIST papers use a LeNet for this (Binkowski et al. 2018, App. F).
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .errors import UserError
+from .params import EvaluatorParams
+from .sampling import to_unit
+
+FEATURES = 128  # width of the penultimate layer: the dimension of the metrics' feature space
+
+
+class LeNet(nn.Module):
+    """conv5(16) -> pool -> conv5(32) -> pool -> fc(128) = features -> fc(10) = logits.
+
+    Unpadded 5x5 convs (28 -> 24 -> 12 -> 8 -> 4) keep it about 1.1M multiply-adds per image,
+    so an epoch of 60k digits takes well under a minute on two CPU cores."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(1, 16, 5),
+            nn.ReLU(True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 5),
+            nn.ReLU(True),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(32 * 4 * 4, FEATURES),
+            nn.ReLU(True),
+        )
+        self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(FEATURES, 10))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+
+def build_evaluator(cfg: EvaluatorParams) -> nn.Module:
+    return LeNet()
+
+
+@torch.no_grad()
+def embed(model: nn.Module, images: torch.Tensor, batch: int = 1000):
+    """Penultimate features (N, FEATURES) and class probabilities (N, 10) of uint8 images."""
+    model.eval()
+    feats, probs = [], []
+    for b in images.split(batch):
+        f = model.features(to_unit(b))
+        feats.append(f)
+        probs.append(torch.softmax(model.head(f), dim=1))
+    return torch.cat(feats), torch.cat(probs)
+
+
+def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
+    _, probs = embed(model, images)
+    return float((probs.argmax(1) == labels).double().mean())
+
+
+def train_evaluator(
+    images: torch.Tensor, labels: torch.Tensor, cfg: EvaluatorParams, log=print
+) -> nn.Module:
+    """Adam with a cosine-decayed learning rate on uint8 `images`; seeded, so repeatable on CPU.
+
+    Batches are slices of one in-memory tensor in a seeded permuted order (no DataLoader).
+    """
+    steps = len(images) // cfg.batch_size
+    if steps == 0:
+        raise UserError(
+            f"evaluator.batch_size: got {cfg.batch_size}, expected at most {len(images)} "
+            "(the number of training images)"
+        )
+    torch.manual_seed(cfg.seed)  # weights and dropout
+    model = LeNet()
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    total = cfg.epochs * steps
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / total))
+    )
+    rng = torch.Generator().manual_seed(cfg.seed)
+    x = to_unit(images)
+    for epoch in range(cfg.epochs):
+        model.train()
+        perm = torch.randperm(len(x), generator=rng)
+        loss_sum = torch.zeros((), dtype=torch.float64)
+        for i in range(steps):
+            idx = perm[i * cfg.batch_size : (i + 1) * cfg.batch_size]
+            loss = F.cross_entropy(model(x[idx]), labels[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            loss_sum += loss.detach()
+        log(f"evaluator epoch {epoch + 1}/{cfg.epochs}: loss {float(loss_sum) / steps:.4f}")
+    return model.eval()

@@ -1,0 +1,67 @@
+"""The evaluator classifier: shapes, learning real digits, determinism, safe checkpoints."""
+
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from mnistgan.checkpoint import load_model, save_model
+from mnistgan.data import FILES, load_pair
+from mnistgan.errors import UserError
+from mnistgan.evaluator import FEATURES, LeNet, accuracy, embed, train_evaluator
+from mnistgan.params import EvaluatorParams, parse
+
+REPO = Path(__file__).resolve().parents[1]
+CFG = EvaluatorParams(epochs=3, batch_size=64, lr=0.002, seed=0)
+
+
+@pytest.fixture(scope="module")
+def digits(idx_folder):
+    x, y = load_pair(idx_folder / FILES["train_images"], idx_folder / FILES["train_labels"])
+    tx, ty = load_pair(idx_folder / FILES["test_images"], idx_folder / FILES["test_labels"])
+    return x[:2000], y[:2000], tx, ty
+
+
+def test_embed_gives_features_and_probabilities():
+    images = torch.randint(0, 256, (5, 1, 28, 28), dtype=torch.uint8)
+    feats, probs = embed(LeNet(), images)
+    assert feats.shape == (5, FEATURES) and probs.shape == (5, 10)
+    assert torch.allclose(probs.sum(1), torch.ones(5))
+
+
+def test_evaluator_learns_real_digits_repeatably(digits):
+    x, y, tx, ty = digits
+    model = train_evaluator(x, y, CFG, log=lambda m: None)
+    assert accuracy(model, tx, ty) > 0.9  # 2,000 digits, 3 epochs; full MNIST gets > 99%
+    again = train_evaluator(x, y, CFG, log=lambda m: None)
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, again.state_dict()[name]), name
+
+
+def test_evaluator_checkpoint_round_trip(tmp_path):
+    torch.manual_seed(0)
+    model = LeNet().eval()
+    save_model(tmp_path / "e.pt", "evaluator", model, CFG)
+    loaded, cfg = load_model(tmp_path / "e.pt", "evaluator")
+    assert cfg == CFG
+    images = torch.randint(0, 256, (4, 1, 28, 28), dtype=torch.uint8)
+    assert torch.equal(embed(model, images)[0], embed(loaded, images)[0])
+    with pytest.raises(UserError, match="not a mnistgan generator checkpoint"):
+        load_model(tmp_path / "e.pt", "generator")
+
+
+def test_batch_larger_than_the_data_is_a_user_error():
+    x, y = torch.zeros(10, 1, 28, 28, dtype=torch.uint8), torch.zeros(10, dtype=torch.int64)
+    with pytest.raises(UserError, match="evaluator.batch_size"):
+        train_evaluator(x, y, CFG, log=lambda m: None)
+
+
+def test_evaluator_params_are_validated():
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["evaluator"]["lr"] = 0
+    with pytest.raises(UserError, match="evaluator.lr: got 0"):
+        parse(raw)
+    raw["evaluator"] = {"epochs": 1, "batch_size": 8, "lr": 0.1, "seed": 0, "dropout": 0.1}
+    with pytest.raises(UserError, match="evaluator.dropout: unknown key"):
+        parse(raw)
