@@ -49,8 +49,10 @@ def test_user_journey(pipeline: Path):
     assert samples["images"].shape == (256, 1, 28, 28)
     evaluation = json.loads((repo / "metrics/eval.json").read_text())
     assert {"d_real_mean", "d_fake_mean", "d_accuracy", "d_auc"} <= evaluation.keys()
-    quality = ("fid kid classifier_score precision recall density coverage modes_covered "
-               "class_kl confident_fraction").split()
+    quality = (
+        "fid kid classifier_score precision recall density coverage modes_covered "
+        "class_kl confident_fraction"
+    ).split()
     assert set(quality) | {f"real_{k}" for k in quality} <= evaluation.keys()
     assert all(isinstance(v, (int, float)) for v in evaluation.values())
     # Held-out real digits score what a perfect generator would; one tiny epoch of GAN is
