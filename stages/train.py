@@ -12,16 +12,24 @@ from mnistgan.tabular import write_csv
 
 def main() -> None:
     p = params.load()
-    images = load_safely("data/prepared/train.pt")["images"]
-    result = training.train(images, p.model, p.train, Path("models/checkpoint.pt"))
+    train = load_safely("data/prepared/train.pt")
+    result = training.train(
+        train["images"], p.model, p.train, Path("models/checkpoint.pt"), train["labels"]
+    )
 
-    save_model("models/generator.pt", "generator", result.generator, p.model)
+    # With train.ema set, the EMA generator is the one sampled and evaluated downstream;
+    # generator_raw.pt is always the last training iterate (the same weights when EMA is off).
+    ema = result.generator_ema
+    g = ema if ema is not None else result.generator
+    save_model("models/generator.pt", "generator", g, p.model)
+    save_model("models/generator_raw.pt", "generator", result.generator, p.model)
     save_model("models/discriminator.pt", "discriminator", result.discriminator, p.model)
     history = result.history
     write_csv("metrics/train/losses.csv", training.COLUMNS, history.rows)
     atomic.write_bytes("metrics/train/losses.png", losses_png(training.COLUMNS, history.rows))
     for epoch, grid in enumerate(history.grids, 1):
-        atomic.write_bytes(f"metrics/train/samples/epoch_{epoch:03d}.png", grid_png(grid))
+        nrow = 10 if p.model.conditional else 8  # conditional: one digit per row
+        atomic.write_bytes(f"metrics/train/samples/epoch_{epoch:03d}.png", grid_png(grid, nrow))
     atomic.write_json("metrics/train.json", history.epoch_means[-1] | {"epochs": p.train.epochs})
     atomic.write_json(
         "metrics/timing.json",

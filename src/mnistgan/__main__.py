@@ -4,10 +4,12 @@ import argparse
 import math
 from pathlib import Path
 
+import torch
+
 from . import atomic
 from .checkpoint import load_model
-from .errors import exit_on_user_error
-from .sampling import generate, grid_png, latents
+from .errors import UserError, exit_on_user_error
+from .sampling import balanced_labels, generate, grid_png, latents
 
 
 def main() -> None:
@@ -17,15 +19,26 @@ def main() -> None:
     gen.add_argument("--checkpoint", default="models/generator.pt")
     gen.add_argument("-n", type=int, default=64, help="number of images")
     gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--digit", type=int, choices=range(10), help="conditional models: which digit")
     gen.add_argument("--out", required=True, help="a .png grid, or a .pt file {'images': uint8}")
     args = parser.parse_args()
     if args.n < 1:
         parser.error("-n must be at least 1")
 
     g, cfg = load_model(args.checkpoint, "generator")
-    images = generate(g, latents(args.n, cfg.z_dim, args.seed))
+    labels = None
+    if args.digit is not None and not cfg.conditional:
+        raise UserError(
+            f"--digit: {args.checkpoint} is an unconditional generator (model.conditional: "
+            "false); train with model.conditional: true to choose the digit"
+        )
+    if cfg.conditional:  # the chosen digit, or every digit in turn
+        one = torch.full((args.n,), args.digit if args.digit is not None else 0)
+        labels = balanced_labels(args.n) if args.digit is None else one
+    images = generate(g, latents(args.n, cfg.z_dim, args.seed), labels)
     if Path(args.out).suffix == ".pt":
-        atomic.write_torch(args.out, {"images": images})
+        out = {"images": images} if labels is None else {"images": images, "labels": labels}
+        atomic.write_torch(args.out, out)
     else:
         atomic.write_bytes(args.out, grid_png(images, nrow=math.ceil(math.sqrt(args.n))))
     print(f"wrote {args.n} images to {args.out}")

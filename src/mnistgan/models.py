@@ -1,69 +1,52 @@
-"""The two GAN architectures. Discriminators return logits (one per image); generators
-map z of shape (N, z_dim) to images (N, 1, 28, 28) in [-1, 1]."""
+"""The two GAN architectures, optionally class-conditional. Discriminators return logits (one
+per image); generators map z of shape (N, z_dim) (plus digit labels (N,) when conditional) to
+images (N, 1, 28, 28) in [-1, 1]."""
 
 from dataclasses import asdict
 
 import torch
 from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
 
 from .params import ModelParams
 
+N_CLASSES = 10
 
-class MLPGenerator(nn.Module):
+
+def mlp_generator(in_dim: int) -> nn.Module:
     """The fully connected generator of the classic tutorials: z -> 256 -> 512 -> 1024 -> 784."""
-
-    def __init__(self, z_dim: int):
-        super().__init__()
-        layers, width = [], z_dim
-        for out in (256, 512, 1024):
-            layers += [nn.Linear(width, out), nn.BatchNorm1d(out), nn.ReLU(True)]
-            width = out
-        self.net = nn.Sequential(*layers, nn.Linear(width, 784), nn.Tanh())
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z).view(-1, 1, 28, 28)
+    layers, width = [], in_dim
+    for out in (256, 512, 1024):
+        layers += [nn.Linear(width, out), nn.BatchNorm1d(out), nn.ReLU(True)]
+        width = out
+    return nn.Sequential(*layers, nn.Linear(width, 784), nn.Tanh(), nn.Unflatten(1, (1, 28, 28)))
 
 
-class MLPDiscriminator(nn.Module):
-    """784 -> 512 -> 256 -> 1 with LeakyReLU."""
-
-    def __init__(self):
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.Flatten(),
-            nn.Linear(784, 512),
-            nn.LeakyReLU(0.2, True),
-            nn.Linear(512, 256),
-            nn.LeakyReLU(0.2, True),
-            nn.Linear(256, 1),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).view(-1)
-
-
-class DCGANGenerator(nn.Module):
+def dcgan_generator(in_dim: int, f: int) -> nn.Module:
     """Linear to a 7x7 map, two stride-2 transposed convs to 14x14 and 28x28, Tanh."""
+    return nn.Sequential(
+        nn.Linear(in_dim, 2 * f * 7 * 7, bias=False),
+        nn.BatchNorm1d(2 * f * 7 * 7),
+        nn.ReLU(True),
+        nn.Unflatten(1, (2 * f, 7, 7)),
+        nn.ConvTranspose2d(2 * f, f, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(f),
+        nn.ReLU(True),
+        nn.ConvTranspose2d(f, 1, 4, 2, 1),
+        nn.Tanh(),
+    )
 
-    def __init__(self, z_dim: int, features: int):
-        super().__init__()
-        f = features
-        self.project = nn.Sequential(
-            nn.Linear(z_dim, 2 * f * 7 * 7, bias=False),
-            nn.BatchNorm1d(2 * f * 7 * 7),
-            nn.ReLU(True),
-        )
-        self.net = nn.Sequential(
-            nn.ConvTranspose2d(2 * f, f, 4, 2, 1, bias=False),
-            nn.BatchNorm2d(f),
-            nn.ReLU(True),
-            nn.ConvTranspose2d(f, 1, 4, 2, 1),
-            nn.Tanh(),
-        )
-        self.features = f
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(self.project(z).view(-1, 2 * self.features, 7, 7))
+def mlp_features() -> tuple[nn.Module, int]:
+    """784 -> 512 -> 256 with LeakyReLU; no normalisation (model.d_norm does not apply)."""
+    net = nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(784, 512),
+        nn.LeakyReLU(0.2, True),
+        nn.Linear(512, 256),
+        nn.LeakyReLU(0.2, True),
+    )
+    return net, 256
 
 
 class Flatten(nn.Flatten):
@@ -78,28 +61,69 @@ class Flatten(nn.Flatten):
         return super().forward(x)
 
 
-class DCGANDiscriminator(nn.Module):
-    """Two stride-2 convs (28 -> 14 -> 7) with LeakyReLU, then a linear logit."""
+def dcgan_features(f: int, norm: str) -> tuple[nn.Module, int]:
+    """Two stride-2 convs (28 -> 14 -> 7) with LeakyReLU. `layer` norm is GroupNorm with one
+    group: it normalises each image on its own, so the WGAN-GP penalty stays per image."""
+    norms = {"batch": nn.BatchNorm2d(2 * f), "layer": nn.GroupNorm(1, 2 * f), "none": nn.Identity()}
+    net = nn.Sequential(
+        nn.Conv2d(1, f, 4, 2, 1),
+        nn.LeakyReLU(0.2, True),
+        nn.Conv2d(f, 2 * f, 4, 2, 1, bias=norm == "none"),
+        norms[norm],
+        nn.LeakyReLU(0.2, True),
+        Flatten(),
+    )
+    return net, 2 * f * 7 * 7
 
-    def __init__(self, features: int):
+
+class Generator(nn.Module):
+    """A body fed z, or z concatenated with a learned embedding of the digit (Mirza & Osindero
+    2014). Float labels (N, 10) mix the class embeddings: used to interpolate between digits."""
+
+    def __init__(self, cfg: ModelParams):
         super().__init__()
-        f = features
-        self.net = nn.Sequential(
-            nn.Conv2d(1, f, 4, 2, 1),
-            nn.LeakyReLU(0.2, True),
-            nn.Conv2d(f, 2 * f, 4, 2, 1, bias=False),
-            nn.BatchNorm2d(2 * f),
-            nn.LeakyReLU(0.2, True),
-            Flatten(),
-            nn.Linear(2 * f * 7 * 7, 1),
-        )
+        self.embed = nn.Embedding(N_CLASSES, cfg.z_dim) if cfg.conditional else None
+        in_dim = 2 * cfg.z_dim if cfg.conditional else cfg.z_dim
+        if cfg.arch == "mlp":
+            self.body = mlp_generator(in_dim)
+        else:
+            self.body = dcgan_generator(in_dim, cfg.features)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).view(-1)
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.embed is not None:
+            if y is None:
+                raise ValueError("a conditional generator needs labels")
+            e = y @ self.embed.weight if y.is_floating_point() else self.embed(y)
+            z = torch.cat([z, e], 1)
+        return self.body(z)
+
+
+class Discriminator(nn.Module):
+    """Features, then a linear logit; conditional adds the projection <embed(y), features>
+    (Miyato & Koyama 2018), which scores how well the image fits its label."""
+
+    def __init__(self, cfg: ModelParams):
+        super().__init__()
+        if cfg.arch == "mlp":
+            self.features, width = mlp_features()
+        else:
+            self.features, width = dcgan_features(cfg.features, cfg.d_norm)
+        self.head = nn.Linear(width, 1)
+        self.embed = nn.Embedding(N_CLASSES, width) if cfg.conditional else None
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.features(x)
+        logit = self.head(h).view(-1)
+        if self.embed is not None:
+            if y is None:
+                raise ValueError("a conditional discriminator needs labels")
+            logit = logit + (self.embed(y) * h).sum(1)
+        return logit
 
 
 def dcgan_init(module: nn.Module) -> None:
-    """Radford et al. 2016: weights ~ N(0, 0.02), BatchNorm scales ~ N(1, 0.02)."""
+    """Radford et al. 2016: weights ~ N(0, 0.02), BatchNorm scales ~ N(1, 0.02). The projection
+    embedding of D starts at zero, so D starts out unconditional."""
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
         nn.init.normal_(module.weight, 0.0, 0.02)
         if module.bias is not None:
@@ -107,27 +131,32 @@ def dcgan_init(module: nn.Module) -> None:
     elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)
+    elif isinstance(module, Discriminator) and module.embed is not None:
+        nn.init.zeros_(module.embed.weight)
 
 
 def build_generator(cfg: ModelParams) -> nn.Module:
-    if cfg.arch == "mlp":
-        return MLPGenerator(cfg.z_dim)
-    return DCGANGenerator(cfg.z_dim, cfg.features)
+    return Generator(cfg)
 
 
-def build_discriminator(cfg: ModelParams) -> nn.Module:
-    if cfg.arch == "mlp":
-        return MLPDiscriminator()
-    return DCGANDiscriminator(cfg.features)
+def build_discriminator(cfg: ModelParams, init=None) -> nn.Module:
+    """`init` runs before spectral norm wraps the weights (after, it would set a copy)."""
+    d = Discriminator(cfg)
+    if init is not None:
+        d.apply(init)
+    if cfg.spectral_norm:
+        for m in list(d.modules()):
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                spectral_norm(m)
+    return d
 
 
 def build(cfg: ModelParams, seed: int) -> tuple[nn.Module, nn.Module]:
     """Generator and discriminator with DCGAN init, seeded so runs are repeatable."""
     torch.manual_seed(seed)
-    g, d = build_generator(cfg), build_discriminator(cfg)
+    g = build_generator(cfg)
     g.apply(dcgan_init)
-    d.apply(dcgan_init)
-    return g, d
+    return g, build_discriminator(cfg, dcgan_init)
 
 
 def config_of(cfg: ModelParams) -> dict:

@@ -44,6 +44,9 @@ class ModelParams:
     arch: Literal["mlp", "dcgan"]
     z_dim: int = positive_int()
     features: int = positive_int()  # dcgan: channels of the widest conv layer / 2
+    conditional: bool  # class-conditional G and (projection) D
+    spectral_norm: bool  # spectral normalisation of every D layer
+    d_norm: Literal["batch", "layer", "none"]  # dcgan D's normalisation; wgan-gp needs no batch
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,10 @@ class TrainParams:
     amp: Literal["bf16"] | None  # autocast dtype; CUDA only (training.resolve_amp says why)
     compile: bool  # torch.compile the two models
     log_every: int = positive_int()
+    loss: Literal["bce", "hinge", "wgan-gp"]
+    gp_weight: float = rule("a number >= 0", lambda v: v >= 0)  # wgan-gp only
+    d_steps: int = positive_int()  # D updates per G update
+    ema: float | None = rule("null or a number in [0, 1)", lambda v: v is None or 0 <= v < 1)
 
 
 @dataclass(frozen=True)
@@ -139,7 +146,14 @@ def _build(cls: type, raw: Any, where: str) -> Any:
 
 
 def parse(raw: Any) -> Params:
-    return _build(Params, raw, "")
+    p = _build(Params, raw, "")
+    if p.train.loss == "wgan-gp" and p.model.arch == "dcgan" and p.model.d_norm == "batch":
+        # The gradient penalty is a per-image constraint; BatchNorm mixes the images of a batch.
+        raise UserError(
+            "train.loss: wgan-gp needs a discriminator without BatchNorm: "
+            "set model.d_norm to layer or none"
+        )
+    return p
 
 
 def load(path: str | Path = "params.yaml") -> Params:

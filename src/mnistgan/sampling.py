@@ -18,11 +18,27 @@ def to_uint8(x: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def generate(g: nn.Module, z: torch.Tensor, batch: int = 1000) -> torch.Tensor:
-    """uint8 images (N, 1, 28, 28) for the latent vectors `z`, with `g` in eval mode."""
+def generate(
+    g: nn.Module, z: torch.Tensor, y: torch.Tensor | None = None, batch: int = 1000
+) -> torch.Tensor:
+    """uint8 images (N, 1, 28, 28) for the latent vectors `z` (and labels `y`, for a
+    conditional generator: int64 digits (N,) or class weights (N, 10)), `g` in eval mode."""
     g.eval()
     device = next(g.parameters()).device
-    return torch.cat([to_uint8(g(zb.to(device))).cpu() for zb in z.split(batch)])
+    zs = z.split(batch)
+    ys = [None] * len(zs) if y is None else [yb.to(device) for yb in y.split(batch)]
+    return torch.cat([to_uint8(g(zb.to(device), yb)).cpu() for zb, yb in zip(zs, ys, strict=True)])
+
+
+def balanced_labels(n: int) -> torch.Tensor:
+    """0, 1, ..., 9, 0, 1, ...: every digit equally often (up to one when 10 does not divide n)."""
+    return torch.arange(n) % 10
+
+
+def class_grid(g: nn.Module, z_dim: int, seed: int, per_class: int = 10) -> torch.Tensor:
+    """`per_class` images of each digit, digit d in row d (for grid_png with nrow=per_class)."""
+    y = torch.arange(10).repeat_interleave(per_class)
+    return generate(g, latents(len(y), z_dim, seed), y)
 
 
 def latents(n: int, z_dim: int, seed: int) -> torch.Tensor:

@@ -1,8 +1,10 @@
-"""The GAN training loop: non-saturating BCE objective, batches sliced from one in-memory
-tensor, and a checkpoint at the end of every epoch so a killed run resumes where it was
-and finishes byte-identical to an uninterrupted one."""
+"""The GAN training loop: a choice of objective (mnistgan.objectives), train.d_steps D updates
+per G update, an optional EMA of the generator, batches sliced from one in-memory tensor, and a
+checkpoint at the end of every epoch so a killed run resumes where it was and finishes
+byte-identical to an uninterrupted one."""
 
 import contextlib
+import copy
 import hashlib
 import json
 import math
@@ -13,13 +15,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
-from . import atomic
+from . import atomic, objectives
 from .checkpoint import load_safely
+from .ema import update_ema
 from .errors import UserError
-from .models import build
+from .models import N_CLASSES, build
 from .params import ModelParams, TrainParams
 from .sampling import generate, latents, to_unit
 
@@ -62,11 +64,23 @@ def prepare_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Modu
     return model
 
 
-def fingerprint(model: ModelParams, train: TrainParams, images: torch.Tensor) -> str:
+def fingerprint(
+    model: ModelParams, train: TrainParams, images: torch.Tensor, labels: torch.Tensor | None
+) -> str:
     """Identifies what a checkpoint was trained on: params and data, not the epoch count."""
     h = hashlib.sha256(json.dumps([asdict(model), asdict(train) | {"epochs": None}]).encode())
     h.update(images.numpy().tobytes())
+    if labels is not None:
+        h.update(labels.numpy().tobytes())
     return h.hexdigest()
+
+
+def fixed_latents(model: ModelParams, seed: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The noise (and labels) of the per-epoch sample grid: 8x8, or one digit per row of 10."""
+    if not model.conditional:
+        return latents(GRID_SIZE, model.z_dim, seed), None
+    y = torch.arange(N_CLASSES).repeat_interleave(N_CLASSES)
+    return latents(len(y), model.z_dim, seed), y
 
 
 @dataclass
@@ -80,63 +94,90 @@ class History:
 
 @dataclass
 class Result:
-    generator: torch.nn.Module
+    generator: torch.nn.Module  # the raw generator, the last iterate of training
+    generator_ema: torch.nn.Module | None  # its moving average, when train.ema is set
     discriminator: torch.nn.Module
     history: History
     seconds: float
     images_seen: int
 
 
-def gan_step(g, d, opt_g, opt_d, real, z, cast=contextlib.nullcontext) -> torch.Tensor:
-    """One D update then one G update; returns (d_loss, g_loss, D(x), D(G(z))) on device.
+def gan_step(
+    g, d, opt_g, opt_d, batches, loss, gp_weight, cast=contextlib.nullcontext
+) -> torch.Tensor:
+    """One D update per batch, then one G update on the last batch's fakes. `batches` holds
+    (real, real_y, z, fake_y, eps) tuples (labels None when unconditional, eps only for the
+    gradient penalty). Returns means of (d_loss, g_loss, D(x), D(G(z))) on device, where D(.)
+    is sigmoid(logit): a probability for bce, only a squashed critic score otherwise.
     `cast` makes the forward passes' autocast context (backward runs outside it)."""
-    with cast():
-        fake = g(z)
-        real_logit, fake_logit = d(real), d(fake.detach())
-        d_loss = F.binary_cross_entropy_with_logits(
-            real_logit, torch.ones_like(real_logit)
-        ) + F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit))
-    opt_d.zero_grad(set_to_none=True)
-    d_loss.backward()
-    opt_d.step()
+    d_stats = []
+    for real, real_y, z, fake_y, eps in batches:
+        with cast():
+            fake = g(z, fake_y)
+            real_logit, fake_logit = d(real, real_y), d(fake.detach(), fake_y)
+            d_loss = objectives.d_loss(loss, real_logit, fake_logit)
+            if loss == "wgan-gp":
+                gp = objectives.gradient_penalty(d, real, fake, real_y, eps)
+                d_loss = d_loss + gp_weight * gp
+        opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt_d.step()
+        d_stats.append(
+            torch.stack(
+                [d_loss, torch.sigmoid(real_logit).mean(), torch.sigmoid(fake_logit).mean()]
+            ).detach()
+        )
 
     d.requires_grad_(False)  # G's update needs grads through D, not D's weight grads
     with cast():
-        logit = d(fake)  # non-saturating: G maximises log D(G(z))
-        g_loss = F.binary_cross_entropy_with_logits(logit, torch.ones_like(logit))
+        g_loss = objectives.g_loss(loss, d(fake, fake_y))
     opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
     opt_g.step()
     d.requires_grad_(True)
-    return torch.stack(
-        [d_loss, g_loss, torch.sigmoid(real_logit).mean(), torch.sigmoid(fake_logit).mean()]
-    ).detach()
+    d_mean = torch.stack(d_stats).mean(0)
+    return torch.cat([d_mean[:1], g_loss.detach().view(1), d_mean[1:]])
 
 
 def train(
-    images: torch.Tensor, model_cfg: ModelParams, cfg: TrainParams, checkpoint: Path
+    images: torch.Tensor,
+    model_cfg: ModelParams,
+    cfg: TrainParams,
+    checkpoint: Path,
+    labels: torch.Tensor | None = None,
 ) -> Result:
-    """Train on uint8 `images` (N, 1, 28, 28), resuming from `checkpoint` when it matches."""
+    """Train on uint8 `images` (N, 1, 28, 28) (and their int64 `labels` (N,), needed when the
+    model is conditional), resuming from `checkpoint` when it matches."""
     device = resolve_device(cfg.device)
-    steps = len(images) // cfg.batch_size
+    batch, conditional = cfg.batch_size, model_cfg.conditional
+    steps = len(images) // (batch * cfg.d_steps)
     if steps == 0:
+        if len(images) < batch:
+            raise UserError(
+                f"train.batch_size: got {batch}, expected at most {len(images)} "
+                "(the number of training images)"
+            )
         raise UserError(
-            f"train.batch_size: got {cfg.batch_size}, expected at most {len(images)} "
-            "(the number of training images)"
+            f"train.d_steps: got {cfg.d_steps}, expected at most {len(images) // batch} "
+            "(the number of batches of training images)"
         )
+    if conditional and labels is None:
+        raise UserError("model.conditional: true needs the labels of the training images")
+    labels = labels if conditional else None
     set_threads(cfg.threads)
     autocast(cfg.amp, device)  # refuse a bad train.amp before any work
     g, d = build(model_cfg, cfg.seed)
     g, d = prepare_model(g, device), prepare_model(d, device)
+    g_ema = copy.deepcopy(g) if cfg.ema is not None else None
     # fused: one kernel per step for all params, on CPU too (torch >= 2.4)
     opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2), fused=True)
     opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2), fused=True)
     rng = torch.Generator(device).manual_seed(cfg.seed)
-    fixed_z = latents(GRID_SIZE, model_cfg.z_dim, cfg.seed + 1)
+    fixed_z, fixed_y = fixed_latents(model_cfg, cfg.seed + 1)
     history, start = History(), 0
 
     print_ = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
-    fp = fingerprint(model_cfg, cfg, images)
+    fp = fingerprint(model_cfg, cfg, images, labels)
     if checkpoint.exists():
         state = load_safely(checkpoint)
         if state.get("fingerprint") != fp:
@@ -146,6 +187,8 @@ def train(
         else:
             g.load_state_dict(state["g"])
             d.load_state_dict(state["d"])
+            if g_ema is not None:
+                g_ema.load_state_dict(state["g_ema"])
             opt_g.load_state_dict(state["opt_g"])
             opt_d.load_state_dict(state["opt_d"])
             rng.set_state(state["rng"])
@@ -157,6 +200,7 @@ def train(
     # compiled wrappers share parameters with g and d, whose state dicts keep plain keys
     g_step, d_step = (torch.compile(g), torch.compile(d)) if cfg.compile else (g, d)
     cast = lambda: autocast(cfg.amp, device)  # noqa: E731
+    targets = labels.to(device) if labels is not None else None
     began, step = time.perf_counter(), start * steps
     for epoch in range(start, cfg.epochs):
         g.train()
@@ -166,9 +210,20 @@ def train(
         log_sum, log_n = torch.zeros_like(epoch_sum), 0
         bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=None, leave=False)
         for i in bar:
-            real = data[perm[i * cfg.batch_size : (i + 1) * cfg.batch_size]]
-            z = torch.randn(len(real), model_cfg.z_dim, generator=rng, device=device)
-            stats = gan_step(g_step, d_step, opt_g, opt_d, real, z, cast)
+            batches = []
+            for k in range(i * cfg.d_steps, (i + 1) * cfg.d_steps):
+                idx = perm[k * batch : (k + 1) * batch]
+                z = torch.randn(batch, model_cfg.z_dim, generator=rng, device=device)
+                real_y = fake_y = eps = None
+                if conditional:
+                    real_y = targets[idx]
+                    fake_y = torch.randint(0, N_CLASSES, (batch,), generator=rng, device=device)
+                if cfg.loss == "wgan-gp":
+                    eps = torch.rand(batch, 1, 1, 1, generator=rng, device=device)
+                batches.append((data[idx], real_y, z, fake_y, eps))
+            stats = gan_step(g_step, d_step, opt_g, opt_d, batches, cfg.loss, cfg.gp_weight, cast)
+            if g_ema is not None:
+                update_ema(g_ema, g, cfg.ema)
             epoch_sum += stats
             log_sum += stats
             log_n += 1
@@ -186,7 +241,7 @@ def train(
                 log_n = 0
         means = (epoch_sum / steps).tolist()
         history.epoch_means.append(dict(zip(COLUMNS[2:], means, strict=True)))
-        history.grids.append(generate(g, fixed_z))
+        history.grids.append(generate(g_ema if g_ema is not None else g, fixed_z, fixed_y))
         atomic.write_torch(
             checkpoint,
             {
@@ -194,6 +249,7 @@ def train(
                 "epoch": epoch + 1,
                 "g": g.state_dict(),
                 "d": d.state_dict(),
+                "g_ema": g_ema.state_dict() if g_ema is not None else None,
                 "opt_g": opt_g.state_dict(),
                 "opt_d": opt_d.state_dict(),
                 "rng": rng.get_state(),
@@ -204,6 +260,9 @@ def train(
         )
         print_(f"epoch {epoch + 1}/{cfg.epochs}: " + json.dumps(history.epoch_means[-1]))
     seconds = time.perf_counter() - began
-    images_seen = (cfg.epochs - start) * steps * cfg.batch_size
-    g, d = (m.cpu().to(memory_format=torch.contiguous_format).eval() for m in (g, d))
-    return Result(g, d, history, seconds, images_seen)
+    images_seen = (cfg.epochs - start) * steps * batch * cfg.d_steps
+    g, d, ema = (
+        m.cpu().to(memory_format=torch.contiguous_format).eval() if m is not None else None
+        for m in (g, d, g_ema)
+    )
+    return Result(g, ema, d, history, seconds, images_seen)

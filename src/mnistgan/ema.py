@@ -1,0 +1,16 @@
+"""An exponential moving average of the generator's weights (Yazici et al. 2019): a cheap,
+smoother generator than the last iterate of a GAN's oscillating training."""
+
+import torch
+from torch import nn
+
+
+@torch.no_grad()
+def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """ema <- decay * ema + (1 - decay) * model, for parameters and float buffers (BatchNorm's
+    running statistics); integer buffers are copied. decay 0 makes `ema` an exact copy."""
+    for e, m in zip(ema.state_dict().values(), model.state_dict().values(), strict=True):
+        if e.is_floating_point():
+            e.lerp_(m, 1.0 - decay)
+        else:
+            e.copy_(m)
