@@ -10,7 +10,7 @@ import torch
 from mnistgan import atomic, params
 from mnistgan.checkpoint import load_model, load_safely
 from mnistgan.errors import UserError, exit_on_user_error
-from mnistgan.evaluation import d_scores, discriminator_metrics
+from mnistgan.evaluation import conditional_accuracy, d_scores, discriminator_metrics
 from mnistgan.evaluator import embed
 from mnistgan.quality import class_histogram, knn_radii, quality
 from mnistgan.sampling import grid_png
@@ -21,7 +21,8 @@ UNCERTAIN = 64  # images in metrics/eval/uncertain.png
 
 def main() -> None:
     p = params.load().evaluate
-    fake = load_safely("data/samples/samples.pt")["images"]
+    samples = load_safely("data/samples/samples.pt")
+    fake = samples["images"]
     test = load_safely("data/prepared/test.pt")
     val = load_safely("data/prepared/val.pt")
     n = p.n_samples
@@ -41,8 +42,10 @@ def main() -> None:
     real, real_labels = test["images"][ref], test["labels"][ref]
     floor, fake = val["images"][held_out], fake[:n]
 
-    d, _ = load_model("models/discriminator.pt", "discriminator")
-    real_scores, fake_scores = d_scores(d, real), d_scores(d, fake)
+    d, cfg = load_model("models/discriminator.pt", "discriminator")
+    fake_labels = samples["labels"][:n] if cfg.conditional else None  # what each was drawn as
+    real_scores = d_scores(d, real, real_labels if cfg.conditional else None)
+    fake_scores = d_scores(d, fake, fake_labels)
     metrics = discriminator_metrics(real_scores, fake_scores)
 
     evaluator, _ = load_model("models/evaluator.pt", "evaluator")
@@ -53,6 +56,8 @@ def main() -> None:
     metrics |= quality(ref_feats, ref_radii, ref_hist, fake_feats, fake_probs, p.seed)
     floor_metrics = quality(ref_feats, ref_radii, ref_hist, floor_feats, floor_probs, p.seed)
     metrics |= {f"real_{k}": v for k, v in floor_metrics.items()}
+    if fake_labels is not None:
+        metrics["conditional_accuracy"] = conditional_accuracy(fake_probs.argmax(1), fake_labels)
     atomic.write_json("metrics/eval.json", metrics)
 
     rows = [["real", s] for s in real_scores.tolist()] + [["fake", s] for s in fake_scores.tolist()]

@@ -7,17 +7,20 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import run, write_params
+from PIL import Image
 
 pytestmark = pytest.mark.e2e
 
 DETERMINISTIC = [
     "models/generator.pt",
+    "models/generator_raw.pt",
     "models/discriminator.pt",
     "models/evaluator.pt",
     "metrics/evaluator.json",
     "data/prepared/train.pt",
     "data/samples/samples.pt",
     "metrics/samples.png",
+    "metrics/interpolations.png",
     "metrics/train/samples/epoch_001.png",
     "metrics/train/losses.csv",
     "metrics/train/losses.png",
@@ -124,3 +127,29 @@ def test_generate_command(pipeline: Path, tmp_path: Path):
     run(["python", "-m", "mnistgan", "generate", *ckpt, "-n", "5", "--out", pt], pipeline)
     images = torch.load(pt, weights_only=True)["images"]
     assert images.shape == (5, 1, 28, 28) and images.dtype == torch.uint8
+    digit = ["python", "-m", "mnistgan", "generate", *ckpt, "--digit", "7", "--out", png]
+    refused = run(digit, pipeline, check=False)
+    assert refused.returncode == 1
+    assert "--digit: models/generator.pt is an unconditional generator" in refused.stderr
+
+
+def test_conditional_pipeline_with_ema(pipeline: Path, tmp_path: Path):
+    write_params(pipeline, {"model": {"conditional": True}, "train": {"ema": 0.9}})
+    run(["dvc", "repro"], pipeline)
+    samples = torch.load(pipeline / "data/samples/samples.pt", weights_only=True)
+    assert samples["labels"].dtype == torch.int64 and samples["labels"].shape == (256,)
+    assert torch.bincount(samples["labels"]).tolist() == [26] * 6 + [25] * 4
+    with Image.open(pipeline / "metrics/samples.png") as grid:  # 10 x 10 digits of 28 + 2 px
+        assert grid.size == (2 * (10 * 30 + 2), 2 * (10 * 30 + 2))
+    with Image.open(pipeline / "metrics/interpolations.png") as walk:  # 8 z rows + 10 digit rows
+        assert walk.size == (2 * (10 * 30 + 2), 2 * (18 * 30 + 2))
+    ema = torch.load(pipeline / "models/generator.pt", weights_only=True)["state_dict"]
+    raw = torch.load(pipeline / "models/generator_raw.pt", weights_only=True)["state_dict"]
+    assert not all(torch.equal(ema[k], raw[k]) for k in ema)
+
+    sevens = tmp_path / "sevens.pt"
+    cmd = ["python", "-m", "mnistgan", "generate", "--digit", "7", "-n", "16", "--out"]
+    run([*cmd, sevens], pipeline)
+    run([*cmd, tmp_path / "sevens.png"], pipeline)
+    out = torch.load(sevens, weights_only=True)
+    assert out["images"].shape == (16, 1, 28, 28) and out["labels"].tolist() == [7] * 16

@@ -7,10 +7,19 @@ from .sampling import to_unit
 
 
 @torch.no_grad()
-def d_scores(d: nn.Module, images: torch.Tensor, batch: int = 1000) -> torch.Tensor:
-    """D's probability that each uint8 image is real."""
+def d_scores(
+    d: nn.Module, images: torch.Tensor, labels: torch.Tensor | None = None, batch: int = 1000
+) -> torch.Tensor:
+    """D's probability that each uint8 image is real (a conditional D: real as that digit)."""
     d.eval()
-    return torch.cat([torch.sigmoid(d(to_unit(b))) for b in images.split(batch)])
+    xs = images.split(batch)
+    ys = [None] * len(xs) if labels is None else labels.split(batch)
+    return torch.cat([torch.sigmoid(d(to_unit(x), y)) for x, y in zip(xs, ys, strict=True)])
+
+
+def conditional_accuracy(predicted: torch.Tensor, requested: torch.Tensor) -> float:
+    """Share of conditional samples that a classifier reads as the digit they were drawn as."""
+    return float((predicted == requested).double().mean())
 
 
 def roc_auc(pos: torch.Tensor, neg: torch.Tensor) -> float:

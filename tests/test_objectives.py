@@ -1,0 +1,132 @@
+"""Objectives, spectral norm, conditional models and the generator EMA, on tiny random data."""
+
+from dataclasses import replace
+
+import pytest
+import torch
+from conftest import REPO
+
+from mnistgan import params, training
+from mnistgan.ema import update_ema
+from mnistgan.errors import UserError
+from mnistgan.interpolation import STEPS, digit_rows, latent_rows, slerp
+from mnistgan.models import build
+from mnistgan.objectives import gradient_penalty
+
+P = params.load(REPO / "params.yaml")
+MODEL = replace(P.model, features=4, z_dim=8)
+TRAIN = replace(P.train, epochs=1, batch_size=16, log_every=1, device="cpu")
+
+
+def data(n: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (n, 1, 28, 28), generator=g, dtype=torch.uint8)
+    return images, torch.randint(0, 10, (n,), generator=g)
+
+
+@pytest.mark.parametrize("arch", ["mlp", "dcgan"])
+@pytest.mark.parametrize(
+    "loss,d_norm,sn",
+    [("bce", "batch", False), ("hinge", "batch", True), ("wgan-gp", "layer", False)],
+)
+def test_each_objective_trains_without_nan(tmp_path, arch, loss, d_norm, sn):
+    model = replace(MODEL, arch=arch, d_norm=d_norm, spectral_norm=sn, conditional=True)
+    train = replace(TRAIN, loss=loss, d_steps=2 if loss == "wgan-gp" else 1)
+    x, y = data()
+    result = training.train(x, model, train, tmp_path / "c.pt", y)
+    assert len(result.history.rows) == 4 // train.d_steps  # 64 / (16 x d_steps) steps, all logged
+    assert all(torch.isfinite(torch.tensor(r)).all() for r in result.history.rows)
+    assert result.images_seen == 64
+
+
+def test_wgan_gp_with_batchnorm_critic_is_refused():
+    raw = {k: vars(v).copy() for k, v in vars(P).items()}
+    raw["train"]["loss"] = "wgan-gp"
+    with pytest.raises(UserError, match=r"^train\.loss: wgan-gp needs .*model\.d_norm"):
+        params.parse(raw)
+    raw["model"]["d_norm"] = "layer"
+    assert params.parse(raw).train.loss == "wgan-gp"
+
+
+def test_gradient_penalty_of_a_unit_slope_critic_is_zero():
+    w = torch.zeros(1, 1, 28, 28)
+    w[0, 0, 0, 0] = 1.0  # D(x) = x[0, 0, 0]: gradient norm exactly 1 everywhere
+    d = lambda x, y: (x * w).flatten(1).sum(1)  # noqa: E731
+    real, fake = torch.randn(4, 1, 28, 28), torch.randn(4, 1, 28, 28)
+    assert gradient_penalty(d, real, fake, None, torch.rand(4, 1, 1, 1)).item() == 0.0
+    d2 = lambda x, y: 3 * (x * w).flatten(1).sum(1)  # noqa: E731
+    assert gradient_penalty(d2, real, fake, None, torch.rand(4, 1, 1, 1)).item() == 4.0
+
+
+@pytest.mark.parametrize("arch", ["mlp", "dcgan"])
+def test_conditional_generator_honours_labels(arch):
+    g, d = build(replace(MODEL, arch=arch, conditional=True), 0)
+    g.eval()
+    z = torch.randn(6, MODEL.z_dim)
+    y = torch.tensor([0, 1, 2, 7, 7, 9])
+    out = g(z, y)
+    assert out.shape == (6, 1, 28, 28) and out.dtype == torch.float32
+    assert d(out, y).shape == (6,)
+    same_z = g(z[:1].repeat(10, 1), torch.arange(10))
+    assert not torch.equal(same_z[0], same_z[1])  # the label changes the image
+    one_hot = torch.nn.functional.one_hot(y, 10).float()
+    torch.testing.assert_close(g(z, one_hot), out)  # class weights = labels at the corners
+    with pytest.raises(ValueError, match="needs labels"):
+        g(z)
+    with pytest.raises(UserError, match="needs the labels"):
+        training.train(data()[0], replace(MODEL, conditional=True), TRAIN, REPO / "none.pt")
+
+
+def test_ema_differs_from_raw_after_a_step_and_equals_it_with_decay_0(tmp_path):
+    x, _ = data()
+    smooth = training.train(x, MODEL, replace(TRAIN, ema=0.9), tmp_path / "a.pt")
+    raw, ema = smooth.generator.state_dict(), smooth.generator_ema.state_dict()
+    assert any(not torch.equal(raw[k], ema[k]) for k in raw if raw[k].is_floating_point())
+
+    copy = training.train(x, MODEL, replace(TRAIN, ema=0.0), tmp_path / "b.pt")
+    raw, ema = copy.generator.state_dict(), copy.generator_ema.state_dict()
+    assert all(torch.equal(raw[k], ema[k]) for k in raw)
+    off = training.train(x, MODEL, TRAIN, tmp_path / "c.pt")
+    assert off.generator_ema is None
+
+
+def test_update_ema_is_the_moving_average():
+    a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    expect = 0.75 * a.weight.detach() + 0.25 * b.weight.detach()
+    update_ema(a, b, 0.75)
+    torch.testing.assert_close(a.weight.detach(), expect)
+
+
+def test_resume_is_identical_with_ema_conditional_wgan_gp_and_spectral_norm(tmp_path):
+    model = replace(MODEL, conditional=True, spectral_norm=True, d_norm="none")
+    train = replace(TRAIN, epochs=2, ema=0.9, loss="wgan-gp", d_steps=2)
+    x, y = data()
+    straight = training.train(x, model, train, tmp_path / "a.pt", y)
+    training.train(x, model, replace(train, epochs=1), tmp_path / "b.pt", y)
+    resumed = training.train(x, model, train, tmp_path / "b.pt", y)
+    assert resumed.images_seen == 64  # only epoch 2 ran
+    assert straight.history.rows == resumed.history.rows
+    grids = zip(straight.history.grids, resumed.history.grids, strict=True)
+    assert all(torch.equal(a, b) for a, b in grids)
+    for name in ("generator", "generator_ema", "discriminator"):
+        a, b = getattr(straight, name).state_dict(), getattr(resumed, name).state_dict()
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+
+
+def test_other_labels_make_the_checkpoint_stale(tmp_path, capsys):
+    model = replace(MODEL, conditional=True)
+    x, y = data()
+    training.train(x, model, TRAIN, tmp_path / "a.pt", y)
+    training.train(x, model, replace(TRAIN, epochs=2), tmp_path / "a.pt", (y + 1) % 10)
+    assert "ignoring" in capsys.readouterr().err
+
+
+def test_interpolations_shapes_and_end_points():
+    a, b = torch.randn(3, 8), torch.randn(3, 8)
+    path = slerp(a, b, torch.linspace(0, 1, 5))
+    torch.testing.assert_close(path[:, 0], a)
+    torch.testing.assert_close(path[:, -1], b)
+    g, _ = build(replace(MODEL, conditional=True), 0)
+    assert latent_rows(g, MODEL.z_dim, 4, 0).shape == (4 * STEPS, 1, 28, 28)
+    rows = digit_rows(g, MODEL.z_dim, 3, 0)
+    assert rows.shape == (3 * STEPS, 1, 28, 28) and rows.dtype == torch.uint8
