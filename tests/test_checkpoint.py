@@ -66,6 +66,22 @@ def test_roundtrip(tmp_path):
         assert torch.equal(a, b)
 
 
+@pytest.mark.parametrize("arch", ["mlp", "dcgan"])
+def test_conditional_spectral_norm_roundtrip(tmp_path, arch):
+    cfg = replace(MODEL, arch=arch, features=4, conditional=True, spectral_norm=True)
+    g, d = build(cfg, seed=0)
+    x, y = torch.zeros(2, 1, 28, 28), torch.tensor([3, 4])
+    d(x, y)  # one power iteration in train mode moves the spectral norm's u and v buffers
+    for kind, model in (("generator", g), ("discriminator", d)):
+        save_model(tmp_path / f"{kind}.pt", kind, model, cfg)
+        loaded, loaded_cfg = load_model(tmp_path / f"{kind}.pt", kind)
+        assert loaded_cfg == cfg
+        a, b = model.state_dict(), loaded.state_dict()
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert any("parametrizations" in k for k in d.state_dict())
+    torch.testing.assert_close(loaded.eval()(x, y), d.eval()(x, y))
+
+
 def test_wrong_kind_is_refused(tmp_path):
     _, d = build(MODEL, seed=0)
     save_model(tmp_path / "d.pt", "discriminator", d, MODEL)
