@@ -29,11 +29,14 @@ def test_channels_last_step_matches_nchw_step():
     real, z = torch.rand(16, 1, 28, 28) * 2 - 1, torch.randn(16, 100)
     stats = []
     for layout in (False, True):
-        g, d = build(ModelParams("dcgan", 100, 8), 0)
+        g, d = build(ModelParams("dcgan", 100, 8, False, False, "batch"), 0)
         if layout:
             g, d = (training.prepare_model(m, torch.device("cpu")) for m in (g, d))
         opt_g, opt_d = (torch.optim.Adam(m.parameters(), fused=True) for m in (g, d))
-        stats.append(training.gan_step(g, d, opt_g, opt_d, real, z))
+        batches = [(real, None, z, None, None)]
+        stats.append(training.gan_step(g, d, opt_g, opt_d, batches, "bce", 0.0))
         stats.append(next(iter(g.parameters())).detach().clone())
     assert torch.allclose(stats[0], stats[2], atol=1e-5)
-    assert torch.allclose(stats[1], stats[3], atol=1e-6)
+    # Adam's first step is ~lr * sign(grad): a near-zero gradient magnifies float noise, so
+    # a few weights of 78k move ~1e-6 apart between layouts.
+    assert torch.allclose(stats[1], stats[3], atol=1e-5)
