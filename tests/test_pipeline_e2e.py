@@ -139,6 +139,8 @@ def test_conditional_pipeline_with_ema(pipeline: Path, tmp_path: Path):
     samples = torch.load(pipeline / "data/samples/samples.pt", weights_only=True)
     assert samples["labels"].dtype == torch.int64 and samples["labels"].shape == (256,)
     assert torch.bincount(samples["labels"]).tolist() == [26] * 6 + [25] * 4
+    evaluation = json.loads((pipeline / "metrics/eval.json").read_text())
+    assert 0 <= evaluation["conditional_accuracy"] <= 1 and "fid" in evaluation
     with Image.open(pipeline / "metrics/samples.png") as grid:  # 10 x 10 digits of 28 + 2 px
         assert grid.size == (2 * (10 * 30 + 2), 2 * (10 * 30 + 2))
     with Image.open(pipeline / "metrics/interpolations.png") as walk:  # 8 z rows + 10 digit rows
