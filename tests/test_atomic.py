@@ -1,0 +1,40 @@
+"""Outputs are written whole or not at all, and nothing in the project unpickles freely."""
+
+import re
+
+import pytest
+from conftest import REPO
+
+from mnistgan import atomic
+
+
+class Boom(Exception):
+    pass
+
+
+def test_failed_write_leaves_old_file_and_no_temp(tmp_path, monkeypatch):
+    target = tmp_path / "out.json"
+    atomic.write_json(target, {"old": 1})
+
+    def fail(fd, *args, **kwargs):
+        raise Boom
+
+    monkeypatch.setattr(atomic.os, "fsync", fail)
+    with pytest.raises(Boom):
+        atomic.write_json(target, {"new": 2})
+    assert target.read_text() == '{\n  "old": 1\n}\n'
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_torch_bytes_do_not_depend_on_the_file_name(tmp_path):
+    atomic.write_torch(tmp_path / "a.pt", {"x": 1})
+    atomic.write_torch(tmp_path / "b.pt", {"x": 1})
+    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
+
+
+def test_every_torch_load_is_weights_only():
+    sources = [p for d in ("src", "stages", "bench") for p in (REPO / d).rglob("*.py")]
+    calls = [(p, m) for p in sources for m in re.finditer(r"torch\.load\([^)]*\)", p.read_text())]
+    assert calls, "expected torch.load calls to check"
+    for path, match in calls:
+        assert "weights_only=True" in match.group(0), f"{path}: {match.group(0)}"
