@@ -95,8 +95,9 @@ def step_flops(images: torch.Tensor, p: params.Params, device: torch.device) -> 
     opt_g, opt_d = (torch.optim.Adam(m.parameters(), fused=True) for m in (g, d))
     real = training.to_unit(images[: p.train.batch_size]).to(device)
     z = torch.randn(len(real), p.model.z_dim, device=device)
+    batches = [(real, None, z, None, None)]  # unconditional bce, as the benchmarked defaults
     with FlopCounterMode(display=False) as counter:
-        training.gan_step(g, d, opt_g, opt_d, real, z)
+        training.gan_step(g, d, opt_g, opt_d, batches, "bce", p.train.gp_weight)
     return counter.get_total_flops()
 
 
