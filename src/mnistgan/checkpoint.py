@@ -15,7 +15,7 @@ from . import atomic
 from .errors import UserError
 from .evaluator import build_evaluator
 from .models import build_discriminator, build_generator
-from .params import EvaluatorParams, ModelParams, _build
+from .params import EvaluatorParams, ModelParams, parse_section
 
 KINDS = {  # kind -> (config dataclass, builder)
     "generator": (ModelParams, build_generator),
@@ -53,7 +53,7 @@ def load_model(path: str | Path, kind: str) -> tuple[nn.Module, Any]:
         raise UserError(f"{path}: not a mnistgan {kind} checkpoint")
     config_type, build = KINDS[kind]
     try:
-        cfg = _build(config_type, ckpt.get("config"), "config")
+        cfg = parse_section(config_type, ckpt.get("config"), "config")
     except UserError as e:
         raise UserError(f"{path}: bad model config in checkpoint: {e}") from None
     model = build(cfg)

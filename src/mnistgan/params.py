@@ -120,7 +120,7 @@ def _describe(hint: Any) -> str:
     return "null" if hint is type(None) else f"a value of type {hint.__name__}"
 
 
-def _build(cls: type, raw: Any, where: str) -> Any:
+def parse_section(cls: type, raw: Any, where: str) -> Any:
     if not isinstance(raw, dict):
         raise UserError(f"{where}: got {raw!r}, expected a mapping")
     names = [f.name for f in fields(cls)]
@@ -136,7 +136,7 @@ def _build(cls: type, raw: Any, where: str) -> Any:
             raise UserError(f"{key}: missing")
         value = raw[f.name]
         if isinstance(hint, type) and hasattr(hint, "__dataclass_fields__"):
-            values[f.name] = _build(hint, value, key)
+            values[f.name] = parse_section(hint, value, key)
             continue
         expect = f.metadata.get("expect")
         if not _fits(value, hint) or not f.metadata.get("ok", lambda v: True)(value):
@@ -146,7 +146,7 @@ def _build(cls: type, raw: Any, where: str) -> Any:
 
 
 def parse(raw: Any) -> Params:
-    p = _build(Params, raw, "")
+    p = parse_section(Params, raw, "")
     if p.train.loss == "wgan-gp" and p.model.arch == "dcgan" and p.model.d_norm == "batch":
         # The gradient penalty is a per-image constraint; BatchNorm mixes the images of a batch.
         raise UserError(
