@@ -121,6 +121,7 @@ def _describe(hint: Any) -> str:
 
 
 def parse_section(cls: type, raw: Any, where: str) -> Any:
+    """A validated `cls` built from the mapping `raw`; `where` prefixes keys in errors."""
     if not isinstance(raw, dict):
         raise UserError(f"{where}: got {raw!r}, expected a mapping")
     names = [f.name for f in fields(cls)]
