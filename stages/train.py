@@ -27,8 +27,8 @@ def main() -> None:
     history = result.history
     write_csv("metrics/train/losses.csv", training.COLUMNS, history.rows)
     atomic.write_bytes("metrics/train/losses.png", losses_png(training.COLUMNS, history.rows))
+    nrow = 10 if p.model.conditional else 8  # conditional: one digit per row
     for epoch, grid in enumerate(history.grids, 1):
-        nrow = 10 if p.model.conditional else 8  # conditional: one digit per row
         atomic.write_bytes(f"metrics/train/samples/epoch_{epoch:03d}.png", grid_png(grid, nrow))
     atomic.write_json("metrics/train.json", history.epoch_means[-1] | {"epochs": p.train.epochs})
     atomic.write_json(

@@ -33,8 +33,9 @@ def main() -> None:
             "false); train with model.conditional: true to choose the digit"
         )
     if cfg.conditional:  # the chosen digit, or every digit in turn
-        one = torch.full((args.n,), args.digit if args.digit is not None else 0)
-        labels = balanced_labels(args.n) if args.digit is None else one
+        labels = (
+            balanced_labels(args.n) if args.digit is None else torch.full((args.n,), args.digit)
+        )
     images = generate(g, latents(args.n, cfg.z_dim, args.seed), labels)
     if Path(args.out).suffix == ".pt":
         out = {"images": images} if labels is None else {"images": images, "labels": labels}

@@ -2,8 +2,6 @@
 per image); generators map z of shape (N, z_dim) (plus digit labels (N,) when conditional) to
 images (N, 1, 28, 28) in [-1, 1]."""
 
-from dataclasses import asdict
-
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
@@ -64,12 +62,12 @@ class Flatten(nn.Flatten):
 def dcgan_features(f: int, norm: str) -> tuple[nn.Module, int]:
     """Two stride-2 convs (28 -> 14 -> 7) with LeakyReLU. `layer` norm is GroupNorm with one
     group: it normalises each image on its own, so the WGAN-GP penalty stays per image."""
-    norms = {"batch": nn.BatchNorm2d(2 * f), "layer": nn.GroupNorm(1, 2 * f), "none": nn.Identity()}
+    norms = {"batch": nn.BatchNorm2d, "layer": lambda c: nn.GroupNorm(1, c), "none": nn.Identity}
     net = nn.Sequential(
         nn.Conv2d(1, f, 4, 2, 1),
         nn.LeakyReLU(0.2, True),
         nn.Conv2d(f, 2 * f, 4, 2, 1, bias=norm == "none"),
-        norms[norm],
+        norms[norm](2 * f),
         nn.LeakyReLU(0.2, True),
         Flatten(),
     )
@@ -157,7 +155,3 @@ def build(cfg: ModelParams, seed: int) -> tuple[nn.Module, nn.Module]:
     g = build_generator(cfg)
     g.apply(dcgan_init)
     return g, build_discriminator(cfg, dcgan_init)
-
-
-def config_of(cfg: ModelParams) -> dict:
-    return asdict(cfg)

@@ -35,9 +35,14 @@ def balanced_labels(n: int) -> torch.Tensor:
     return torch.arange(n) % 10
 
 
-def class_grid(g: nn.Module, z_dim: int, seed: int, per_class: int = 10) -> torch.Tensor:
-    """`per_class` images of each digit, digit d in row d (for grid_png with nrow=per_class)."""
-    y = torch.arange(10).repeat_interleave(per_class)
+def class_rows(per_class: int = 10) -> torch.Tensor:
+    """Labels 0 x per_class, 1 x per_class, ...: digit d in row d of a grid of nrow=per_class."""
+    return torch.arange(10).repeat_interleave(per_class)
+
+
+def class_grid(g: nn.Module, z_dim: int, seed: int) -> torch.Tensor:
+    """10 images of each digit, digit d in row d (for grid_png with nrow=10)."""
+    y = class_rows()
     return generate(g, latents(len(y), z_dim, seed), y)
 
 
