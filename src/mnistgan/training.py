@@ -5,6 +5,7 @@ byte-identical to an uninterrupted one."""
 
 import contextlib
 import copy
+import ctypes
 import hashlib
 import json
 import math
@@ -43,6 +44,18 @@ def set_threads(threads: int | None) -> int:
     n = threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(n)
     return n
+
+
+def keep_freed_memory() -> None:
+    """Make glibc keep freed blocks of up to 32 MB in the heap. By default it hands them back to
+    the OS, so every step's activations are page-faulted in afresh (~5,600 faults a dcgan
+    step); keeping them makes steps ~15-25% faster on CPU. A no-op where libc is not glibc."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD: malloc, not mmap, up to 32 MB
+    libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: return heap tops only past 1 GB
 
 
 def autocast(amp: str | None, device: torch.device) -> contextlib.AbstractContextManager:
@@ -165,6 +178,7 @@ def train(
         raise UserError("model.conditional: true needs the labels of the training images")
     labels = labels if conditional else None
     set_threads(cfg.threads)
+    keep_freed_memory()
     autocast(cfg.amp, device)  # refuse a bad train.amp before any work
     g, d = build(model_cfg, cfg.seed)
     g, d = prepare_model(g, device), prepare_model(d, device)
