@@ -1,13 +1,15 @@
 """Training throughput: the project's train loop vs a tutorial-style loop, same architecture.
 
-    PYTHONPATH=src python bench/throughput.py [--images 8000] [--archs mlp,dcgan]
+    PYTHONPATH=src python bench/throughput.py [--images 8000] [--archs mlp,dcgan] [--repeats 3]
 
 (a) project: mnistgan.training.train, the train stage's own code, for one epoch on the
     first --images real digits (epoch-end sample grid and checkpoint write included).
 (b) naive: the loop of the common GAN tutorials (eriklindernoren/PyTorch-GAN style) on the
     same models: torchvision.datasets.MNIST + ToTensor + Normalize + DataLoader(shuffle=True),
     NCHW, default Adam, `.item()` losses every step; the same number of images.
-Also: forward+backward FLOPs of one project step (FlopCounterMode) times its step rate, a
+The naive loops run first, in the process as a tutorial would have it; the project's
+train() then tunes its allocator (training.keep_freed_memory) for the rest of the process.
+Each loop's figure is the best of --repeats runs. Also: forward+backward FLOPs of one project step (FlopCounterMode) times its step rate, a
 measured fp32 matmul peak, and the process's peak RSS so far. Prints one JSON object.
 """
 
@@ -55,9 +57,9 @@ def torchvision_root(folder: Path, tmp: Path) -> Path:
     return tmp / "tv"
 
 
-def project(images: torch.Tensor, p: params.Params, tmp: Path) -> float:
+def project(images: torch.Tensor, p: params.Params, checkpoint: Path) -> float:
     cfg = replace(p.train, epochs=1, log_every=10**9)
-    result = training.train(images, p.model, cfg, tmp / f"{p.model.arch}.ckpt")
+    result = training.train(images, p.model, cfg, checkpoint)
     return result.images_seen / result.seconds
 
 
@@ -122,6 +124,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=8000, help="training images per measurement")
     ap.add_argument("--archs", default="mlp,dcgan")
+    ap.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="best of this many runs of each loop (a busy "
+        "machine only ever slows a run down, so the best run is the least disturbed one)",
+    )
     ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args()
     p = params.load(args.params)
@@ -139,16 +148,18 @@ def main() -> None:
             "threads": threads,
             "batch_size": p.train.batch_size,
             "images": len(images),
+            "repeats": args.repeats,
         }
         archs = {a: replace(p, model=replace(p.model, arch=a)) for a in args.archs.split(",")}
         # naive loops first: the project's train() tunes the process's allocator for good
         slow = {}
         for arch, pa in archs.items():
             print(f"{arch}: naive loop...", file=sys.stderr)
-            slow[arch] = naive(root, len(images), pa, device)
+            slow[arch] = max(naive(root, len(images), pa, device) for _ in range(args.repeats))
         for arch, pa in archs.items():
             print(f"{arch}: project loop...", file=sys.stderr)
-            fast = project(images, pa, tmp)
+            runs = range(args.repeats)  # a checkpoint path each, so no run resumes another
+            fast = max(project(images, pa, tmp / f"{arch}{r}.ckpt") for r in runs)
             flops = step_flops(images, pa, device) / p.train.batch_size * fast
             out[arch] = {
                 "project_images_per_s": round(fast, 1),

@@ -40,3 +40,12 @@ def test_channels_last_step_matches_nchw_step():
     # Adam's first step is ~lr * sign(grad): a near-zero gradient magnifies float noise, so
     # a few weights of 78k move ~1e-6 apart between layouts.
     assert torch.allclose(stats[1], stats[3], atol=1e-5)
+
+
+@pytest.mark.parametrize("arch,norm", [("mlp", "batch"), ("dcgan", "layer"), ("dcgan", "none")])
+def test_discriminator_without_batch_norm_scores_each_image_on_its_own(arch, norm):
+    """What lets gan_step score real and fake images in one pass (mlp's D has no norm)."""
+    _, d = build(ModelParams(arch, 100, 8, True, False, norm), 0)
+    x, y = torch.rand(8, 1, 28, 28), torch.arange(8)
+    one_pass = d(x, y)
+    assert torch.allclose(one_pass, torch.cat([d(x[:3], y[:3]), d(x[3:], y[3:])]), atol=1e-6)
