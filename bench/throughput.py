@@ -8,9 +8,10 @@
     same models: torchvision.datasets.MNIST + ToTensor + Normalize + DataLoader(shuffle=True),
     NCHW, default Adam, `.item()` losses every step; the same number of images.
 The naive loops run first, in the process as a tutorial would have it; the project's
-train() then tunes its allocator (training.keep_freed_memory) for the rest of the process.
-Each loop's figure is the best of --repeats runs. Also: forward+backward FLOPs of one project step (FlopCounterMode) times its step rate, a
-measured fp32 matmul peak, and the process's peak RSS so far. Prints one JSON object.
+train() then tunes its allocator (cpu.keep_freed_memory) for the rest of the process.
+Each loop's figure is the best of --repeats runs. Also: forward+backward FLOPs of one
+project step (FlopCounterMode) times its step rate, a measured fp32 matmul peak, and the
+process's peak RSS so far. Prints one JSON object.
 """
 
 import argparse
@@ -29,7 +30,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from torchvision import transforms
 from torchvision.datasets import MNIST
 
-from mnistgan import params, training
+from mnistgan import cpu, params, training
 from mnistgan.data import FILES, find_raw
 from mnistgan.fixture import build_from_t10k
 from mnistgan.idx import read_idx
@@ -135,7 +136,7 @@ def main() -> None:
     args = ap.parse_args()
     p = params.load(args.params)
     device = training.resolve_device(p.train.device)
-    threads = training.set_threads(p.train.threads)
+    threads = cpu.set_threads(p.train.threads)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         folder = idx_folder(Path(p.data.raw_dir), tmp)

@@ -38,3 +38,11 @@ def test_every_torch_load_is_weights_only():
     assert calls, "expected torch.load calls to check"
     for path, match in calls:
         assert "weights_only=True" in match.group(0), f"{path}: {match.group(0)}"
+
+
+def test_written_files_get_the_mode_open_would_give(tmp_path):
+    """Not mkstemp's 0600: metrics and models must be readable by whoever may read the repo."""
+    atomic.write_json(tmp_path / "written.json", {})
+    (tmp_path / "opened.json").write_text("{}")
+    modes = [(tmp_path / n).stat().st_mode & 0o777 for n in ("written.json", "opened.json")]
+    assert modes[0] == modes[1]

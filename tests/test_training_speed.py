@@ -1,12 +1,17 @@
 """The speed knobs of training: refused where they would be slower or break determinism."""
 
+import subprocess
+import sys
+
 import pytest
 import torch
 
-from mnistgan import training
+from mnistgan import cpu, training
 from mnistgan.errors import UserError
 from mnistgan.models import build
 from mnistgan.params import ModelParams
+
+RUN = {"capture_output": True, "text": True, "check": True}
 
 
 def test_bf16_autocast_is_refused_on_cpu():
@@ -17,10 +22,33 @@ def test_bf16_autocast_is_refused_on_cpu():
 def test_threads_null_means_every_usable_core():
     before = torch.get_num_threads()
     try:
-        assert training.set_threads(1) == 1 and torch.get_num_threads() == 1
-        assert training.set_threads(None) >= 1
+        assert cpu.set_threads(1) == 1 and torch.get_num_threads() == 1
+        assert cpu.set_threads(None) >= 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_keep_freed_memory_keeps_freed_memory_in_the_heap():
+    """160 MB of 8 MB tensors made and freed: past glibc's largest default trim threshold
+    (64 MB), so by default it hands the memory back to the OS (to be page-faulted in again
+    on the next step); tuned, the freed memory stays in the heap for reuse."""
+    script = (
+        "import ctypes, sys, torch\n"
+        "from mnistgan.cpu import keep_freed_memory\n"
+        "class Info(ctypes.Structure):\n"
+        "    _fields_ = [(f'f{i}', ctypes.c_size_t) for i in range(10)]\n"
+        "libc = ctypes.CDLL('libc.so.6')\n"
+        "libc.mallinfo2.restype = Info\n"
+        "if sys.argv[1] == 'tuned': keep_freed_memory()\n"
+        "held = [torch.ones(2 << 20) for _ in range(20)]\n"
+        "del held\n"
+        "print(libc.mallinfo2().f8 >> 20)\n"  # fordblks: free bytes kept in the heap
+    )
+    kept_mb = {
+        mode: int(subprocess.run([sys.executable, "-c", script, mode], **RUN).stdout)
+        for mode in ("default", "tuned")
+    }
+    assert kept_mb["tuned"] >= 160 > 100 > kept_mb["default"]
 
 
 def test_channels_last_step_matches_nchw_step():

