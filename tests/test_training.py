@@ -6,7 +6,7 @@ import pytest
 import torch
 from conftest import REPO
 
-from mnistgan import params, training
+from mnistgan import models, params, training
 from mnistgan.errors import UserError
 
 P = params.load(REPO / "params.yaml")
@@ -43,6 +43,17 @@ def test_checkpoint_from_other_params_is_ignored(tmp_path, capsys):
     x = images()
     training.train(x, MODEL, replace(TRAIN, epochs=1), tmp_path / "c.pt")
     result = training.train(x, MODEL, replace(TRAIN, lr_g=1e-3), tmp_path / "c.pt")
+    assert "ignoring" in capsys.readouterr().err
+    assert result.images_seen == 2 * 64  # trained from scratch
+
+
+def test_checkpoint_from_code_with_other_layers_is_ignored(tmp_path, capsys, monkeypatch):
+    """Same params and data, but the code has changed a layer since: start afresh, do not
+    crash half-way through loading weights that no longer fit."""
+    x, y, model = images(), torch.arange(64) % 10, replace(MODEL, conditional=True)
+    training.train(x, model, replace(TRAIN, epochs=1), tmp_path / "k.pt", y)
+    monkeypatch.setattr(models, "N_CLASSES", 11)  # "new code": embeddings with 11 rows
+    result = training.train(x, model, TRAIN, tmp_path / "k.pt", y)
     assert "ignoring" in capsys.readouterr().err
     assert result.images_seen == 2 * 64  # trained from scratch
 

@@ -75,13 +75,15 @@ def dcgan_features(f: int, norm: str) -> tuple[nn.Module, int]:
 
 
 class Generator(nn.Module):
-    """A body fed z, or z concatenated with a learned embedding of the digit (Mirza & Osindero
-    2014). Float labels (N, 10) mix the class embeddings: used to interpolate between digits."""
+    """A body fed z, or z concatenated with a learned 10-dim embedding of the digit (Mirza &
+    Osindero 2014). Float labels (N, 10) mix the class embeddings: used to interpolate
+    between digits. A z-sized embedding let G learn to ignore z: each digit came in one
+    style (30 epochs on 6,000 digits: FID 115, recall 0.0; with 10 dims FID 17, recall 0.83)."""
 
     def __init__(self, cfg: ModelParams):
         super().__init__()
-        self.embed = nn.Embedding(N_CLASSES, cfg.z_dim) if cfg.conditional else None
-        in_dim = 2 * cfg.z_dim if cfg.conditional else cfg.z_dim
+        self.embed = nn.Embedding(N_CLASSES, N_CLASSES) if cfg.conditional else None
+        in_dim = cfg.z_dim + N_CLASSES if cfg.conditional else cfg.z_dim
         if cfg.arch == "mlp":
             self.body = mlp_generator(in_dim)
         else:

@@ -57,10 +57,18 @@ def prepare_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Modu
 
 
 def fingerprint(
-    model: ModelParams, train: TrainParams, images: torch.Tensor, labels: torch.Tensor | None
+    model: ModelParams,
+    train: TrainParams,
+    images: torch.Tensor,
+    labels: torch.Tensor | None,
+    nets: tuple[torch.nn.Module, ...],
 ) -> str:
-    """Identifies what a checkpoint was trained on: params and data, not the epoch count."""
-    h = hashlib.sha256(json.dumps([asdict(model), asdict(train) | {"epochs": None}]).encode())
+    """Identifies what a checkpoint was trained on: params, data and the nets' weight shapes
+    (a checkpoint from code whose layers have changed since is ignored, not half-loaded);
+    not the epoch count."""
+    shapes = [(k, list(v.shape)) for net in nets for k, v in net.state_dict().items()]
+    config = [asdict(model), asdict(train) | {"epochs": None}, shapes]
+    h = hashlib.sha256(json.dumps(config).encode())
     h.update(images.numpy().tobytes())
     if labels is not None:
         h.update(labels.numpy().tobytes())
@@ -178,11 +186,11 @@ def train(
     history, start = History(), 0
 
     print_ = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
-    fp = fingerprint(model_cfg, cfg, images, labels)
+    fp = fingerprint(model_cfg, cfg, images, labels, (g, d))
     if checkpoint.exists():
         state = load_safely(checkpoint)
         if state.get("fingerprint") != fp:
-            print_(f"ignoring {checkpoint}: it was trained with other params or data")
+            print_(f"ignoring {checkpoint}: it was trained with other params, data or code")
         elif state["epoch"] > cfg.epochs:
             print_(f"ignoring {checkpoint}: it is past train.epochs={cfg.epochs}")
         else:
