@@ -8,7 +8,7 @@ from mnistgan import atomic, params
 from mnistgan.checkpoint import load_model
 from mnistgan.errors import exit_on_user_error
 from mnistgan.interpolation import STEPS, digit_rows, latent_rows
-from mnistgan.sampling import balanced_labels, class_grid, generate, grid_png, latents
+from mnistgan.sampling import balanced_labels, class_latents, generate, grid_png, latents
 
 INTERPOLATION_ROWS = 8
 
@@ -21,7 +21,7 @@ def main() -> None:
         labels = balanced_labels(p.n)
         images = generate(g, z, labels)
         atomic.write_torch("data/samples/samples.pt", {"images": images, "labels": labels})
-        grid = grid_png(class_grid(g, cfg.z_dim, p.seed + 1), nrow=10)
+        grid = grid_png(generate(g, *class_latents(cfg.z_dim, p.seed + 1)), nrow=10)
     else:
         images = generate(g, z)
         atomic.write_torch("data/samples/samples.pt", {"images": images})

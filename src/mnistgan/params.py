@@ -60,7 +60,7 @@ class TrainParams:
     seed: int
     device: Literal["auto", "cpu", "cuda"]
     threads: int | None = rule("null (all cores) or an integer >= 1", lambda v: v is None or v >= 1)
-    amp: Literal["bf16"] | None  # autocast dtype; CUDA only (training.resolve_amp says why)
+    amp: Literal["bf16"] | None  # autocast dtype; CUDA only (training.autocast says why)
     compile: bool  # torch.compile the two models
     log_every: int = positive_int()
     loss: Literal["bce", "hinge", "wgan-gp"]

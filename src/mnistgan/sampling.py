@@ -40,10 +40,10 @@ def class_rows(per_class: int = 10) -> torch.Tensor:
     return torch.arange(10).repeat_interleave(per_class)
 
 
-def class_grid(g: nn.Module, z_dim: int, seed: int) -> torch.Tensor:
-    """10 images of each digit, digit d in row d (for grid_png with nrow=10)."""
+def class_latents(z_dim: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Noise and labels for 10 images of each digit, digit d in row d (grid_png nrow=10)."""
     y = class_rows()
-    return generate(g, latents(len(y), z_dim, seed), y)
+    return latents(len(y), z_dim, seed), y
 
 
 def latents(n: int, z_dim: int, seed: int) -> torch.Tensor:

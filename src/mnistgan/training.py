@@ -23,7 +23,7 @@ from .ema import update_ema
 from .errors import UserError
 from .models import N_CLASSES, build
 from .params import ModelParams, TrainParams
-from .sampling import class_rows, generate, latents, to_unit
+from .sampling import class_latents, generate, latents, to_unit
 
 COLUMNS = ["step", "epoch", "d_loss", "g_loss", "d_real", "d_fake"]
 GRID_SIZE = 64
@@ -79,8 +79,7 @@ def fixed_latents(model: ModelParams, seed: int) -> tuple[torch.Tensor, torch.Te
     """The noise (and labels) of the per-epoch sample grid: 8x8, or one digit per row of 10."""
     if not model.conditional:
         return latents(GRID_SIZE, model.z_dim, seed), None
-    y = class_rows()
-    return latents(len(y), model.z_dim, seed), y
+    return class_latents(model.z_dim, seed)
 
 
 @dataclass
