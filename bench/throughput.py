@@ -7,8 +7,8 @@
 (b) naive: the loop of the common GAN tutorials (eriklindernoren/PyTorch-GAN style) on the
     same models: torchvision.datasets.MNIST + ToTensor + Normalize + DataLoader(shuffle=True),
     NCHW, default Adam, `.item()` losses every step; the same number of images.
-The naive loops run first, in the process as a tutorial would have it; the project's
-train() then tunes its allocator (cpu.keep_freed_memory) for the rest of the process.
+The naive loops run first, in the process as a tutorial would have it; then the process
+takes the train stage's settings (cpu.keep_freed_memory) for the project's loops.
 Each loop's figure is the best of --repeats runs. Also: forward+backward FLOPs of one
 project step (FlopCounterMode) times its step rate, a measured fp32 matmul peak, and the
 process's peak RSS so far. Prints one JSON object.
@@ -35,6 +35,7 @@ from mnistgan.data import FILES, find_raw
 from mnistgan.fixture import build_from_t10k
 from mnistgan.idx import read_idx
 from mnistgan.models import build
+from mnistgan.pixels import to_unit
 
 SHARED_T10K = Path(__file__).resolve().parents[2] / "shared/datasets/mnist"
 
@@ -96,9 +97,9 @@ def step_flops(images: torch.Tensor, p: params.Params, device: torch.device) -> 
     """FLOPs of one project step, forward and backward of both updates (Adam excluded)."""
     g, d = (training.prepare_model(m, device) for m in build(p.model, p.train.seed))
     opt_g, opt_d = (torch.optim.Adam(m.parameters(), fused=True) for m in (g, d))
-    real = training.to_unit(images[: p.train.batch_size]).to(device)
+    real = to_unit(images[: p.train.batch_size]).to(device)
     z = torch.randn(len(real), p.model.z_dim, device=device)
-    batches = [(real, None, z, None, None)]  # unconditional bce, as the benchmarked defaults
+    batches = [training.Batch(real, z)]  # unconditional bce, as the benchmarked defaults
     with FlopCounterMode(display=False) as counter:
         training.gan_step(g, d, opt_g, opt_d, batches, "bce", p.train.gp_weight)
     return counter.get_total_flops()
@@ -152,11 +153,12 @@ def main() -> None:
             "repeats": args.repeats,
         }
         archs = {a: replace(p, model=replace(p.model, arch=a)) for a in args.archs.split(",")}
-        # naive loops first: the project's train() tunes the process's allocator for good
+        # naive loops first: the train stage's allocator setting is for good, process-wide
         slow = {}
         for arch, pa in archs.items():
             print(f"{arch}: naive loop...", file=sys.stderr)
             slow[arch] = max(naive(root, len(images), pa, device) for _ in range(args.repeats))
+        cpu.keep_freed_memory()  # as stages/train.py does
         for arch, pa in archs.items():
             print(f"{arch}: project loop...", file=sys.stderr)
             runs = range(args.repeats)  # a checkpoint path each, so no run resumes another

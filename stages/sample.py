@@ -8,14 +8,17 @@ from mnistgan import atomic, params
 from mnistgan.checkpoint import load_model
 from mnistgan.errors import exit_on_user_error
 from mnistgan.interpolation import STEPS, digit_rows, latent_rows
-from mnistgan.sampling import balanced_labels, class_latents, generate, grid_png, latents
+from mnistgan.models import build_generator
+from mnistgan.params import ModelParams
+from mnistgan.pixels import grid_png
+from mnistgan.sampling import balanced_labels, class_latents, generate, latents
 
 INTERPOLATION_ROWS = 8
 
 
 def main() -> None:
     p = params.load().sample
-    g, cfg = load_model("models/generator.pt", "generator")
+    g, cfg = load_model("models/generator.pt", "generator", build_generator, ModelParams)
     z = latents(p.n, cfg.z_dim, p.seed)
     if cfg.conditional:
         labels = balanced_labels(p.n)

@@ -2,16 +2,18 @@
 
 from pathlib import Path
 
-from mnistgan import atomic, params, training
+from mnistgan import atomic, cpu, params, training
 from mnistgan.checkpoint import load_safely, save_model
 from mnistgan.errors import exit_on_user_error
+from mnistgan.pixels import grid_png
 from mnistgan.plotting import losses_png
-from mnistgan.sampling import grid_png
 from mnistgan.tabular import write_csv
 
 
 def main() -> None:
     p = params.load()
+    cpu.set_threads(p.train.threads)  # process-wide settings belong to the entry point
+    cpu.keep_freed_memory()
     train = load_safely("data/prepared/train.pt")
     result = training.train(
         train["images"], p.model, p.train, Path("models/checkpoint.pt"), train["labels"]

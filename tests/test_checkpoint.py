@@ -11,9 +11,15 @@ from conftest import REPO, run
 from mnistgan import atomic, params
 from mnistgan.checkpoint import load_model, save_model
 from mnistgan.errors import UserError
-from mnistgan.models import build
+from mnistgan.models import build, build_discriminator, build_generator
+from mnistgan.params import ModelParams
 
 MODEL = params.load(REPO / "params.yaml").model
+BUILDERS = {"generator": build_generator, "discriminator": build_discriminator}
+
+
+def load_generator(path: Path):
+    return load_model(path, "generator", build_generator, ModelParams)
 
 
 class Evil:
@@ -52,15 +58,15 @@ def test_generate_refuses_a_pickle_that_runs_code(tmp_path):
 def test_plain_pickle_is_refused(tmp_path):
     path = tmp_path / "plain.pkl"
     path.write_bytes(pickle.dumps(Evil(tmp_path / "pwned")))
-    with pytest.raises(UserError, match="not a readable PyTorch file|refused to load"):
-        load_model(path, "generator")
+    with pytest.raises(UserError, match="refused to load: it holds objects other than tensors"):
+        load_generator(path)
     assert not (tmp_path / "pwned").exists()
 
 
 def test_roundtrip(tmp_path):
     g, d = build(MODEL, seed=0)
     save_model(tmp_path / "g.pt", "generator", g, MODEL)
-    loaded, cfg = load_model(tmp_path / "g.pt", "generator")
+    loaded, cfg = load_generator(tmp_path / "g.pt")
     assert cfg == MODEL
     for a, b in zip(g.state_dict().values(), loaded.state_dict().values(), strict=True):
         assert torch.equal(a, b)
@@ -74,7 +80,7 @@ def test_conditional_spectral_norm_roundtrip(tmp_path, arch):
     d(x, y)  # one power iteration in train mode moves the spectral norm's u and v buffers
     for kind, model in (("generator", g), ("discriminator", d)):
         save_model(tmp_path / f"{kind}.pt", kind, model, cfg)
-        loaded, loaded_cfg = load_model(tmp_path / f"{kind}.pt", kind)
+        loaded, loaded_cfg = load_model(tmp_path / f"{kind}.pt", kind, BUILDERS[kind], ModelParams)
         assert loaded_cfg == cfg
         a, b = model.state_dict(), loaded.state_dict()
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
@@ -86,7 +92,7 @@ def test_wrong_kind_is_refused(tmp_path):
     _, d = build(MODEL, seed=0)
     save_model(tmp_path / "d.pt", "discriminator", d, MODEL)
     with pytest.raises(UserError, match="not a mnistgan generator checkpoint"):
-        load_model(tmp_path / "d.pt", "generator")
+        load_generator(tmp_path / "d.pt")
 
 
 def test_wrong_shapes_are_a_clear_error(tmp_path):
@@ -96,16 +102,16 @@ def test_wrong_shapes_are_a_clear_error(tmp_path):
         tmp_path / "g.pt",
         {"kind": "generator", "config": vars(other), "state_dict": g.state_dict()},
     )
-    with pytest.raises(UserError, match="weights do not fit a dcgan generator|weights do not fit"):
-        load_model(tmp_path / "g.pt", "generator")
+    with pytest.raises(UserError, match="weights do not fit a dcgan generator"):
+        load_generator(tmp_path / "g.pt")
 
 
 def test_foreign_tensor_file_is_refused(tmp_path):
     atomic.write_torch(tmp_path / "t.pt", {"images": torch.zeros(2)})
     with pytest.raises(UserError, match="not a mnistgan generator checkpoint"):
-        load_model(tmp_path / "t.pt", "generator")
+        load_generator(tmp_path / "t.pt")
 
 
 def test_missing_file(tmp_path):
     with pytest.raises(UserError, match="no such file"):
-        load_model(tmp_path / "nope.pt", "generator")
+        load_generator(tmp_path / "nope.pt")

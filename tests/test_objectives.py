@@ -59,7 +59,7 @@ def test_gradient_penalty_of_a_unit_slope_critic_is_zero():
 
 
 @pytest.mark.parametrize("arch", ["mlp", "dcgan"])
-def test_conditional_generator_honours_labels(arch):
+def test_conditional_generator_honours_labels(arch, tmp_path):
     g, d = build(replace(MODEL, arch=arch, conditional=True), 0)
     g.eval()
     z = torch.randn(6, MODEL.z_dim)
@@ -74,7 +74,7 @@ def test_conditional_generator_honours_labels(arch):
     with pytest.raises(ValueError, match="needs labels"):
         g(z)
     with pytest.raises(UserError, match="needs the labels"):
-        training.train(data()[0], replace(MODEL, conditional=True), TRAIN, REPO / "none.pt")
+        training.train(data()[0], replace(MODEL, conditional=True), TRAIN, tmp_path / "c.pt")
 
 
 def test_ema_differs_from_raw_after_a_step_and_equals_it_with_decay_0(tmp_path):

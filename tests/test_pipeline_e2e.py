@@ -15,8 +15,8 @@ DETERMINISTIC = [
     "models/generator.pt",
     "models/generator_raw.pt",
     "models/discriminator.pt",
-    "models/evaluator.pt",
-    "metrics/evaluator.json",
+    "models/classifier.pt",
+    "metrics/classifier.json",
     "data/prepared/train.pt",
     "data/samples/samples.pt",
     "metrics/samples.png",
@@ -45,7 +45,7 @@ def ran(stdout: str) -> set[str]:
 def test_user_journey(pipeline: Path):
     repo = pipeline
     out = run(["dvc", "repro"], repo).stdout
-    assert ran(out) == {"prepare", "train", "sample", "evaluator", "evaluate", "plots_page"}
+    assert ran(out) == {"prepare", "train", "sample", "train_classifier", "evaluate", "plots_page"}
 
     samples = torch.load(repo / "data/samples/samples.pt", weights_only=True)
     assert samples["images"].dtype == torch.uint8
@@ -59,11 +59,11 @@ def test_user_journey(pipeline: Path):
     assert set(quality) | {f"real_{k}" for k in quality} <= evaluation.keys()
     assert all(isinstance(v, (int, float)) for v in evaluation.values())
     # Held-out real digits score what a perfect generator would; one tiny epoch of GAN is
-    # far from that (the tiny evaluator is weak, so real digits need not cover 10 modes).
+    # far from that (the tiny classifier is weak, so real digits need not cover 10 modes).
     assert evaluation["real_fid"] < evaluation["fid"]
     assert evaluation["real_precision"] > 0.5 > evaluation["precision"]
     assert evaluation["real_modes_covered"] >= evaluation["modes_covered"]
-    assert json.loads((repo / "metrics/evaluator.json").read_text())["test_accuracy"] > 0.5
+    assert json.loads((repo / "metrics/classifier.json").read_text())["test_accuracy"] > 0.5
     hist = (repo / "metrics/eval/class_hist.csv").read_text().splitlines()
     assert hist[0] == "digit,source,fraction" and len(hist) == 21
     assert (repo / "metrics/eval/uncertain.png").read_bytes()[:4] == b"\x89PNG"
@@ -88,7 +88,7 @@ def test_user_journey(pipeline: Path):
     write_params(repo, {"sample": {"n": 300}})
     assert ran(run(["dvc", "repro"], repo).stdout) == {"sample", "evaluate"}
 
-    # Changing train.epochs reruns train, sample, evaluate but not prepare or the evaluator.
+    # Changing train.epochs reruns train, sample, evaluate but not prepare or the classifier.
     write_params(repo, {"train": {"epochs": 2}})
     assert ran(run(["dvc", "repro"], repo).stdout) == {"train", "sample", "evaluate"}
     diff = run(["dvc", "metrics", "diff"], repo).stdout

@@ -180,3 +180,9 @@ def test_quality_reports_every_metric():
     }
     assert got["modes_covered"] == 10 and got["confident_fraction"] == 1.0
     assert got["classifier_score"] == pytest.approx(10.0) and got["class_kl"] == 0.0
+
+
+def test_conditional_accuracy():
+    requested = torch.tensor([7, 7, 3, 0])
+    assert quality.conditional_accuracy(torch.tensor([7, 1, 3, 0]), requested) == 0.75
+    assert quality.conditional_accuracy(requested, requested) == 1.0

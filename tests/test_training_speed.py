@@ -61,7 +61,7 @@ def test_channels_last_step_matches_nchw_step():
         if layout:
             g, d = (training.prepare_model(m, torch.device("cpu")) for m in (g, d))
         opt_g, opt_d = (torch.optim.Adam(m.parameters(), fused=True) for m in (g, d))
-        batches = [(real, None, z, None, None)]
+        batches = [training.Batch(real, z)]
         stats.append(training.gan_step(g, d, opt_g, opt_d, batches, "bce", 0.0))
         stats.append(next(iter(g.parameters())).detach().clone())
     assert torch.allclose(stats[0], stats[2], atol=1e-5)

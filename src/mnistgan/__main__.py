@@ -9,7 +9,10 @@ import torch
 from . import atomic
 from .checkpoint import load_model
 from .errors import UserError, exit_on_user_error
-from .sampling import balanced_labels, generate, grid_png, latents
+from .models import build_generator
+from .params import ModelParams
+from .pixels import grid_png
+from .sampling import balanced_labels, generate, latents
 
 
 def main() -> None:
@@ -25,7 +28,7 @@ def main() -> None:
     if args.n < 1:
         parser.error("-n must be at least 1")
 
-    g, cfg = load_model(args.checkpoint, "generator")
+    g, cfg = load_model(args.checkpoint, "generator", build_generator, ModelParams)
     labels = None
     if args.digit is not None and not cfg.conditional:
         raise UserError(

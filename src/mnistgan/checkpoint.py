@@ -1,10 +1,12 @@
 """Model files: state dicts plus the config that rebuilds them, loaded without unpickling.
 
 `torch.load(..., weights_only=True)` only reconstructs tensors and plain containers, so a
-file crafted to run code is refused instead of executed.
+file crafted to run code is refused instead of executed. A leaf module: callers hand it the
+builder of their own model, so loading a GAN never imports the classifier, nor the reverse.
 """
 
 import pickle
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +15,7 @@ from torch import nn
 
 from . import atomic
 from .errors import UserError
-from .evaluator import build_evaluator
-from .models import build_discriminator, build_generator
-from .params import EvaluatorParams, ModelParams, parse_section
-
-KINDS = {  # kind -> (config dataclass, builder)
-    "generator": (ModelParams, build_generator),
-    "discriminator": (ModelParams, build_discriminator),
-    "evaluator": (EvaluatorParams, build_evaluator),
-}
+from .params import parse_section
 
 
 def save_model(path: str | Path, kind: str, model: nn.Module, cfg: Any) -> None:
@@ -46,12 +40,14 @@ def load_safely(path: str | Path) -> Any:
         raise UserError(f"{path}: not a readable PyTorch file ({e})") from None
 
 
-def load_model(path: str | Path, kind: str) -> tuple[nn.Module, Any]:
-    """The `kind` model saved at `path`, in eval mode, with the config it was built from."""
+def load_model(
+    path: str | Path, kind: str, build: Callable[[Any], nn.Module], config_type: type
+) -> tuple[nn.Module, Any]:
+    """The `kind` model saved at `path`, rebuilt by `build` from its saved `config_type`
+    config, in eval mode, with that config."""
     ckpt = load_safely(path)
     if not isinstance(ckpt, dict) or ckpt.get("kind") != kind or "state_dict" not in ckpt:
         raise UserError(f"{path}: not a mnistgan {kind} checkpoint")
-    config_type, build = KINDS[kind]
     try:
         cfg = parse_section(config_type, ckpt.get("config"), "config")
     except UserError as e:
@@ -61,6 +57,6 @@ def load_model(path: str | Path, kind: str) -> tuple[nn.Module, Any]:
         model.load_state_dict(ckpt["state_dict"])
     except (RuntimeError, TypeError) as e:
         detail = str(e).splitlines()[0]
-        arch = f"{cfg.arch} " if isinstance(cfg, ModelParams) else ""
+        arch = f"{cfg.arch} " if hasattr(cfg, "arch") else ""
         raise UserError(f"{path}: weights do not fit a {arch}{kind} ({detail})") from None
     return model.eval(), cfg

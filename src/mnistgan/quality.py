@@ -1,4 +1,4 @@
-"""Sample-quality metrics in the evaluator's feature space (FID, KID, precision/recall,
+"""Sample-quality metrics in the digit classifier's feature space (FID, KID, precision/recall,
 density/coverage) and on its softmax (classifier score, class histogram, confidence).
 
 Written in plain torch rather than taken from torchmetrics or prdc: prdc builds full N x N
@@ -131,6 +131,11 @@ def class_kl(hist: torch.Tensor, real_hist: torch.Tensor) -> float:
     p = (hist + EPS) / (1 + EPS * len(hist))
     q = (real_hist + EPS) / (1 + EPS * len(real_hist))
     return float((p * (p / q).log()).sum())
+
+
+def conditional_accuracy(predicted: torch.Tensor, requested: torch.Tensor) -> float:
+    """Share of conditional samples that the classifier reads as the digit they were drawn as."""
+    return float((predicted == requested).double().mean())
 
 
 def quality(

@@ -10,6 +10,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -18,12 +19,12 @@ from tqdm import tqdm
 
 from . import atomic, objectives
 from .checkpoint import load_safely
-from .cpu import keep_freed_memory, set_threads
 from .ema import update_ema
 from .errors import UserError
 from .models import N_CLASSES, build
 from .params import ModelParams, TrainParams
-from .sampling import class_latents, generate, latents, to_unit
+from .pixels import to_unit
+from .sampling import class_latents, generate, latents
 
 COLUMNS = ["step", "epoch", "d_loss", "g_loss", "d_real", "d_fake"]
 GRID_SIZE = 64
@@ -101,30 +102,132 @@ class Result:
     images_seen: int
 
 
+@dataclass
+class Batch:
+    """What one discriminator update consumes: real images, and the noise for as many fakes.
+    Labels are None for an unconditional model; eps (the gradient penalty's mixing weights)
+    is None unless the loss is wgan-gp."""
+
+    real: torch.Tensor
+    z: torch.Tensor
+    real_y: torch.Tensor | None = None
+    fake_y: torch.Tensor | None = None
+    eps: torch.Tensor | None = None
+
+
+@dataclass
+class Nets:
+    """Everything a training step changes, so everything a checkpoint must hold."""
+
+    g: torch.nn.Module
+    d: torch.nn.Module
+    g_ema: torch.nn.Module | None
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    rng: torch.Generator
+
+    def state_dict(self) -> dict:
+        return {
+            "g": self.g.state_dict(),
+            "d": self.d.state_dict(),
+            "g_ema": self.g_ema.state_dict() if self.g_ema is not None else None,
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "rng": self.rng.get_state(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.g.load_state_dict(state["g"])
+        self.d.load_state_dict(state["d"])
+        if self.g_ema is not None:
+            self.g_ema.load_state_dict(state["g_ema"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.rng.set_state(state["rng"])
+
+
+def build_nets(model_cfg: ModelParams, cfg: TrainParams, device: torch.device) -> Nets:
+    g, d = build(model_cfg, cfg.seed)
+    g, d = prepare_model(g, device), prepare_model(d, device)
+    g_ema = copy.deepcopy(g) if cfg.ema is not None else None
+    betas = (cfg.beta1, cfg.beta2)
+    # fused: one kernel per step for all params, on CPU too (torch >= 2.4)
+    opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr_g, betas=betas, fused=True)
+    opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr_d, betas=betas, fused=True)
+    rng = torch.Generator(device).manual_seed(cfg.seed)
+    return Nets(g, d, g_ema, opt_g, opt_d, rng)
+
+
+def steps_per_epoch(n_images: int, cfg: TrainParams) -> int:
+    """Generator steps in an epoch: each takes d_steps batches. Refuses sizes that give none."""
+    steps = n_images // (cfg.batch_size * cfg.d_steps)
+    if steps == 0 and n_images < cfg.batch_size:
+        raise UserError(
+            f"train.batch_size: got {cfg.batch_size}, expected at most {n_images} "
+            "(the number of training images)"
+        )
+    if steps == 0:
+        raise UserError(
+            f"train.d_steps: got {cfg.d_steps}, expected at most {n_images // cfg.batch_size} "
+            "(the number of batches of training images)"
+        )
+    return steps
+
+
+def draw_batches(
+    data: torch.Tensor,
+    labels: torch.Tensor | None,
+    order: torch.Tensor,
+    step: int,
+    cfg: TrainParams,
+    z_dim: int,
+    rng: torch.Generator,
+) -> list[Batch]:
+    """The d_steps batches of generator step `step` of an epoch whose images come in `order`,
+    with their noise (and fake labels, and eps) drawn from `rng` in a fixed order."""
+    batches, n, device = [], cfg.batch_size, data.device
+    for k in range(step * cfg.d_steps, (step + 1) * cfg.d_steps):
+        idx = order[k * n : (k + 1) * n]
+        b = Batch(data[idx], torch.randn(n, z_dim, generator=rng, device=device))
+        if labels is not None:
+            b.real_y = labels[idx]
+            b.fake_y = torch.randint(0, N_CLASSES, (n,), generator=rng, device=device)
+        if cfg.loss == "wgan-gp":
+            b.eps = torch.rand(n, 1, 1, 1, generator=rng, device=device)
+        batches.append(b)
+    return batches
+
+
 def gan_step(
-    g, d, opt_g, opt_d, batches, loss, gp_weight, cast=contextlib.nullcontext
+    g,
+    d,
+    opt_g,
+    opt_d,
+    batches: list[Batch],
+    loss: str,
+    gp_weight: float,
+    cast=contextlib.nullcontext,
 ) -> torch.Tensor:
-    """One D update per batch, then one G update on the last batch's fakes. `batches` holds
-    (real, real_y, z, fake_y, eps) tuples (labels None when unconditional, eps only for the
-    gradient penalty). Returns means of (d_loss, g_loss, D(x), D(G(z))) on device, where D(.)
-    is sigmoid(logit): a probability for bce, only a squashed critic score otherwise.
-    `cast` makes the forward passes' autocast context (backward runs outside it)."""
+    """One D update per batch, then one G update on the last batch's fakes. Returns means of
+    (d_loss, g_loss, D(x), D(G(z))) on device, where D(.) is sigmoid(logit): a probability for
+    bce, only a squashed critic score otherwise. `cast` makes the forward passes' autocast
+    context (backward runs outside it)."""
     # D without batch norm scores each image on its own: one pass over real and fake together
     # is the same maths with bigger, faster matrix products (batch norm needs separate batches)
     batch_norms = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)
     one_pass = not any(isinstance(m, batch_norms) for m in d.modules())
     d_stats = []
-    for real, real_y, z, fake_y, eps in batches:
+    for b in batches:
         with cast():
-            fake = g(z, fake_y)
+            fake = g(b.z, b.fake_y)
             if one_pass:
-                y = None if real_y is None else torch.cat([real_y, fake_y])
-                real_logit, fake_logit = d(torch.cat([real, fake.detach()]), y).chunk(2)
+                y = None if b.real_y is None else torch.cat([b.real_y, b.fake_y])
+                real_logit, fake_logit = d(torch.cat([b.real, fake.detach()]), y).chunk(2)
             else:
-                real_logit, fake_logit = d(real, real_y), d(fake.detach(), fake_y)
+                real_logit, fake_logit = d(b.real, b.real_y), d(fake.detach(), b.fake_y)
             d_loss = objectives.d_loss(loss, real_logit, fake_logit)
             if loss == "wgan-gp":
-                gp = objectives.gradient_penalty(d, real, fake, real_y, eps)
+                gp = objectives.gradient_penalty(d, b.real, fake, b.real_y, b.eps)
                 d_loss = d_loss + gp_weight * gp
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
@@ -137,7 +240,7 @@ def gan_step(
 
     d.requires_grad_(False)  # G's update needs grads through D, not D's weight grads
     with cast():
-        g_loss = objectives.g_loss(loss, d(fake, fake_y))
+        g_loss = objectives.g_loss(loss, d(fake, b.fake_y))
     opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
     opt_g.step()
@@ -146,131 +249,130 @@ def gan_step(
     return torch.cat([d_mean[:1], g_loss.detach().view(1), d_mean[1:]])
 
 
+class RunningMean:
+    """Sums step stats on the device; `take()` is the one host sync per logging interval."""
+
+    def __init__(self, device: torch.device):
+        self.sum, self.n = torch.zeros(4, device=device, dtype=torch.float64), 0
+
+    def add(self, stats: torch.Tensor) -> None:
+        self.sum += stats
+        self.n += 1
+
+    def take(self) -> list[float]:
+        means = (self.sum / self.n).tolist()
+        self.sum.zero_()
+        self.n = 0
+        return means
+
+
+def say(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def resume(checkpoint: Path, fp: str, nets: Nets, epochs: int) -> tuple[History, int]:
+    """(history, epochs done) from `checkpoint` when it was made by this very run (same
+    fingerprint, not past `epochs`), loaded into `nets`; else a fresh start."""
+    if not checkpoint.exists():
+        return History(), 0
+    state = load_safely(checkpoint)
+    if state.get("fingerprint") != fp:
+        say(f"ignoring {checkpoint}: it was trained with other params, data or code")
+        return History(), 0
+    if state["epoch"] > epochs:
+        say(f"ignoring {checkpoint}: it is past train.epochs={epochs}")
+        return History(), 0
+    nets.load_state_dict(state)
+    say(f"resuming from {checkpoint} after epoch {state['epoch']}")
+    return History(state["rows"], state["epoch_means"], state["grids"]), state["epoch"]
+
+
+def save_checkpoint(checkpoint: Path, fp: str, epoch: int, nets: Nets, history: History) -> None:
+    atomic.write_torch(
+        checkpoint,
+        {"fingerprint": fp, "epoch": epoch}
+        | nets.state_dict()
+        | {"rows": history.rows, "epoch_means": history.epoch_means, "grids": history.grids},
+    )
+
+
+OnRow = Callable[[list[float]], None]  # a logged row of COLUMNS
+OnEpoch = Callable[[int, dict[str, float], torch.Tensor], None]  # epoch, its means, its grid
+
+
+def ignore(*args) -> None:
+    pass
+
+
 def train(
     images: torch.Tensor,
     model_cfg: ModelParams,
     cfg: TrainParams,
     checkpoint: Path,
     labels: torch.Tensor | None = None,
+    on_row: OnRow = ignore,
+    on_epoch: OnEpoch = ignore,
 ) -> Result:
     """Train on uint8 `images` (N, 1, 28, 28) (and their int64 `labels` (N,), needed when the
-    model is conditional), resuming from `checkpoint` when it matches."""
-    device = resolve_device(cfg.device)
-    batch, conditional = cfg.batch_size, model_cfg.conditional
-    steps = len(images) // (batch * cfg.d_steps)
-    if steps == 0:
-        if len(images) < batch:
-            raise UserError(
-                f"train.batch_size: got {batch}, expected at most {len(images)} "
-                "(the number of training images)"
-            )
-        raise UserError(
-            f"train.d_steps: got {cfg.d_steps}, expected at most {len(images) // batch} "
-            "(the number of batches of training images)"
-        )
-    if conditional and labels is None:
+    model is conditional), resuming from `checkpoint` when it matches. `on_row` and `on_epoch`
+    see every logged row and finished epoch once, in order, resumed or not (live progress)."""
+    if model_cfg.conditional and labels is None:
         raise UserError("model.conditional: true needs the labels of the training images")
-    labels = labels if conditional else None
-    set_threads(cfg.threads)
-    keep_freed_memory()
+    labels = labels if model_cfg.conditional else None
+    steps = steps_per_epoch(len(images), cfg)
+    device = resolve_device(cfg.device)
     autocast(cfg.amp, device)  # refuse a bad train.amp before any work
-    g, d = build(model_cfg, cfg.seed)
-    g, d = prepare_model(g, device), prepare_model(d, device)
-    g_ema = copy.deepcopy(g) if cfg.ema is not None else None
-    # fused: one kernel per step for all params, on CPU too (torch >= 2.4)
-    opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2), fused=True)
-    opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2), fused=True)
-    rng = torch.Generator(device).manual_seed(cfg.seed)
-    fixed_z, fixed_y = fixed_latents(model_cfg, cfg.seed + 1)
-    history, start = History(), 0
+    nets = build_nets(model_cfg, cfg, device)
+    fp = fingerprint(model_cfg, cfg, images, labels, (nets.g, nets.d))
+    history, start = resume(checkpoint, fp, nets, cfg.epochs)
+    for row in history.rows:  # replay what a resumed run logged before
+        on_row(row)
+    for epoch, (means, grid) in enumerate(zip(history.epoch_means, history.grids, strict=True)):
+        on_epoch(epoch + 1, means, grid)
 
-    print_ = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
-    fp = fingerprint(model_cfg, cfg, images, labels, (g, d))
-    if checkpoint.exists():
-        state = load_safely(checkpoint)
-        if state.get("fingerprint") != fp:
-            print_(f"ignoring {checkpoint}: it was trained with other params, data or code")
-        elif state["epoch"] > cfg.epochs:
-            print_(f"ignoring {checkpoint}: it is past train.epochs={cfg.epochs}")
-        else:
-            g.load_state_dict(state["g"])
-            d.load_state_dict(state["d"])
-            if g_ema is not None:
-                g_ema.load_state_dict(state["g_ema"])
-            opt_g.load_state_dict(state["opt_g"])
-            opt_d.load_state_dict(state["opt_d"])
-            rng.set_state(state["rng"])
-            history = History(state["rows"], state["epoch_means"], state["grids"])
-            start = state["epoch"]
-            print_(f"resuming from {checkpoint} after epoch {start}")
-
+    g, d, g_ema = nets.g, nets.d, nets.g_ema
     data = to_unit(images).to(device)  # the whole set lives on the device, normalised once
+    targets = labels.to(device) if labels is not None else None
+    fixed_z, fixed_y = fixed_latents(model_cfg, cfg.seed + 1)
     # compiled wrappers share parameters with g and d, whose state dicts keep plain keys
     g_step, d_step = (torch.compile(g), torch.compile(d)) if cfg.compile else (g, d)
     cast = lambda: autocast(cfg.amp, device)  # noqa: E731
-    targets = labels.to(device) if labels is not None else None
     began, step = time.perf_counter(), start * steps
-    for epoch in range(start, cfg.epochs):
+    for epoch in range(start + 1, cfg.epochs + 1):
         g.train()
         d.train()
-        perm = torch.randperm(len(data), generator=rng, device=device)
-        epoch_sum = torch.zeros(4, device=device, dtype=torch.float64)
-        log_sum, log_n = torch.zeros_like(epoch_sum), 0
-        bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=None, leave=False)
+        order = torch.randperm(len(data), generator=nets.rng, device=device)
+        epoch_mean, log_mean = RunningMean(device), RunningMean(device)
+        bar = tqdm(range(steps), desc=f"epoch {epoch}/{cfg.epochs}", disable=None, leave=False)
         for i in bar:
-            batches = []
-            for k in range(i * cfg.d_steps, (i + 1) * cfg.d_steps):
-                idx = perm[k * batch : (k + 1) * batch]
-                z = torch.randn(batch, model_cfg.z_dim, generator=rng, device=device)
-                real_y = fake_y = eps = None
-                if conditional:
-                    real_y = targets[idx]
-                    fake_y = torch.randint(0, N_CLASSES, (batch,), generator=rng, device=device)
-                if cfg.loss == "wgan-gp":
-                    eps = torch.rand(batch, 1, 1, 1, generator=rng, device=device)
-                batches.append((data[idx], real_y, z, fake_y, eps))
-            stats = gan_step(g_step, d_step, opt_g, opt_d, batches, cfg.loss, cfg.gp_weight, cast)
+            batches = draw_batches(data, targets, order, i, cfg, model_cfg.z_dim, nets.rng)
+            stats = gan_step(
+                g_step, d_step, nets.opt_g, nets.opt_d, batches, cfg.loss, cfg.gp_weight, cast
+            )
             if g_ema is not None:
                 update_ema(g_ema, g, cfg.ema)
-            epoch_sum += stats
-            log_sum += stats
-            log_n += 1
+            epoch_mean.add(stats)
+            log_mean.add(stats)
             step += 1
             if step % cfg.log_every == 0 or i == steps - 1:
-                means = (log_sum / log_n).tolist()  # the one host sync per logging interval
+                means = log_mean.take()
                 if not all(map(math.isfinite, means)):
                     raise UserError(
-                        f"training diverged: non-finite loss at epoch {epoch + 1}, step {step}; "
+                        f"training diverged: non-finite loss at epoch {epoch}, step {step}; "
                         f"kept the last good checkpoint {checkpoint} and wrote no models"
                     )
-                history.rows.append([step, epoch + 1, *means])
+                history.rows.append([step, epoch, *means])
+                on_row(history.rows[-1])
                 bar.set_postfix(d_loss=f"{means[0]:.3f}", g_loss=f"{means[1]:.3f}")
-                log_sum.zero_()
-                log_n = 0
-        means = (epoch_sum / steps).tolist()
-        history.epoch_means.append(dict(zip(COLUMNS[2:], means, strict=True)))
+        history.epoch_means.append(dict(zip(COLUMNS[2:], epoch_mean.take(), strict=True)))
         history.grids.append(generate(g_ema if g_ema is not None else g, fixed_z, fixed_y))
-        atomic.write_torch(
-            checkpoint,
-            {
-                "fingerprint": fp,
-                "epoch": epoch + 1,
-                "g": g.state_dict(),
-                "d": d.state_dict(),
-                "g_ema": g_ema.state_dict() if g_ema is not None else None,
-                "opt_g": opt_g.state_dict(),
-                "opt_d": opt_d.state_dict(),
-                "rng": rng.get_state(),
-                "rows": history.rows,
-                "epoch_means": history.epoch_means,
-                "grids": history.grids,
-            },
-        )
-        print_(f"epoch {epoch + 1}/{cfg.epochs}: " + json.dumps(history.epoch_means[-1]))
+        save_checkpoint(checkpoint, fp, epoch, nets, history)
+        on_epoch(epoch, history.epoch_means[-1], history.grids[-1])
+        say(f"epoch {epoch}/{cfg.epochs}: " + json.dumps(history.epoch_means[-1]))
     seconds = time.perf_counter() - began
-    images_seen = (cfg.epochs - start) * steps * batch * cfg.d_steps
-    g, d, ema = (
+    images_seen = (cfg.epochs - start) * steps * cfg.batch_size * cfg.d_steps
+    g, d, g_ema = (
         m.cpu().to(memory_format=torch.contiguous_format).eval() if m is not None else None
         for m in (g, d, g_ema)
     )
-    return Result(g, ema, d, history, seconds, images_seen)
+    return Result(g, g_ema, d, history, seconds, images_seen)

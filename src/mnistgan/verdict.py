@@ -1,9 +1,10 @@
-"""The discriminator's verdict on generated versus held-out real images."""
+"""The discriminator's verdict: how well the trained D tells generated from held-out real
+images (a D that cannot is either fooled or broken; the quality metrics tell which)."""
 
 import torch
 from torch import nn
 
-from .sampling import to_unit
+from .pixels import to_unit
 
 
 @torch.no_grad()
@@ -15,11 +16,6 @@ def d_scores(
     xs = images.split(batch)
     ys = [None] * len(xs) if labels is None else labels.split(batch)
     return torch.cat([torch.sigmoid(d(to_unit(x), y)) for x, y in zip(xs, ys, strict=True)])
-
-
-def conditional_accuracy(predicted: torch.Tensor, requested: torch.Tensor) -> float:
-    """Share of conditional samples that a classifier reads as the digit they were drawn as."""
-    return float((predicted == requested).double().mean())
 
 
 def roc_auc(pos: torch.Tensor, neg: torch.Tensor) -> float:

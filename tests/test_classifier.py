@@ -1,4 +1,4 @@
-"""The evaluator classifier: shapes, learning real digits, determinism, safe checkpoints."""
+"""The digit classifier: shapes, learning real digits, determinism, safe checkpoints."""
 
 from pathlib import Path
 
@@ -7,10 +7,18 @@ import torch
 import yaml
 
 from mnistgan.checkpoint import load_model, save_model
+from mnistgan.classifier import (
+    FEATURES,
+    LeNet,
+    accuracy,
+    build_classifier,
+    embed,
+    train_classifier,
+)
 from mnistgan.data import FILES, load_pair
 from mnistgan.errors import UserError
-from mnistgan.evaluator import FEATURES, LeNet, accuracy, embed, train_evaluator
-from mnistgan.params import EvaluatorParams, parse
+from mnistgan.models import build_generator
+from mnistgan.params import EvaluatorParams, ModelParams, parse
 
 REPO = Path(__file__).resolve().parents[1]
 CFG = EvaluatorParams(epochs=3, batch_size=64, lr=0.002, seed=0)
@@ -30,31 +38,31 @@ def test_embed_gives_features_and_probabilities():
     assert torch.allclose(probs.sum(1), torch.ones(5))
 
 
-def test_evaluator_learns_real_digits_repeatably(digits):
+def test_classifier_learns_real_digits_repeatably(digits):
     x, y, tx, ty = digits
-    model = train_evaluator(x, y, CFG, log=lambda m: None)
+    model = train_classifier(x, y, CFG, log=lambda m: None)
     assert accuracy(model, tx, ty) > 0.9  # 2,000 digits, 3 epochs; full MNIST gets > 99%
-    again = train_evaluator(x, y, CFG, log=lambda m: None)
+    again = train_classifier(x, y, CFG, log=lambda m: None)
     for name, value in model.state_dict().items():
         assert torch.equal(value, again.state_dict()[name]), name
 
 
-def test_evaluator_checkpoint_round_trip(tmp_path):
+def test_classifier_checkpoint_round_trip(tmp_path):
     torch.manual_seed(0)
     model = LeNet().eval()
-    save_model(tmp_path / "e.pt", "evaluator", model, CFG)
-    loaded, cfg = load_model(tmp_path / "e.pt", "evaluator")
+    save_model(tmp_path / "e.pt", "classifier", model, CFG)
+    loaded, cfg = load_model(tmp_path / "e.pt", "classifier", build_classifier, EvaluatorParams)
     assert cfg == CFG
     images = torch.randint(0, 256, (4, 1, 28, 28), dtype=torch.uint8)
     assert torch.equal(embed(model, images)[0], embed(loaded, images)[0])
     with pytest.raises(UserError, match="not a mnistgan generator checkpoint"):
-        load_model(tmp_path / "e.pt", "generator")
+        load_model(tmp_path / "e.pt", "generator", build_generator, ModelParams)
 
 
 def test_batch_larger_than_the_data_is_a_user_error():
     x, y = torch.zeros(10, 1, 28, 28, dtype=torch.uint8), torch.zeros(10, dtype=torch.int64)
     with pytest.raises(UserError, match="evaluator.batch_size"):
-        train_evaluator(x, y, CFG, log=lambda m: None)
+        train_classifier(x, y, CFG, log=lambda m: None)
 
 
 def test_evaluator_params_are_validated():

@@ -1,28 +1,29 @@
-"""Stage evaluator: data/prepared/train.pt -> models/evaluator.pt, metrics/evaluator.json.
+"""Stage train_classifier: data/prepared/train.pt -> models/classifier.pt, metrics/classifier.json.
 
 Trains the digit classifier whose features the evaluate stage's quality metrics use."""
 
 import sys
 import time
 
-from mnistgan import atomic, params
+from mnistgan import atomic, cpu, params
 from mnistgan.checkpoint import load_safely, save_model
+from mnistgan.classifier import accuracy, train_classifier
 from mnistgan.errors import exit_on_user_error
-from mnistgan.evaluator import accuracy, train_evaluator
 
 
 def main() -> None:
     p = params.load().evaluator
+    cpu.keep_freed_memory()
     train = load_safely("data/prepared/train.pt")
     began = time.perf_counter()
-    model = train_evaluator(
+    model = train_classifier(
         train["images"], train["labels"], p, log=lambda m: print(m, file=sys.stderr)
     )
-    print(f"evaluator trained in {time.perf_counter() - began:.1f} s", file=sys.stderr)
-    save_model("models/evaluator.pt", "evaluator", model, p)
+    print(f"classifier trained in {time.perf_counter() - began:.1f} s", file=sys.stderr)
+    save_model("models/classifier.pt", "classifier", model, p)
     split = {name: load_safely(f"data/prepared/{name}.pt") for name in ("val", "test")}
     atomic.write_json(
-        "metrics/evaluator.json",
+        "metrics/classifier.json",
         {
             "test_accuracy": accuracy(model, split["test"]["images"], split["test"]["labels"]),
             "val_accuracy": accuracy(model, split["val"]["images"], split["val"]["labels"]),

@@ -1,6 +1,7 @@
-"""The evaluator: a small LeNet-style digit classifier whose penultimate layer is the feature
-space of the quality metrics. Inception features are the wrong tool for 28x28 digits and
-cannot be fetched offline; MNIST papers use a LeNet for this (Binkowski et al. 2018, App. F).
+"""The digit classifier: a small LeNet whose penultimate layer is the feature space of the
+sample-quality metrics (mnistgan.quality), and whose softmax reads which digit a sample is.
+Inception features are the wrong tool for 28x28 digits and cannot be fetched offline; MNIST
+papers use a LeNet for this (Binkowski et al. 2018, App. F).
 """
 
 import math
@@ -9,10 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cpu import keep_freed_memory
 from .errors import UserError
 from .params import EvaluatorParams
-from .sampling import to_unit
+from .pixels import to_unit
 
 FEATURES = 128  # width of the penultimate layer: the dimension of the metrics' feature space
 
@@ -21,7 +21,7 @@ class LeNet(nn.Module):
     """conv5(16) -> pool -> conv5(32) -> pool -> fc(128) = features -> fc(10) = logits.
 
     Unpadded 5x5 convs (28 -> 24 -> 12 -> 8 -> 4) keep it about 1.1M multiply-adds per image,
-    so an epoch of 60k digits takes well under a minute on two CPU cores."""
+    cheap next to the GAN it judges."""
 
     def __init__(self):
         super().__init__()
@@ -45,7 +45,7 @@ class LeNet(nn.Module):
         return self.head(self.body(x))
 
 
-def build_evaluator(cfg: EvaluatorParams) -> nn.Module:
+def build_classifier(cfg: EvaluatorParams) -> nn.Module:
     return LeNet()
 
 
@@ -66,7 +66,7 @@ def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> fl
     return float((probs.argmax(1) == labels).double().mean())
 
 
-def train_evaluator(
+def train_classifier(
     images: torch.Tensor, labels: torch.Tensor, cfg: EvaluatorParams, log=print
 ) -> nn.Module:
     """Adam with a cosine-decayed learning rate on uint8 `images`; seeded, so repeatable on CPU.
@@ -79,7 +79,6 @@ def train_evaluator(
             f"evaluator.batch_size: got {cfg.batch_size}, expected at most {len(images)} "
             "(the number of training images)"
         )
-    keep_freed_memory()
     torch.manual_seed(cfg.seed)  # weights and dropout
     model = LeNet()
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -101,5 +100,5 @@ def train_evaluator(
             opt.step()
             sched.step()
             loss_sum += loss.detach()
-        log(f"evaluator epoch {epoch + 1}/{cfg.epochs}: loss {float(loss_sum) / steps:.4f}")
+        log(f"classifier epoch {epoch + 1}/{cfg.epochs}: loss {float(loss_sum) / steps:.4f}")
     return model.eval()

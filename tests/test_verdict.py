@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from mnistgan.evaluation import conditional_accuracy, discriminator_metrics, roc_auc
+from mnistgan.verdict import discriminator_metrics, roc_auc
 
 
 def brute_auc(pos, neg):
@@ -25,9 +25,3 @@ def test_discriminator_metrics():
     m = discriminator_metrics(torch.tensor([0.9, 0.4]), torch.tensor([0.1, 0.6]))
     assert m["d_accuracy"] == 0.5 and m["d_real_mean"] == pytest.approx(0.65)
     assert m["d_auc"] == pytest.approx(0.75)
-
-
-def test_conditional_accuracy():
-    requested = torch.tensor([7, 7, 3, 0])
-    assert conditional_accuracy(torch.tensor([7, 1, 3, 0]), requested) == 0.75
-    assert conditional_accuracy(requested, requested) == 1.0
