@@ -1,0 +1,68 @@
+"""A sweep through DVC's queue: two experiments with different params run in parallel
+(`dvc queue start -j 2`), each in its own temp copy of the repo. Neither resumes from the
+workspace's checkpoint, nor from the other's: each ends byte-identical to a plain
+`dvc repro` with its params."""
+
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import run, write_params
+
+pytestmark = pytest.mark.e2e
+EXPS = {"exp-a": ["-S", "train.lr_d=0.001"], "exp-b": ["-S", "train.seed=7"]}
+COMPARED = ["models/generator.pt", "models/discriminator.pt", "metrics/train.json"]
+
+
+def wait_for_queue(repo: Path, timeout: float = 900) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = run(["dvc", "queue", "status"], repo).stdout
+        if not any(s in status for s in ("Queued", "Running")):
+            return status
+        time.sleep(3)
+    raise AssertionError(f"queue still busy after {timeout} s:\n{status}")
+
+
+def test_queued_experiments_are_isolated_and_reproducible(pipeline: Path):
+    repo = pipeline
+    # Queued runs start from a clean clone, without the git-ignored raw files: point at them.
+    # One thread a run: two runs share 2 cores (two threads each would spin-wait).
+    write_params(repo, {"data": {"raw_dir": str(repo / "data/raw/mnist")}, "train": {"threads": 1}})
+    run(["git", "commit", "-qam", "sweep settings"], repo)
+
+    # A checkpoint in the workspace that exp-a would resume from if it could see it: exp-a's
+    # params after one epoch, with the generator's weights then tampered with.
+    write_params(repo, {"train": {"lr_d": 0.001, "epochs": 1}})
+    run(["dvc", "repro", "train"], repo)
+    run(["git", "checkout", "params.yaml"], repo)
+    ckpt = torch.load(repo / "models/checkpoint.pt", weights_only=True)
+    ckpt["g"] = {k: v + 1 if v.is_floating_point() else v for k, v in ckpt["g"].items()}
+    torch.save(ckpt, repo / "models/checkpoint.pt")
+    write_params(repo, {"train": {"epochs": 2}})
+    run(["git", "commit", "-qam", "two epochs"], repo)
+
+    for name, args in EXPS.items():
+        run(["dvc", "exp", "run", "--queue", "-n", name, *args], repo)
+    try:
+        run(["dvc", "queue", "start", "-j", "2"], repo)
+        status = wait_for_queue(repo)
+    finally:
+        run(["dvc", "queue", "stop"], repo, check=False)
+    logs = "".join(run(["dvc", "queue", "logs", n], repo, check=False).stdout for n in EXPS)
+    assert status.count("Success") == 2 and "Failed" not in status, status + logs
+    table = run(["dvc", "exp", "show", "--no-pager", "--csv"], repo).stdout
+    assert all(name in table for name in EXPS), table
+
+    (repo / "models/checkpoint.pt").unlink()  # plain runs start from scratch
+    results = {}
+    for name in EXPS:
+        run(["dvc", "exp", "apply", name], repo)  # its params, outputs and metrics
+        queued = {p: (repo / p).read_bytes() for p in COMPARED}
+        out = run(["dvc", "repro", "--no-run-cache", "--force", "--single-item", "train"], repo)
+        assert "resuming" not in out.stdout + out.stderr
+        (repo / "models/checkpoint.pt").unlink()
+        assert {p: (repo / p).read_bytes() for p in COMPARED} == queued, name
+        results[name] = queued
+    assert results["exp-a"]["metrics/train.json"] != results["exp-b"]["metrics/train.json"]
