@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from mnistgan import atomic, cpu, params, training
+from mnistgan import atomic, cpu, distributed, params, training
 from mnistgan.checkpoint import load_safely, save_model
 from mnistgan.errors import exit_on_user_error
 from mnistgan.pixels import grid_png
@@ -12,12 +12,16 @@ from mnistgan.tabular import write_csv
 
 def main() -> None:
     p = params.load()
-    cpu.set_threads(p.train.threads)  # process-wide settings belong to the entry point
+    distributed.launch(p.train.processes)  # train.processes > 1: rerun under torchrun
+    world = distributed.join(training.resolve_device(p.train.device).type)
+    cpu.set_threads(p.train.threads, world.local_size)  # process-wide: the entry point's job
     cpu.keep_freed_memory()
     train = load_safely("data/prepared/train.pt")
-    result = training.train(
-        train["images"], p.model, p.train, Path("models/checkpoint.pt"), train["labels"]
-    )
+    ckpt = Path("models/checkpoint.pt")
+    result = training.train(train["images"], p.model, p.train, ckpt, train["labels"], world=world)
+    distributed.leave()
+    if not world.main:  # rank 0 writes every output
+        return
 
     # With train.ema set, the EMA generator is the one sampled and evaluated downstream;
     # generator_raw.pt is always the last training iterate (the same weights when EMA is off).

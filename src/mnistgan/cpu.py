@@ -6,10 +6,11 @@ import os
 import torch
 
 
-def set_threads(threads: int | None) -> int:
+def set_threads(threads: int | None, processes: int = 1) -> int:
     """Pin torch's CPU thread count: null means every core this process may run on (not
-    os.cpu_count(), which counts cores a container or taskset withholds)."""
-    n = threads or len(os.sched_getaffinity(0))
+    os.cpu_count(), which counts cores a container or taskset withholds), shared out among
+    the `processes` training on this machine."""
+    n = threads or max(1, len(os.sched_getaffinity(0)) // processes)
     torch.set_num_threads(n)
     return n
 

@@ -67,6 +67,7 @@ class TrainParams:
     gp_weight: float = rule("a number >= 0", lambda v: v >= 0)  # wgan-gp only
     d_steps: int = positive_int()  # D updates per G update
     ema: float | None = rule("null or a number in [0, 1)", lambda v: v is None or 0 <= v < 1)
+    processes: int = positive_int()  # data-parallel processes (torchrun) on this machine
 
 
 @dataclass(frozen=True)

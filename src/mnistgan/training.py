@@ -17,8 +17,9 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from . import atomic, objectives
+from . import atomic, distributed, objectives
 from .checkpoint import load_safely
+from .distributed import World
 from .ema import update_ema
 from .errors import UserError
 from .models import N_CLASSES, build
@@ -66,9 +67,9 @@ def fingerprint(
 ) -> str:
     """Identifies what a checkpoint was trained on: params, data and the nets' weight shapes
     (a checkpoint from code whose layers have changed since is ignored, not half-loaded);
-    not the epoch count."""
+    not the epoch count, nor the number of processes (they train the same model)."""
     shapes = [(k, list(v.shape)) for net in nets for k, v in net.state_dict().items()]
-    config = [asdict(model), asdict(train) | {"epochs": None}, shapes]
+    config = [asdict(model), asdict(train) | {"epochs": None, "processes": None}, shapes]
     h = hashlib.sha256(json.dumps(config).encode())
     h.update(images.numpy().tobytes())
     if labels is not None:
@@ -182,18 +183,21 @@ def draw_batches(
     cfg: TrainParams,
     z_dim: int,
     rng: torch.Generator,
+    part: slice = slice(None),
 ) -> list[Batch]:
     """The d_steps batches of generator step `step` of an epoch whose images come in `order`,
-    with their noise (and fake labels, and eps) drawn from `rng` in a fixed order."""
+    with their noise (and fake labels, and eps) drawn from `rng` in a fixed order. `part`:
+    the rows of each batch this process trains on (all draws are made, so every process's
+    `rng` stays in step)."""
     batches, n, device = [], cfg.batch_size, data.device
     for k in range(step * cfg.d_steps, (step + 1) * cfg.d_steps):
-        idx = order[k * n : (k + 1) * n]
-        b = Batch(data[idx], torch.randn(n, z_dim, generator=rng, device=device))
+        idx = order[k * n : (k + 1) * n][part]
+        b = Batch(data[idx], torch.randn(n, z_dim, generator=rng, device=device)[part])
         if labels is not None:
             b.real_y = labels[idx]
-            b.fake_y = torch.randint(0, N_CLASSES, (n,), generator=rng, device=device)
+            b.fake_y = torch.randint(0, N_CLASSES, (n,), generator=rng, device=device)[part]
         if cfg.loss == "wgan-gp":
-            b.eps = torch.rand(n, 1, 1, 1, generator=rng, device=device)
+            b.eps = torch.rand(n, 1, 1, 1, generator=rng, device=device)[part]
         batches.append(b)
     return batches
 
@@ -211,10 +215,12 @@ def gan_step(
     """One D update per batch, then one G update on the last batch's fakes. Returns means of
     (d_loss, g_loss, D(x), D(G(z))) on device, where D(.) is sigmoid(logit): a probability for
     bce, only a squashed critic score otherwise. `cast` makes the forward passes' autocast
-    context (backward runs outside it)."""
+    context (backward runs outside it). Under DDP the penalty and G's update call D's module
+    itself: they need no sync of D's gradients (DDP expects one backward per forward)."""
     # D without batch norm scores each image on its own: one pass over real and fake together
     # is the same maths with bigger, faster matrix products (batch norm needs separate batches)
     batch_norms = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)
+    critic = getattr(d, "module", d)
     one_pass = not any(isinstance(m, batch_norms) for m in d.modules())
     d_stats = []
     for b in batches:
@@ -227,7 +233,7 @@ def gan_step(
                 real_logit, fake_logit = d(b.real, b.real_y), d(fake.detach(), b.fake_y)
             d_loss = objectives.d_loss(loss, real_logit, fake_logit)
             if loss == "wgan-gp":
-                gp = objectives.gradient_penalty(d, b.real, fake, b.real_y, b.eps)
+                gp = objectives.gradient_penalty(critic, b.real, fake, b.real_y, b.eps)
                 d_loss = d_loss + gp_weight * gp
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
@@ -240,7 +246,7 @@ def gan_step(
 
     d.requires_grad_(False)  # G's update needs grads through D, not D's weight grads
     with cast():
-        g_loss = objectives.g_loss(loss, d(fake, b.fake_y))
+        g_loss = objectives.g_loss(loss, critic(fake, b.fake_y))
     opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
     opt_g.step()
@@ -312,19 +318,26 @@ def train(
     labels: torch.Tensor | None = None,
     on_row: OnRow = ignore,
     on_epoch: OnEpoch = ignore,
+    world: World = distributed.ALONE,
 ) -> Result:
     """Train on uint8 `images` (N, 1, 28, 28) (and their int64 `labels` (N,), needed when the
     model is conditional), resuming from `checkpoint` when it matches. `on_row` and `on_epoch`
-    see every logged row and finished epoch once, in order, resumed or not (live progress)."""
+    see every logged row and finished epoch once, in order, resumed or not (live progress).
+    Under torchrun (`world`, see mnistgan.distributed) each process trains on its slice of
+    every batch; rank 0 alone reads and writes the checkpoint."""
     if model_cfg.conditional and labels is None:
         raise UserError("model.conditional: true needs the labels of the training images")
     labels = labels if model_cfg.conditional else None
     steps = steps_per_epoch(len(images), cfg)
-    device = resolve_device(cfg.device)
+    part = distributed.rows(cfg.batch_size, world)
+    device = distributed.local_device(resolve_device(cfg.device), world)
     autocast(cfg.amp, device)  # refuse a bad train.amp before any work
     nets = build_nets(model_cfg, cfg, device)
     fp = fingerprint(model_cfg, cfg, images, labels, (nets.g, nets.d))
-    history, start = resume(checkpoint, fp, nets, cfg.epochs)
+    history, start = resume(checkpoint, fp, nets, cfg.epochs) if world.main else (None, 0)
+    if world.size > 1:  # rank 0 alone reads the checkpoint; every rank starts from its state
+        state, history, start = distributed.from_main((nets.state_dict(), history, start), world)
+        nets.load_state_dict(state)
     for row in history.rows:  # replay what a resumed run logged before
         on_row(row)
     for epoch, (means, grid) in enumerate(zip(history.epoch_means, history.grids, strict=True)):
@@ -334,8 +347,10 @@ def train(
     data = to_unit(images).to(device)  # the whole set lives on the device, normalised once
     targets = labels.to(device) if labels is not None else None
     fixed_z, fixed_y = fixed_latents(model_cfg, cfg.seed + 1)
-    # compiled wrappers share parameters with g and d, whose state dicts keep plain keys
-    g_step, d_step = (torch.compile(g), torch.compile(d)) if cfg.compile else (g, d)
+    # DDP and compiled wrappers share parameters with g and d, whose state dicts keep plain keys
+    g_step, d_step = distributed.wrap(g, world, device), distributed.wrap(d, world, device)
+    if cfg.compile:
+        g_step, d_step = torch.compile(g_step), torch.compile(d_step)
     cast = lambda: autocast(cfg.amp, device)  # noqa: E731
     began, step = time.perf_counter(), start * steps
     for epoch in range(start + 1, cfg.epochs + 1):
@@ -345,7 +360,7 @@ def train(
         epoch_mean, log_mean = RunningMean(device), RunningMean(device)
         bar = tqdm(range(steps), desc=f"epoch {epoch}/{cfg.epochs}", disable=None, leave=False)
         for i in bar:
-            batches = draw_batches(data, targets, order, i, cfg, model_cfg.z_dim, nets.rng)
+            batches = draw_batches(data, targets, order, i, cfg, model_cfg.z_dim, nets.rng, part)
             stats = gan_step(
                 g_step, d_step, nets.opt_g, nets.opt_d, batches, cfg.loss, cfg.gp_weight, cast
             )
@@ -355,6 +370,7 @@ def train(
             log_mean.add(stats)
             step += 1
             if step % cfg.log_every == 0 or i == steps - 1:
+                distributed.mean_(log_mean.sum, world)
                 means = log_mean.take()
                 if not all(map(math.isfinite, means)):
                     raise UserError(
@@ -364,11 +380,13 @@ def train(
                 history.rows.append([step, epoch, *means])
                 on_row(history.rows[-1])
                 bar.set_postfix(d_loss=f"{means[0]:.3f}", g_loss=f"{means[1]:.3f}")
+        distributed.mean_(epoch_mean.sum, world)
         history.epoch_means.append(dict(zip(COLUMNS[2:], epoch_mean.take(), strict=True)))
         history.grids.append(generate(g_ema if g_ema is not None else g, fixed_z, fixed_y))
-        save_checkpoint(checkpoint, fp, epoch, nets, history)
+        if world.main:
+            save_checkpoint(checkpoint, fp, epoch, nets, history)
+            say(f"epoch {epoch}/{cfg.epochs}: " + json.dumps(history.epoch_means[-1]))
         on_epoch(epoch, history.epoch_means[-1], history.grids[-1])
-        say(f"epoch {epoch}/{cfg.epochs}: " + json.dumps(history.epoch_means[-1]))
     seconds = time.perf_counter() - began
     images_seen = (cfg.epochs - start) * steps * cfg.batch_size * cfg.d_steps
     g, d, g_ema = (
