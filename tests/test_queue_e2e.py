@@ -1,7 +1,7 @@
 """A sweep through DVC's queue: two experiments with different params run in parallel
-(`dvc queue start -j 2`), each in its own temp copy of the repo. Neither resumes from the
-workspace's checkpoint, nor from the other's: each ends byte-identical to a plain
-`dvc repro` with its params."""
+(`dvc queue start -j 2`), each in its own temp copy of the repo, with its own code. Neither
+resumes from the workspace's checkpoint, nor from the other's: each ends byte-identical to a
+plain `dvc repro` with its params."""
 
 import time
 from pathlib import Path
@@ -45,6 +45,10 @@ def test_queued_experiments_are_isolated_and_reproducible(pipeline: Path):
 
     for name, args in EXPS.items():
         run(["dvc", "exp", "run", "--queue", "-n", name, *args], repo)
+    # Queued runs must import their snapshot's code, not the workspace's (where the tests'
+    # PYTHONPATH, like an editable install, points): break the workspace's copy meanwhile.
+    trainer = repo / "src/mnistgan/training.py"
+    trainer.write_text('raise SystemExit("imported the workspace, not the snapshot")\n')
     try:
         run(["dvc", "queue", "start", "-j", "2"], repo)
         status = wait_for_queue(repo)
@@ -52,6 +56,7 @@ def test_queued_experiments_are_isolated_and_reproducible(pipeline: Path):
         run(["dvc", "queue", "stop"], repo, check=False)
     logs = "".join(run(["dvc", "queue", "logs", n], repo, check=False).stdout for n in EXPS)
     assert status.count("Success") == 2 and "Failed" not in status, status + logs
+    run(["git", "checkout", "src/mnistgan/training.py"], repo)
     table = run(["dvc", "exp", "show", "--no-pager", "--csv"], repo).stdout
     assert all(name in table for name in EXPS), table
 

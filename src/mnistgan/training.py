@@ -256,7 +256,8 @@ def gan_step(
 
 
 class RunningMean:
-    """Sums step stats on the device; `take()` is the one host sync per logging interval."""
+    """Sums step stats on the device; `take()` is the one host sync per logging interval (and,
+    under torchrun, the one all-reduce: the means over every rank's slice of the batches)."""
 
     def __init__(self, device: torch.device):
         self.sum, self.n = torch.zeros(4, device=device, dtype=torch.float64), 0
@@ -265,8 +266,8 @@ class RunningMean:
         self.sum += stats
         self.n += 1
 
-    def take(self) -> list[float]:
-        means = (self.sum / self.n).tolist()
+    def take(self, world: World = distributed.ALONE) -> list[float]:
+        means = (distributed.mean_(self.sum, world) / self.n).tolist()
         self.sum.zero_()
         self.n = 0
         return means
@@ -370,8 +371,7 @@ def train(
             log_mean.add(stats)
             step += 1
             if step % cfg.log_every == 0 or i == steps - 1:
-                distributed.mean_(log_mean.sum, world)
-                means = log_mean.take()
+                means = log_mean.take(world)
                 if not all(map(math.isfinite, means)):
                     raise UserError(
                         f"training diverged: non-finite loss at epoch {epoch}, step {step}; "
@@ -380,8 +380,7 @@ def train(
                 history.rows.append([step, epoch, *means])
                 on_row(history.rows[-1])
                 bar.set_postfix(d_loss=f"{means[0]:.3f}", g_loss=f"{means[1]:.3f}")
-        distributed.mean_(epoch_mean.sum, world)
-        history.epoch_means.append(dict(zip(COLUMNS[2:], epoch_mean.take(), strict=True)))
+        history.epoch_means.append(dict(zip(COLUMNS[2:], epoch_mean.take(world), strict=True)))
         history.grids.append(generate(g_ema if g_ema is not None else g, fixed_z, fixed_y))
         if world.main:
             save_checkpoint(checkpoint, fp, epoch, nets, history)
