@@ -3,15 +3,17 @@
 Reports the discriminator's verdict (mnistgan.verdict) and the sample-quality metrics, each
 with its real-data floor `real_<key>` (mnistgan.floor)."""
 
+import pandas as pd
+
 from mnistgan import atomic, floor, params
 from mnistgan.checkpoint import load_model, load_safely
 from mnistgan.classifier import build_classifier
 from mnistgan.errors import exit_on_user_error
 from mnistgan.models import build_discriminator
 from mnistgan.params import EvaluatorParams, ModelParams
-from mnistgan.pixels import grid_png
+from mnistgan.pixels import grid
 from mnistgan.quality import class_histogram
-from mnistgan.tabular import write_csv
+from mnistgan.tracking import open_live
 from mnistgan.verdict import d_scores, discriminator_metrics
 
 UNCERTAIN = 64  # images in metrics/eval/uncertain.png
@@ -38,21 +40,29 @@ def main() -> None:
         "models/classifier.pt", "classifier", build_classifier, EvaluatorParams
     )
     scores = floor.score(classifier, sets, p.seed)
-    atomic.write_json(
-        "metrics/eval.json", discriminator_metrics(real_scores, fake_scores) | scores.metrics
-    )
-
-    rows = [["real", s] for s in real_scores.tolist()] + [["fake", s] for s in fake_scores.tolist()]
-    write_csv("metrics/eval/d_scores.csv", ["source", "d_score"], rows)
-    fake_hist = class_histogram(scores.sample_probs.argmax(1))
-    rows = [
-        [digit, source, float(hist[digit])]
-        for source, hist in (("generated", fake_hist), ("real", scores.reference_hist))
-        for digit in range(10)
-    ]
-    write_csv("metrics/eval/class_hist.csv", ["digit", "source", "fraction"], rows)
+    metrics = discriminator_metrics(real_scores, fake_scores) | scores.metrics
     least_sure = scores.sample_probs.max(1).values.argsort(stable=True)[:UNCERTAIN]
-    atomic.write_bytes("metrics/eval/uncertain.png", grid_png(sets.samples[least_sure]))
+    with open_live("metrics/eval") as live:
+        for name, value in metrics.items():
+            live.log_metric(name, value, plot=False)
+        live.log_image("uncertain.png", grid(sets.samples[least_sure]).numpy())
+
+    d_scores_table = pd.concat(
+        [
+            pd.DataFrame({"source": source, "d_score": values.tolist()})
+            for source, values in (("real", real_scores), ("fake", fake_scores))
+        ]
+    )
+    atomic.write_csv("metrics/eval/d_scores.csv", d_scores_table)
+    hists = {"generated": class_histogram(scores.sample_probs.argmax(1))}
+    hists["real"] = scores.reference_hist
+    class_table = pd.concat(
+        [
+            pd.DataFrame({"digit": range(10), "source": source, "fraction": hist.tolist()})
+            for source, hist in hists.items()
+        ]
+    )
+    atomic.write_csv("metrics/eval/class_hist.csv", class_table)
 
 
 if __name__ == "__main__":

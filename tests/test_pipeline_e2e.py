@@ -21,14 +21,15 @@ DETERMINISTIC = [
     "data/samples/samples.pt",
     "metrics/samples.png",
     "metrics/interpolations.png",
-    "metrics/train/samples/epoch_001.png",
-    "metrics/train/losses.csv",
+    "metrics/train/plots/images/epoch_001.png",
+    "metrics/train/plots/metrics/d_loss.tsv",
+    "metrics/train/plots/metrics/d_fake.tsv",
     "metrics/train/losses.png",
-    "metrics/train.json",
-    "metrics/eval.json",
+    "metrics/train/metrics.json",
+    "metrics/eval/metrics.json",
     "metrics/eval/d_scores.csv",
     "metrics/eval/class_hist.csv",
-    "metrics/eval/uncertain.png",
+    "metrics/eval/plots/images/uncertain.png",
     "metrics/data.json",
     "plots/page.html",
 ]
@@ -50,7 +51,7 @@ def test_user_journey(pipeline: Path):
     samples = torch.load(repo / "data/samples/samples.pt", weights_only=True)
     assert samples["images"].dtype == torch.uint8
     assert samples["images"].shape == (256, 1, 28, 28)
-    evaluation = json.loads((repo / "metrics/eval.json").read_text())
+    evaluation = json.loads((repo / "metrics/eval/metrics.json").read_text())
     assert {"d_real_mean", "d_fake_mean", "d_accuracy", "d_auc"} <= evaluation.keys()
     quality = (
         "fid kid classifier_score precision recall density coverage modes_covered "
@@ -66,7 +67,7 @@ def test_user_journey(pipeline: Path):
     assert json.loads((repo / "metrics/classifier.json").read_text())["test_accuracy"] > 0.5
     hist = (repo / "metrics/eval/class_hist.csv").read_text().splitlines()
     assert hist[0] == "digit,source,fraction" and len(hist) == 21
-    assert (repo / "metrics/eval/uncertain.png").read_bytes()[:4] == b"\x89PNG"
+    assert (repo / "metrics/eval/plots/images/uncertain.png").read_bytes()[:4] == b"\x89PNG"
     data = json.loads((repo / "metrics/data.json").read_text())
     assert data["counts"] == {"train": 512, "val": 256, "test": 2000}
     assert not any(f["official"] for f in data["files"].values())  # fixture, not the release
@@ -92,7 +93,7 @@ def test_user_journey(pipeline: Path):
     write_params(repo, {"train": {"epochs": 2}})
     assert ran(run(["dvc", "repro"], repo).stdout) == {"train", "sample", "evaluate"}
     diff = run(["dvc", "metrics", "diff"], repo).stdout
-    assert "metrics/train.json" in diff and "epochs" in diff
+    assert "metrics/train/metrics.json" in diff and "epoch" in diff
 
     plots = run(["dvc", "plots", "show", "-o", "plots_html"], repo)
     html = (repo / "plots_html/index.html").read_text()
@@ -139,7 +140,7 @@ def test_conditional_pipeline_with_ema(pipeline: Path, tmp_path: Path):
     samples = torch.load(pipeline / "data/samples/samples.pt", weights_only=True)
     assert samples["labels"].dtype == torch.int64 and samples["labels"].shape == (256,)
     assert torch.bincount(samples["labels"]).tolist() == [26] * 6 + [25] * 4
-    evaluation = json.loads((pipeline / "metrics/eval.json").read_text())
+    evaluation = json.loads((pipeline / "metrics/eval/metrics.json").read_text())
     assert 0 <= evaluation["conditional_accuracy"] <= 1 and "fid" in evaluation
     with Image.open(pipeline / "metrics/samples.png") as grid:  # 10 x 10 digits of 28 + 2 px
         assert grid.size == (2 * (10 * 30 + 2), 2 * (10 * 30 + 2))

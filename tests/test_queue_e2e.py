@@ -12,7 +12,7 @@ from conftest import run, write_params
 
 pytestmark = pytest.mark.e2e
 EXPS = {"exp-a": ["-S", "train.lr_d=0.001"], "exp-b": ["-S", "train.seed=7"]}
-COMPARED = ["models/generator.pt", "models/discriminator.pt", "metrics/train.json"]
+COMPARED = ["models/generator.pt", "models/discriminator.pt", "metrics/train/metrics.json"]
 
 
 def wait_for_queue(repo: Path, timeout: float = 900) -> str:
@@ -70,4 +70,4 @@ def test_queued_experiments_are_isolated_and_reproducible(pipeline: Path):
         (repo / "models/checkpoint.pt").unlink()
         assert {p: (repo / p).read_bytes() for p in COMPARED} == queued, name
         results[name] = queued
-    assert results["exp-a"]["metrics/train.json"] != results["exp-b"]["metrics/train.json"]
+    assert results["exp-a"][COMPARED[2]] != results["exp-b"][COMPARED[2]]

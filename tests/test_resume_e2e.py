@@ -13,10 +13,10 @@ pytestmark = pytest.mark.e2e
 OUTPUTS = [
     "models/generator.pt",
     "models/discriminator.pt",
-    "metrics/train.json",
-    "metrics/train/losses.csv",
+    "metrics/train/metrics.json",
+    "metrics/train/plots/metrics/g_loss.tsv",
     "metrics/train/losses.png",
-    "metrics/train/samples/epoch_003.png",
+    "metrics/train/plots/images/epoch_003.png",
 ]
 
 

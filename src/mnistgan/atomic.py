@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
 
 UMASK = os.umask(0)  # read it the only way there is: set it, then put it back
@@ -40,6 +41,12 @@ def write_text(path: str | Path, text: str) -> None:
 
 def write_json(path: str | Path, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2) + "\n")
+
+
+def write_csv(path: str | Path, frame: pd.DataFrame) -> None:
+    """Floats to 6 significant digits and "\n" line ends, so identical runs write identical
+    bytes on every platform."""
+    write_text(path, frame.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
 
 
 def torch_bytes(obj: Any) -> bytes:

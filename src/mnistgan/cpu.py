@@ -17,9 +17,9 @@ def set_threads(threads: int | None, processes: int = 1) -> int:
 
 def keep_freed_memory() -> None:
     """Make glibc keep freed blocks of up to 32 MB in the heap. By default it hands big ones
-    back to the OS, so a step's activations are page-faulted in afresh (2,200-5,600 faults
-    a dcgan step). Measured here: dcgan steps ~10%, mlp steps ~25%, the evaluator ~20% faster.
-    Process-wide and for good; a no-op where libc is not glibc."""
+    back to the OS, so every step page-faults its activations in afresh; kept, they are
+    reused (docs/performance.md has the measurements). Process-wide and for good, so only
+    entry points (the stages, the benchmark) call it; a no-op where libc is not glibc."""
     try:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:

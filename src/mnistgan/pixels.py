@@ -19,10 +19,15 @@ def to_uint8(x: torch.Tensor) -> torch.Tensor:
     return x.clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
 
 
+def grid(images: torch.Tensor, nrow: int = 8, scale: int = 2) -> torch.Tensor:
+    """uint8 images (N, 1, 28, 28) as one uint8 (H, W) picture: rows of `nrow`, white gaps,
+    upscaled `scale`x."""
+    picture = make_grid(images, nrow=nrow, padding=2, pad_value=255)[0]
+    return picture.repeat_interleave(scale, 0).repeat_interleave(scale, 1)
+
+
 def grid_png(images: torch.Tensor, nrow: int = 8, scale: int = 2) -> bytes:
-    """A PNG of uint8 images (N, 1, 28, 28) in rows of `nrow`, white gaps, upscaled `scale`x."""
-    grid = make_grid(images, nrow=nrow, padding=2, pad_value=255)[0]
-    grid = grid.repeat_interleave(scale, 0).repeat_interleave(scale, 1)
+    """The PNG of `grid`; PIL writes no timestamp, so the same images give the same bytes."""
     buf = io.BytesIO()
-    Image.fromarray(grid.numpy(), mode="L").save(buf, format="PNG")
+    Image.fromarray(grid(images, nrow, scale).numpy(), mode="L").save(buf, format="PNG")
     return buf.getvalue()

@@ -40,8 +40,8 @@ def resolve_device(name: str) -> torch.device:
 
 
 def autocast(amp: str | None, device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA. Refused on CPU: without avx512_bf16/AMX (this project's 2-core
-    EPYC has neither) it measured ~10x slower than fp32, and fp32 keeps runs byte-identical."""
+    """bf16 autocast on CUDA. Refused on CPU: without avx512_bf16/AMX it is far slower than
+    fp32 (docs/performance.md), and fp32 keeps runs byte-identical."""
     if amp is None:
         return contextlib.nullcontext()
     if device.type != "cuda":
@@ -50,7 +50,7 @@ def autocast(amp: str | None, device: torch.device) -> contextlib.AbstractContex
 
 
 def prepare_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
-    """Move to `device`; conv models go channels_last (~25% faster dcgan steps on CPU, and
+    """Move to `device`; conv models go channels_last (faster convs on CPU with oneDNN, and
     the layout tensor cores want on GPU)."""
     model = model.to(device)
     if any(isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d) for m in model.modules()):
