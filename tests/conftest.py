@@ -8,10 +8,12 @@ split, but real handwriting.
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 import yaml
 
@@ -79,6 +81,25 @@ def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedPr
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def kill_train_stage_after(repo: Path, line: str) -> None:
+    """Run stages/train.py in `repo`; SIGKILL it, and every process it started (torchrun's
+    workers), as a crash would, once it prints a line starting with `line`."""
+    job = subprocess.Popen(
+        ["python", "stages/train.py"],
+        cwd=repo,
+        env=tool_env(repo),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    for printed in job.stderr:
+        if printed.startswith(line):
+            break
+    for proc in [psutil.Process(job.pid), *psutil.Process(job.pid).children(recursive=True)]:
+        proc.send_signal(signal.SIGKILL)
+    job.wait()
+    assert job.returncode == -signal.SIGKILL
 
 
 @pytest.fixture

@@ -3,17 +3,14 @@ global batches, up to float rounding); the train stage under torchrun finishes, 
 after the whole job is killed."""
 
 import os
-import signal
 import socket
-import subprocess
 from dataclasses import replace
 from pathlib import Path
 
-import psutil
 import pytest
 import torch
 import torch.multiprocessing as mp
-from conftest import run, tool_env, write_params
+from conftest import kill_train_stage_after, run, write_params
 from test_training import MODEL, TRAIN, images
 
 from mnistgan import distributed, training
@@ -83,19 +80,8 @@ def test_torchrun_stage_finishes_and_resumes_after_kill(pipeline: Path):
     uninterrupted = {p: (repo / p).read_bytes() for p in outputs}
     (repo / "models/checkpoint.pt").unlink()
 
-    job = subprocess.Popen(
-        ["python", "stages/train.py"],
-        cwd=repo,
-        env=tool_env(repo),
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    for line in job.stderr:  # rank 0 has written epoch 1's checkpoint once this is printed
-        if line.startswith("epoch 1/3:"):
-            break
-    for proc in [psutil.Process(job.pid), *psutil.Process(job.pid).children(recursive=True)]:
-        proc.send_signal(signal.SIGKILL)  # torchrun and both workers, as a crash would
-    job.wait()
+    # rank 0 has written epoch 1's checkpoint once this is printed; kill torchrun and workers
+    kill_train_stage_after(repo, "epoch 1/3:")
 
     # --force: DVC would otherwise restore the first run's outputs from its cache
     out = run(["dvc", "repro", "--force", "--single-item", "train"], repo)

@@ -1,13 +1,10 @@
 """Kill the train stage with SIGKILL mid-epoch, run dvc repro again: it resumes from the last
 epoch's checkpoint and the final outputs are byte-identical to an uninterrupted run."""
 
-import os
-import signal
-import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import run, tool_env, write_params
+from conftest import kill_train_stage_after, run, write_params
 
 pytestmark = pytest.mark.e2e
 OUTPUTS = [
@@ -33,19 +30,8 @@ def test_sigkill_mid_epoch_then_repro_resumes_identically(pipeline: Path):
     uninterrupted = snapshot(repo)
     (repo / "models/checkpoint.pt").unlink()
 
-    proc = subprocess.Popen(
-        ["python", "stages/train.py"],
-        cwd=repo,
-        env=tool_env(repo),
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    for line in proc.stderr:  # the checkpoint of epoch 1 is on disk once this is printed
-        if line.startswith("epoch 1/3:"):
-            break
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    # the checkpoint of epoch 1 is on disk once this is printed
+    kill_train_stage_after(repo, "epoch 1/3:")
 
     # --force: DVC would otherwise restore the first run's outputs from its cache
     out = run(["dvc", "repro", "--force", "--single-item", "train"], repo)
