@@ -100,7 +100,13 @@ class Generator(nn.Module):
 
 class Discriminator(nn.Module):
     """Features, then a linear logit; conditional adds the projection <embed(y), features>
-    (Miyato & Koyama 2018), which scores how well the image fits its label."""
+    (Miyato & Koyama 2018), which scores how well the image fits its label.
+
+    Supervised (Salimans et al. 2016, K+1 classes): the head gives 10 digit logits l, and the
+    real-vs-fake logit is logsumexp(l), so "real" means "some digit"; training adds a
+    cross-entropy on real images' labels. An unconditional G then cannot win with strokes
+    that sit between digits: without it the default model dropped 2 of 10 digits and drew
+    blends (classifier score 6.5, FID 147 on the official data; with it, see the README)."""
 
     def __init__(self, cfg: ModelParams):
         super().__init__()
@@ -108,17 +114,22 @@ class Discriminator(nn.Module):
             self.features, width = mlp_features()
         else:
             self.features, width = dcgan_features(cfg.features, cfg.d_norm)
-        self.head = nn.Linear(width, 1)
+        self.supervised = cfg.supervised_d
+        self.head = nn.Linear(width, N_CLASSES if cfg.supervised_d else 1)
         self.embed = nn.Embedding(N_CLASSES, width) if cfg.conditional else None
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, y: torch.Tensor | None = None, with_classes: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Logits (N,); with_classes: also the digit logits (N, 10) of a supervised D."""
         h = self.features(x)
-        logit = self.head(h).view(-1)
+        classes = self.head(h)
+        logit = classes.logsumexp(1) if self.supervised else classes.view(-1)
         if self.embed is not None:
             if y is None:
                 raise ValueError("a conditional discriminator needs labels")
             logit = logit + (self.embed(y) * h).sum(1)
-        return logit
+        return (logit, classes) if with_classes else logit
 
 
 def dcgan_init(module: nn.Module) -> None:

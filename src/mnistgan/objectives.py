@@ -38,3 +38,11 @@ def gradient_penalty(
     x = (eps * real + (1 - eps) * fake.detach()).requires_grad_(True)
     (grad,) = torch.autograd.grad(d(x, y).sum(), x, create_graph=True)
     return (grad.flatten(1).norm(dim=1) - 1).square().mean()
+
+
+def class_balance(classes: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
+    """KL(mean softmax(classes) || prior): how far the digits a supervised D sees in a batch
+    of fakes are from the training set's digit frequencies. Per-image realness cannot see a
+    dropped digit; this batch-level term can (the marginal term of CatGAN, Springenberg 2016)."""
+    p = classes.float().softmax(1).mean(0)
+    return (p * (p.log() - prior.log())).sum()

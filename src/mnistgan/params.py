@@ -47,6 +47,7 @@ class ModelParams:
     conditional: bool  # class-conditional G and (projection) D
     spectral_norm: bool  # spectral normalisation of every D layer
     d_norm: Literal["batch", "layer", "none"]  # dcgan D's normalisation; wgan-gp needs no batch
+    supervised_d: bool  # D also learns the digit of real images (G stays label-free)
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class TrainParams:
     gp_weight: float = rule("a number >= 0", lambda v: v >= 0)  # wgan-gp only
     d_steps: int = positive_int()  # D updates per G update
     ema: float | None = rule("null or a number in [0, 1)", lambda v: v is None or 0 <= v < 1)
+    balance: float = rule("a number >= 0", lambda v: v >= 0)  # supervised D only
     processes: int = positive_int()  # data-parallel processes (torchrun) on this machine
 
 
@@ -154,6 +156,11 @@ def parse(raw: Any) -> Params:
         raise UserError(
             "train.loss: wgan-gp needs a discriminator without BatchNorm: "
             "set model.d_norm to layer or none"
+        )
+    if p.train.balance > 0 and not p.model.supervised_d:
+        raise UserError(
+            f"train.balance: got {p.train.balance}, but it weighs a supervised discriminator's "
+            "class term: set model.supervised_d: true, or train.balance: 0"
         )
     return p
 

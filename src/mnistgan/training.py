@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from tqdm import tqdm
 
 from . import atomic, distributed, objectives
@@ -181,7 +182,7 @@ def draw_batches(
     order: torch.Tensor,
     step: int,
     cfg: TrainParams,
-    z_dim: int,
+    model: ModelParams,
     rng: torch.Generator,
     part: slice = slice(None),
 ) -> list[Batch]:
@@ -192,9 +193,10 @@ def draw_batches(
     batches, n, device = [], cfg.batch_size, data.device
     for k in range(step * cfg.d_steps, (step + 1) * cfg.d_steps):
         idx = order[k * n : (k + 1) * n][part]
-        b = Batch(data[idx], torch.randn(n, z_dim, generator=rng, device=device)[part])
+        b = Batch(data[idx], torch.randn(n, model.z_dim, generator=rng, device=device)[part])
         if labels is not None:
             b.real_y = labels[idx]
+        if model.conditional:
             b.fake_y = torch.randint(0, N_CLASSES, (n,), generator=rng, device=device)[part]
         if cfg.loss == "wgan-gp":
             b.eps = torch.rand(n, 1, 1, 1, generator=rng, device=device)[part]
@@ -211,29 +213,41 @@ def gan_step(
     loss: str,
     gp_weight: float,
     cast=contextlib.nullcontext,
+    balance: float = 0.0,
+    prior: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """One D update per batch, then one G update on the last batch's fakes. Returns means of
     (d_loss, g_loss, D(x), D(G(z))) on device, where D(.) is sigmoid(logit): a probability for
     bce, only a squashed critic score otherwise. `cast` makes the forward passes' autocast
     context (backward runs outside it). Under DDP the penalty and G's update call D's module
-    itself: they need no sync of D's gradients (DDP expects one backward per forward)."""
+    itself: they need no sync of D's gradients (DDP expects one backward per forward).
+    `balance` weighs G's class-balance term against `prior`, the training digit frequencies
+    (a supervised D only)."""
     # D without batch norm scores each image on its own: one pass over real and fake together
     # is the same maths with bigger, faster matrix products (batch norm needs separate batches)
     batch_norms = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)
     critic = getattr(d, "module", d)
     one_pass = not any(isinstance(m, batch_norms) for m in d.modules())
+    supervised = getattr(critic, "supervised", False)
     d_stats = []
     for b in batches:
         with cast():
             fake = g(b.z, b.fake_y)
+            real_y = b.real_y if b.fake_y is not None else None  # a conditional D's labels
             if one_pass:
-                y = None if b.real_y is None else torch.cat([b.real_y, b.fake_y])
-                real_logit, fake_logit = d(torch.cat([b.real, fake.detach()]), y).chunk(2)
+                y = None if real_y is None else torch.cat([real_y, b.fake_y])
+                out = d(torch.cat([b.real, fake.detach()]), y, with_classes=supervised)
+                logits, classes = out if supervised else (out, None)
+                (real_logit, fake_logit), real_classes = logits.chunk(2), classes
             else:
-                real_logit, fake_logit = d(b.real, b.real_y), d(fake.detach(), b.fake_y)
+                out = d(b.real, real_y, with_classes=supervised)
+                real_logit, real_classes = out if supervised else (out, None)
+                fake_logit = d(fake.detach(), b.fake_y)
             d_loss = objectives.d_loss(loss, real_logit, fake_logit)
+            if supervised:  # the digit of each real image: the first len(real) rows
+                d_loss = d_loss + F.cross_entropy(real_classes[: len(b.real)], b.real_y)
             if loss == "wgan-gp":
-                gp = objectives.gradient_penalty(critic, b.real, fake, b.real_y, b.eps)
+                gp = objectives.gradient_penalty(critic, b.real, fake, real_y, b.eps)
                 d_loss = d_loss + gp_weight * gp
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
@@ -246,7 +260,12 @@ def gan_step(
 
     d.requires_grad_(False)  # G's update needs grads through D, not D's weight grads
     with cast():
-        g_loss = objectives.g_loss(loss, critic(fake, b.fake_y))
+        if supervised and balance > 0:
+            logit, classes = critic(fake, b.fake_y, with_classes=True)
+            g_loss = objectives.g_loss(loss, logit)
+            g_loss = g_loss + balance * objectives.class_balance(classes, prior)
+        else:
+            g_loss = objectives.g_loss(loss, critic(fake, b.fake_y))
     opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
     opt_g.step()
@@ -326,9 +345,10 @@ def train(
     see every logged row and finished epoch once, in order, resumed or not (live progress).
     Under torchrun (`world`, see mnistgan.distributed) each process trains on its slice of
     every batch; rank 0 alone reads and writes the checkpoint."""
-    if model_cfg.conditional and labels is None:
-        raise UserError("model.conditional: true needs the labels of the training images")
-    labels = labels if model_cfg.conditional else None
+    for key in ("conditional", "supervised_d"):
+        if getattr(model_cfg, key) and labels is None:
+            raise UserError(f"model.{key}: true needs the labels of the training images")
+    labels = labels if model_cfg.conditional or model_cfg.supervised_d else None
     steps = steps_per_epoch(len(images), cfg)
     part = distributed.rows(cfg.batch_size, world)
     device = distributed.local_device(resolve_device(cfg.device), world)
@@ -347,6 +367,7 @@ def train(
     g, d, g_ema = nets.g, nets.d, nets.g_ema
     data = to_unit(images).to(device)  # the whole set lives on the device, normalised once
     targets = labels.to(device) if labels is not None else None
+    prior = None if labels is None else torch.bincount(targets, minlength=N_CLASSES) / len(targets)
     fixed_z, fixed_y = fixed_latents(model_cfg, cfg.seed + 1)
     # DDP and compiled wrappers share parameters with g and d, whose state dicts keep plain keys
     g_step, d_step = distributed.wrap(g, world, device), distributed.wrap(d, world, device)
@@ -361,9 +382,18 @@ def train(
         epoch_mean, log_mean = RunningMean(device), RunningMean(device)
         bar = tqdm(range(steps), desc=f"epoch {epoch}/{cfg.epochs}", disable=None, leave=False)
         for i in bar:
-            batches = draw_batches(data, targets, order, i, cfg, model_cfg.z_dim, nets.rng, part)
+            batches = draw_batches(data, targets, order, i, cfg, model_cfg, nets.rng, part)
             stats = gan_step(
-                g_step, d_step, nets.opt_g, nets.opt_d, batches, cfg.loss, cfg.gp_weight, cast
+                g_step,
+                d_step,
+                nets.opt_g,
+                nets.opt_d,
+                batches,
+                cfg.loss,
+                cfg.gp_weight,
+                cast,
+                cfg.balance,
+                prior,
             )
             if g_ema is not None:
                 update_ema(g_ema, g, cfg.ema)

@@ -1,0 +1,82 @@
+"""The shipped params.yaml: it parses, and its model trains a step at its own shapes. Guards
+the defaults chosen by the study (docs/study-quality.md) without training for minutes."""
+
+from dataclasses import replace
+
+import pytest
+import torch
+from conftest import REPO
+
+from mnistgan import models, params, training
+from mnistgan.params import ModelParams, TrainParams
+
+P = params.load(REPO / "params.yaml")
+
+
+def one_step(model: ModelParams, train: TrainParams) -> tuple[list[float], torch.nn.Module]:
+    """One gan_step of the default nets on a batch of the default size; stats and D."""
+    torch.manual_seed(0)
+    nets = training.build_nets(model, train, torch.device("cpu"))
+    n = train.batch_size * train.d_steps
+    data = torch.rand(n, 1, 28, 28) * 2 - 1
+    labels = torch.arange(n) % 10
+    batches = training.draw_batches(
+        data, labels, torch.arange(n), 0, train, model, torch.Generator().manual_seed(0)
+    )
+    stats = training.gan_step(
+        nets.g, nets.d, nets.opt_g, nets.opt_d, batches, train.loss, train.gp_weight
+    )
+    return stats.tolist(), nets.d
+
+
+def test_params_yaml_parses_and_is_the_studied_default():
+    assert P.model.arch == "dcgan" and not P.model.conditional
+    assert P.model.supervised_d
+    assert P.train.ema is not None
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_default_model_trains_a_step_at_default_shapes(conditional):
+    model = replace(P.model, conditional=conditional)
+    stats, d = one_step(model, P.train)
+    assert all(map(torch.isfinite, torch.tensor(stats)))
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in d.parameters())
+    g = models.build_generator(model).eval()
+    y = torch.arange(4) if conditional else None
+    assert g(torch.randn(4, model.z_dim), y).shape == (4, 1, 28, 28)
+
+
+def test_supervised_d_scores_realness_as_logsumexp_of_digit_logits():
+    d = models.build_discriminator(replace(P.model, features=4)).eval()
+    x = torch.rand(5, 1, 28, 28) * 2 - 1
+    logit, classes = d(x, with_classes=True)
+    assert classes.shape == (5, 10)
+    torch.testing.assert_close(logit, classes.logsumexp(1))
+    torch.testing.assert_close(d(x), logit)
+
+
+def test_supervised_d_learns_the_digits_of_real_images():
+    """The cross-entropy term trains D's digit head: after a few steps on two digits that
+    differ in every pixel, D tells them apart."""
+    model, train = replace(P.model, features=4), replace(P.train, batch_size=32, lr_d=0.01)
+    nets = training.build_nets(model, train, torch.device("cpu"))
+    labels = torch.arange(32) % 2
+    data = torch.where(labels.view(-1, 1, 1, 1) == 0, -1.0, 1.0).expand(32, 1, 28, 28)
+    for step in range(20):
+        batches = training.draw_batches(
+            data, labels, torch.arange(32), 0, train, model, torch.Generator().manual_seed(step)
+        )
+        training.gan_step(nets.g, nets.d, nets.opt_g, nets.opt_d, batches, "bce", 0.0)
+    nets.d.eval()
+    _, classes = nets.d(data.contiguous(), with_classes=True)
+    assert torch.equal(classes[:, :2].argmax(1), labels)
+
+
+def test_supervised_d_needs_labels(tmp_path):
+    with pytest.raises(Exception, match="model.supervised_d: true needs the labels"):
+        training.train(
+            torch.zeros(64, 1, 28, 28, dtype=torch.uint8),
+            replace(P.model, features=4),
+            replace(P.train, epochs=1, batch_size=32),
+            tmp_path / "c.pt",
+        )
