@@ -74,6 +74,7 @@ BAD = {
 }
 
 
+@pytest.mark.slow  # each case runs the prepare stage in a fresh Python process
 @pytest.mark.parametrize("case", BAD)
 def test_prepare_refuses_bad_file(tmp_path, case):
     name, payload, message = BAD[case]
@@ -91,6 +92,7 @@ def test_prepare_refuses_bad_file(tmp_path, case):
     assert not (tmp_path / "metrics/data.json").exists()
 
 
+@pytest.mark.slow  # runs a stage in a fresh Python process
 def test_prepare_accepts_plain_files_and_warns_about_md5(tmp_path):
     raw = small_idx_folder(tmp_path / "raw")
     plain = raw / "train-images-idx3-ubyte"
@@ -103,6 +105,7 @@ def test_prepare_accepts_plain_files_and_warns_about_md5(tmp_path):
     assert train["images"].shape == (36, 1, 28, 28) and train["labels"].dtype == torch.int64
 
 
+@pytest.mark.slow  # runs a stage in a fresh Python process
 def test_empty_folder_names_every_missing_file(tmp_path):
     (tmp_path / "raw").mkdir()
     result = run_prepare(tmp_path, tmp_path / "raw")

@@ -2,9 +2,11 @@
 
 import json
 
+import pytest
 from conftest import REPO, run
 
 
+@pytest.mark.slow  # runs the benchmark script
 def test_throughput_script_prints_its_figures(idx_folder):  # idx_folder: skip without digits
     result = run(["python", str(REPO / "bench/throughput.py"), "--images", "256"], REPO)
     out = json.loads(result.stdout)

@@ -32,6 +32,7 @@ class Evil:
         return (open, (str(self.marker), "w"))
 
 
+@pytest.mark.slow  # runs python -m mnistgan in a fresh process
 def test_generate_refuses_a_pickle_that_runs_code(tmp_path):
     marker, evil = tmp_path / "pwned", tmp_path / "evil.pt"
     torch.save({"kind": "generator", "config": {}, "state_dict": Evil(marker)}, evil)

@@ -38,6 +38,7 @@ def test_embed_gives_features_and_probabilities():
     assert torch.allclose(probs.sum(1), torch.ones(5))
 
 
+@pytest.mark.slow  # trains twice on 2,000 real digits
 def test_classifier_learns_real_digits_repeatably(digits):
     x, y, tx, ty = digits
     model = train_classifier(x, y, CFG, log=lambda m: None)

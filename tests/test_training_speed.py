@@ -28,6 +28,7 @@ def test_threads_null_means_every_usable_core():
         torch.set_num_threads(before)
 
 
+@pytest.mark.slow  # two fresh Python processes
 def test_keep_freed_memory_keeps_freed_memory_in_the_heap():
     """160 MB of 8 MB tensors made and freed: past glibc's largest default trim threshold
     (64 MB), so by default it hands the memory back to the OS (to be page-faulted in again
