@@ -136,6 +136,8 @@ def main() -> None:
     ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args()
     p = params.load(args.params)
+    # the tutorial loop is a plain GAN: time the same one (no digit head, no balance term)
+    p = replace(p, model=replace(p.model, supervised_d=False), train=replace(p.train, balance=0.0))
     device = training.resolve_device(p.train.device)
     threads = cpu.set_threads(p.train.threads)
     with tempfile.TemporaryDirectory() as tmp:

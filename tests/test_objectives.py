@@ -78,15 +78,15 @@ def test_conditional_generator_honours_labels(arch, tmp_path):
 
 
 def test_ema_differs_from_raw_after_a_step_and_equals_it_with_decay_0(tmp_path):
-    x, _ = data()
-    smooth = training.train(x, MODEL, replace(TRAIN, ema=0.9), tmp_path / "a.pt")
+    x, y = data()
+    smooth = training.train(x, MODEL, replace(TRAIN, ema=0.9), tmp_path / "a.pt", y)
     raw, ema = smooth.generator.state_dict(), smooth.generator_ema.state_dict()
     assert any(not torch.equal(raw[k], ema[k]) for k in raw if raw[k].is_floating_point())
 
-    copy = training.train(x, MODEL, replace(TRAIN, ema=0.0), tmp_path / "b.pt")
+    copy = training.train(x, MODEL, replace(TRAIN, ema=0.0), tmp_path / "b.pt", y)
     raw, ema = copy.generator.state_dict(), copy.generator_ema.state_dict()
     assert all(torch.equal(raw[k], ema[k]) for k in raw)
-    off = training.train(x, MODEL, TRAIN, tmp_path / "c.pt")
+    off = training.train(x, MODEL, replace(TRAIN, ema=None), tmp_path / "c.pt", y)
     assert off.generator_ema is None
 
 

@@ -20,6 +20,11 @@ def images(n: int = 64) -> torch.Tensor:
     )
 
 
+def digits(n: int = 64) -> torch.Tensor:
+    """Labels for images(n): the default discriminator is supervised and needs them."""
+    return torch.arange(n) % 10
+
+
 def state(result: training.Result) -> list[torch.Tensor]:
     return list(result.generator.state_dict().values()) + list(
         result.discriminator.state_dict().values()
@@ -28,9 +33,11 @@ def state(result: training.Result) -> list[torch.Tensor]:
 
 def test_resumed_run_equals_uninterrupted_run(tmp_path):
     x = images()
-    straight = training.train(x, MODEL, TRAIN, tmp_path / "a.pt")
-    training.train(x, MODEL, replace(TRAIN, epochs=1), tmp_path / "b.pt")  # "killed" after 1
-    resumed = training.train(x, MODEL, TRAIN, tmp_path / "b.pt")
+    straight = training.train(x, MODEL, TRAIN, tmp_path / "a.pt", digits())
+    training.train(
+        x, MODEL, replace(TRAIN, epochs=1), tmp_path / "b.pt", digits()
+    )  # "killed" after 1
+    resumed = training.train(x, MODEL, TRAIN, tmp_path / "b.pt", digits())
     assert resumed.images_seen == 64  # only epoch 2 ran
     assert straight.history.rows == resumed.history.rows
     assert straight.history.epoch_means == resumed.history.epoch_means
@@ -41,8 +48,8 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
 
 def test_checkpoint_from_other_params_is_ignored(tmp_path, capsys):
     x = images()
-    training.train(x, MODEL, replace(TRAIN, epochs=1), tmp_path / "c.pt")
-    result = training.train(x, MODEL, replace(TRAIN, lr_g=1e-3), tmp_path / "c.pt")
+    training.train(x, MODEL, replace(TRAIN, epochs=1), tmp_path / "c.pt", digits())
+    result = training.train(x, MODEL, replace(TRAIN, lr_g=1e-3), tmp_path / "c.pt", digits())
     assert "ignoring" in capsys.readouterr().err
     assert result.images_seen == 2 * 64  # trained from scratch
 
@@ -50,7 +57,8 @@ def test_checkpoint_from_other_params_is_ignored(tmp_path, capsys):
 def test_checkpoint_from_code_with_other_layers_is_ignored(tmp_path, capsys, monkeypatch):
     """Same params and data, but the code has changed a layer since: start afresh, do not
     crash half-way through loading weights that no longer fit."""
-    x, y, model = images(), torch.arange(64) % 10, replace(MODEL, conditional=True)
+    x, y = images(), digits()
+    model = replace(MODEL, conditional=True, supervised_d=False)  # embeddings, no digit head
     training.train(x, model, replace(TRAIN, epochs=1), tmp_path / "k.pt", y)
     monkeypatch.setattr(models, "N_CLASSES", 11)  # "new code": embeddings with 11 rows
     result = training.train(x, model, TRAIN, tmp_path / "k.pt", y)
@@ -60,7 +68,7 @@ def test_checkpoint_from_code_with_other_layers_is_ignored(tmp_path, capsys, mon
 
 def test_nan_stops_with_epoch_and_step_and_keeps_last_checkpoint(tmp_path, monkeypatch):
     x, ckpt = images(), tmp_path / "n.pt"
-    training.train(x, MODEL, replace(TRAIN, epochs=1), ckpt)
+    training.train(x, MODEL, replace(TRAIN, epochs=1), ckpt, digits())
     good = ckpt.read_bytes()
     real_step = training.gan_step
     calls = []
@@ -72,10 +80,10 @@ def test_nan_stops_with_epoch_and_step_and_keeps_last_checkpoint(tmp_path, monke
 
     monkeypatch.setattr(training, "gan_step", poisoned)
     with pytest.raises(UserError, match=r"non-finite loss at epoch 2, step 7"):
-        training.train(x, MODEL, TRAIN, ckpt)
+        training.train(x, MODEL, TRAIN, ckpt, digits())
     assert ckpt.read_bytes() == good
 
 
 def test_batch_larger_than_data_is_refused(tmp_path):
     with pytest.raises(UserError, match=r"^train\.batch_size: got 16, expected at most 8"):
-        training.train(images(8), MODEL, TRAIN, tmp_path / "x.pt")
+        training.train(images(8), MODEL, TRAIN, tmp_path / "x.pt", digits(8))
