@@ -78,7 +78,7 @@ class Generator(nn.Module):
     """A body fed z, or z concatenated with a learned 10-dim embedding of the digit (Mirza &
     Osindero 2014). Float labels (N, 10) mix the class embeddings: used to interpolate
     between digits. A z-sized embedding let G learn to ignore z: each digit came in one
-    style (30 epochs on 6,000 digits: FID 115, recall 0.0; with 10 dims FID 17, recall 0.83)."""
+    style (docs/design.md has the numbers)."""
 
     def __init__(self, cfg: ModelParams):
         super().__init__()
@@ -104,9 +104,8 @@ class Discriminator(nn.Module):
 
     Supervised (Salimans et al. 2016, K+1 classes): the head gives 10 digit logits l, and the
     real-vs-fake logit is logsumexp(l), so "real" means "some digit"; training adds a
-    cross-entropy on real images' labels. An unconditional G then cannot win with strokes
-    that sit between digits: without it the default model dropped 2 of 10 digits and drew
-    blends (classifier score 6.5, FID 147 on the official data; with it, see the README)."""
+    cross-entropy on real images' labels. An unconditional G then gains little from strokes
+    that sit between digits, which a plain D let it draw (docs/study-quality.md)."""
 
     def __init__(self, cfg: ModelParams):
         super().__init__()
