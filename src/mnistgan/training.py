@@ -204,6 +204,13 @@ def draw_batches(
     return batches
 
 
+def scores(
+    d: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | None, supervised: bool
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """D's logits (N,), and a supervised D's digit logits (N, 10) (None for a plain D)."""
+    return d(x, y, with_classes=True) if supervised else (d(x, y), None)
+
+
 def gan_step(
     g,
     d,
@@ -236,16 +243,14 @@ def gan_step(
             real_y = b.real_y if b.fake_y is not None else None  # a conditional D's labels
             if one_pass:
                 y = None if real_y is None else torch.cat([real_y, b.fake_y])
-                out = d(torch.cat([b.real, fake.detach()]), y, with_classes=supervised)
-                logits, classes = out if supervised else (out, None)
-                (real_logit, fake_logit), real_classes = logits.chunk(2), classes
+                logits, classes = scores(d, torch.cat([b.real, fake.detach()]), y, supervised)
+                real_logit, fake_logit = logits.chunk(2)
             else:
-                out = d(b.real, real_y, with_classes=supervised)
-                real_logit, real_classes = out if supervised else (out, None)
+                real_logit, classes = scores(d, b.real, real_y, supervised)
                 fake_logit = d(fake.detach(), b.fake_y)
             d_loss = objectives.d_loss(loss, real_logit, fake_logit)
             if supervised:  # the digit of each real image: the first len(real) rows
-                d_loss = d_loss + F.cross_entropy(real_classes[: len(b.real)], b.real_y)
+                d_loss = d_loss + F.cross_entropy(classes[: len(b.real)], b.real_y)
             if loss == "wgan-gp":
                 gp = objectives.gradient_penalty(critic, b.real, fake, real_y, b.eps)
                 d_loss = d_loss + gp_weight * gp
@@ -260,12 +265,10 @@ def gan_step(
 
     d.requires_grad_(False)  # G's update needs grads through D, not D's weight grads
     with cast():
+        logit, classes = scores(critic, fake, b.fake_y, supervised)
+        g_loss = objectives.g_loss(loss, logit)
         if supervised and balance > 0:
-            logit, classes = critic(fake, b.fake_y, with_classes=True)
-            g_loss = objectives.g_loss(loss, logit)
             g_loss = g_loss + balance * objectives.class_balance(classes, prior)
-        else:
-            g_loss = objectives.g_loss(loss, critic(fake, b.fake_y))
     opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
     opt_g.step()
