@@ -73,6 +73,21 @@ def rows(batch_size: int, world: World) -> slice:
     return slice(world.rank * n, (world.rank + 1) * n)
 
 
+def batch_sum(t: torch.Tensor) -> torch.Tensor:
+    """`t`, a sum over this process's slice of the batch, summed over every slice (one
+    autograd-aware all-reduce under torchrun; `t` itself in a single process). Batch-level
+    statistics (batch norm, the class-balance term) need it to match a single process."""
+    return dist_nn.all_reduce(t) if dist.is_initialized() else t
+
+
+def batch_mean(x: torch.Tensor) -> torch.Tensor:
+    """The mean of `x` over dim 0 of the global batch (`x.mean(0)` in a single process)."""
+    if not dist.is_initialized():
+        return x.mean(0)
+    total = batch_sum(torch.cat([x.sum(0), x.new_tensor([len(x)])]))
+    return total[:-1] / total[-1]
+
+
 class SyncStats:
     """Batch norm over the global batch, with the statistics summed by one autograd-aware
     all-reduce: the maths of nn.SyncBatchNorm, which refuses CPU tensors (and so gloo)."""
@@ -83,7 +98,7 @@ class SyncStats:
         dims, c = [0, *range(2, x.dim())], x.shape[1]
         xf = x.float()
         local = torch.cat([xf.sum(dims), xf.square().sum(dims), xf.new_tensor([x.numel() / c])])
-        total = dist_nn.all_reduce(local)
+        total = batch_sum(local)
         n = total[-1]
         mean = total[:c] / n
         var = total[c : 2 * c] / n - mean.square()

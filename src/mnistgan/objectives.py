@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .distributed import batch_mean
+
 
 def d_loss(kind: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     if kind == "bce":
@@ -43,6 +45,7 @@ def gradient_penalty(
 def class_balance(classes: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
     """KL(mean softmax(classes) || prior): how far the digits a supervised D sees in a batch
     of fakes are from the training set's digit frequencies. Per-image realness cannot see a
-    dropped digit; this batch-level term can (the marginal term of CatGAN, Springenberg 2016)."""
-    p = classes.float().softmax(1).mean(0)
+    dropped digit; this batch-level term can (the marginal term of CatGAN, Springenberg 2016).
+    Under torchrun the mean is over the global batch, as in a single process."""
+    p = batch_mean(classes.float().softmax(1))
     return (p * (p.log() - prior.log())).sum()
