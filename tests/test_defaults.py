@@ -8,6 +8,7 @@ import torch
 from conftest import REPO
 
 from mnistgan import models, params, training
+from mnistgan.errors import UserError
 from mnistgan.params import ModelParams, TrainParams
 
 P = params.load(REPO / "params.yaml")
@@ -73,7 +74,7 @@ def test_supervised_d_learns_the_digits_of_real_images():
 
 
 def test_supervised_d_needs_labels(tmp_path):
-    with pytest.raises(Exception, match="model.supervised_d: true needs the labels"):
+    with pytest.raises(UserError, match="model.supervised_d: true needs the labels"):
         training.train(
             torch.zeros(64, 1, 28, 28, dtype=torch.uint8),
             replace(P.model, features=4),
