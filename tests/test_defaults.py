@@ -81,3 +81,12 @@ def test_supervised_d_needs_labels(tmp_path):
             replace(P.train, epochs=1, batch_size=32),
             tmp_path / "c.pt",
         )
+
+
+@pytest.mark.parametrize("refine", [0, 1, 2])
+def test_g_refine_draws_pixels_with_3x3_convs_at_full_resolution(refine):
+    g = models.build_generator(replace(P.model, features=4, g_refine=refine)).eval()
+    assert g(torch.randn(3, P.model.z_dim)).shape == (3, 1, 28, 28)
+    convs = [m for m in g.modules() if type(m) is torch.nn.Conv2d]
+    assert [m.kernel_size for m in convs] == [(3, 3)] * refine
+    assert [m.out_channels for m in convs] == [4] * (refine - 1) + [1] * (refine > 0)

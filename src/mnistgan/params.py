@@ -48,6 +48,7 @@ class ModelParams:
     spectral_norm: bool  # spectral normalisation of every D layer
     d_norm: Literal["batch", "layer", "none"]  # dcgan D's normalisation; wgan-gp needs no batch
     supervised_d: bool  # D also learns the digit of real images (G stays label-free)
+    g_refine: int = rule("an integer >= 0", lambda v: v >= 0)  # dcgan G: 3x3 convs at 28x28
 
 
 @dataclass(frozen=True)
