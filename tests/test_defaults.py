@@ -32,7 +32,7 @@ def one_step(model: ModelParams, train: TrainParams) -> tuple[list[float], torch
 
 def test_params_yaml_parses_and_is_the_studied_default():
     assert P.model.arch == "dcgan" and not P.model.conditional
-    assert P.model.supervised_d
+    assert P.model.supervised_d and P.model.g_refine == 1
     assert P.train.ema is not None
 
 
