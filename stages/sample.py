@@ -1,6 +1,7 @@
 """Stage sample: models/generator.pt -> data/samples/samples.pt, metrics/samples.png and
 metrics/interpolations.png. A conditional generator draws every digit equally often and its
-samples carry their `labels`; its grid shows one digit per row."""
+samples carry their `labels`; its grid shows one digit per row. With sample.keep < 1,
+models/discriminator.pt drops the drafts it is least sure of (mnistgan.rejection)."""
 
 import torch
 
@@ -8,9 +9,10 @@ from mnistgan import atomic, params
 from mnistgan.checkpoint import load_model
 from mnistgan.errors import exit_on_user_error
 from mnistgan.interpolation import STEPS, digit_rows, latent_rows
-from mnistgan.models import build_generator
+from mnistgan.models import build_discriminator, build_generator
 from mnistgan.params import ModelParams
 from mnistgan.pixels import grid_png
+from mnistgan.rejection import drafts_needed, most_sure, sureness
 from mnistgan.sampling import balanced_labels, class_latents, generate, latents
 
 INTERPOLATION_ROWS = 8
@@ -19,14 +21,19 @@ INTERPOLATION_ROWS = 8
 def main() -> None:
     p = params.load().sample
     g, cfg = load_model("models/generator.pt", "generator", build_generator, ModelParams)
-    z = latents(p.n, cfg.z_dim, p.seed)
+    z = latents(drafts_needed(p.n, p.keep), cfg.z_dim, p.seed)
+    labels = balanced_labels(len(z)) if cfg.conditional else None
+    images = generate(g, z, labels)
+    if p.keep < 1:
+        d, _ = load_model(
+            "models/discriminator.pt", "discriminator", build_discriminator, ModelParams
+        )
+        kept = most_sure(*sureness(d, images, labels), p.n)
+        images, labels = images[kept], None if labels is None else labels[kept]
     if cfg.conditional:
-        labels = balanced_labels(p.n)
-        images = generate(g, z, labels)
         atomic.write_torch("data/samples/samples.pt", {"images": images, "labels": labels})
         grid = grid_png(generate(g, *class_latents(cfg.z_dim, p.seed + 1)), nrow=10)
     else:
-        images = generate(g, z)
         atomic.write_torch("data/samples/samples.pt", {"images": images})
         grid = grid_png(images[: p.grid])
     atomic.write_bytes("metrics/samples.png", grid)

@@ -47,6 +47,9 @@ def test_floats_accept_integers():
         ("data", "val_size", -5, "an integer >= 0"),
         ("data", "raw_dir", 3, "a value of type str"),
         ("sample", "n", 0, "an integer >= 1"),
+        ("sample", "keep", 0, "a number in (0, 1]"),
+        ("sample", "keep", 1.5, "a number in (0, 1]"),
+        ("model", "g_refine", -1, "an integer >= 0"),
     ],
 )
 def test_bad_values_name_key_value_and_expectation(section, key, value, expected):

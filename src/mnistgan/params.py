@@ -78,6 +78,7 @@ class SampleParams:
     n: int = positive_int()
     seed: int
     grid: int = positive_int()
+    keep: float = rule("a number in (0, 1]", lambda v: 0 < v <= 1)  # share of drafts kept
 
 
 @dataclass(frozen=True)
