@@ -26,18 +26,20 @@ def test_most_sure_breaks_ties_by_draft_order():
     assert most_sure(torch.zeros(4, dtype=torch.int64), torch.ones(4), 2).tolist() == [0, 1]
 
 
-def test_sureness_of_a_supervised_d_is_its_probability_of_the_digit_it_reads():
+def test_sureness_of_a_supervised_d_is_its_k_plus_1_probability_of_a_real_digit():
     torch.manual_seed(0)
-    d = models.build_discriminator(replace(P.model, features=4, supervised_d=True))
+    d = models.build_discriminator(replace(P.model, features=4, supervised_d=True)).eval()
     images = torch.randint(0, 256, (5, 1, 28, 28), dtype=torch.uint8)
+    realness, classes = d(images.float() / 127.5 - 1, with_classes=True)
+    # p(real and digit c) = p(real) * p(c | real) = sigmoid(realness) * softmax(classes)_c
+    p = torch.sigmoid(realness)[:, None] * classes.softmax(1)
     group, score = sureness(d, images, None)
-    probs = d(images.float() / 127.5 - 1, with_classes=True)[1].softmax(1)
-    assert torch.equal(group, probs.argmax(1))
-    assert torch.allclose(score, probs.max(1).values)
+    assert torch.equal(group, p.argmax(1))
+    assert torch.allclose(score.exp(), p.max(1).values)
     asked = torch.tensor([3, 3, 1, 0, 9])
     group, score = sureness(d, images, asked)  # conditional: the digit asked for
     assert torch.equal(group, asked)
-    assert torch.allclose(score, probs[torch.arange(5), asked])
+    assert torch.allclose(score.exp(), p[torch.arange(5), asked])
 
 
 def test_sureness_of_a_plain_d_is_its_realness_logit_in_one_group():

@@ -25,19 +25,20 @@ def sureness(
     d: nn.Module, images: torch.Tensor, labels: torch.Tensor | None, batch: int = 1000
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(group, score) per uint8 image, higher score = surer. A supervised D: the digit asked
-    for (conditional) or the one D reads, and D's probability of that digit. A plain D: one
-    group, scored by its realness logit."""
+    for (conditional) or the one D reads, scored by D's K+1-class log-probability that the
+    image is a real one of that digit, log(exp(l_c) / (1 + sum_k exp(l_k))): its realness and
+    its reading in one number. A plain D: one group, scored by its realness logit."""
     d.eval()
     xs = images.split(batch)
-    ys = [None] * len(xs) if labels is None else labels.split(batch)
+    pairs = list(zip(xs, [None] * len(xs) if labels is None else labels.split(batch), strict=True))
     if not getattr(d, "supervised", False):
-        logits = torch.cat([d(to_unit(x), y) for x, y in zip(xs, ys, strict=True)])
+        logits = torch.cat([d(to_unit(x), y) for x, y in pairs])
         return torch.zeros(len(images), dtype=torch.int64), logits
-    probs = torch.cat(
-        [d(to_unit(x), y, with_classes=True)[1].softmax(1) for x, y in zip(xs, ys, strict=True)]
-    )
-    group = probs.argmax(1) if labels is None else labels
-    return group, probs.gather(1, group[:, None]).squeeze(1)
+    classes = torch.cat([d(to_unit(x), y, with_classes=True)[1] for x, y in pairs])
+    fake = torch.zeros(len(classes), 1)  # the K+1-th class, "generated", has logit 0
+    log_p = torch.cat([fake, classes], 1).log_softmax(1)[:, 1:]
+    group = classes.argmax(1) if labels is None else labels
+    return group, log_p.gather(1, group[:, None]).squeeze(1)
 
 
 def most_sure(group: torch.Tensor, score: torch.Tensor, n: int) -> torch.Tensor:
