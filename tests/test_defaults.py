@@ -5,6 +5,7 @@ from dataclasses import replace
 
 import pytest
 import torch
+import yaml
 from conftest import REPO
 
 from mnistgan import models, params, training
@@ -12,6 +13,7 @@ from mnistgan.errors import UserError
 from mnistgan.params import ModelParams, TrainParams
 
 P = params.load(REPO / "params.yaml")
+RAW = yaml.safe_load((REPO / "params.yaml").read_text())
 
 
 def one_step(model: ModelParams, train: TrainParams) -> tuple[list[float], torch.nn.Module]:
@@ -32,7 +34,7 @@ def one_step(model: ModelParams, train: TrainParams) -> tuple[list[float], torch
 
 def test_params_yaml_parses_and_is_the_studied_default():
     assert P.model.arch == "dcgan" and not P.model.conditional
-    assert P.model.supervised_d and P.model.g_refine == 1
+    assert P.model.supervised_d and P.model.g_refine == 1 and P.model.mixture == 10
     assert P.train.ema is not None
 
 
@@ -90,3 +92,30 @@ def test_g_refine_draws_pixels_with_3x3_convs_at_full_resolution(refine):
     convs = [m for m in g.modules() if type(m) is torch.nn.Conv2d]
     assert [m.kernel_size for m in convs] == [(3, 3)] * refine
     assert [m.out_channels for m in convs] == [4] * (refine - 1) + [1] * (refine > 0)
+
+
+def test_mixture_latent_picks_uniform_components_as_one_hot_codes():
+    mix = models.MixtureLatent(10, scale=3.0)
+    z = torch.randn(20_000, P.model.z_dim, generator=torch.Generator().manual_seed(0))
+    out = mix(z)
+    assert out.shape == z.shape
+    code, rest = out[:, :10], out[:, 10:]
+    assert torch.equal(rest, z[:, 10:])
+    assert torch.equal(code.sum(1), torch.full((len(z),), 3.0))
+    share = code.argmax(1).bincount(minlength=10) / len(z)
+    assert share.min() > 0.09 and share.max() < 0.11  # argmax of iid normals: uniform
+
+
+def test_mixture_generator_sees_only_the_component_of_the_first_dims():
+    g = models.build_generator(replace(P.model, features=4, mixture=10)).eval()
+    z = torch.randn(4, P.model.z_dim)
+    same_component = z.clone()
+    same_component[:, :10] *= 2  # the argmax, hence the component, is unchanged
+    with torch.no_grad():
+        torch.testing.assert_close(g(z), g(same_component))
+        assert g(z).shape == (4, 1, 28, 28)
+
+
+def test_mixture_must_leave_gaussian_dims():
+    with pytest.raises(UserError, match="model.mixture: got 100"):
+        params.parse({**RAW, "model": {**RAW["model"], "mixture": 100}})

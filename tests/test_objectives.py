@@ -7,14 +7,14 @@ import torch
 from conftest import REPO
 
 from mnistgan import params, training
-from mnistgan.ema import update_ema
+from mnistgan.ema import update_ema, warmed_decay
 from mnistgan.errors import UserError
 from mnistgan.interpolation import STEPS, digit_rows, latent_rows, slerp
 from mnistgan.models import build
 from mnistgan.objectives import gradient_penalty
 
 P = params.load(REPO / "params.yaml")
-MODEL = replace(P.model, features=4, z_dim=8)
+MODEL = replace(P.model, features=4, z_dim=16)
 TRAIN = replace(P.train, epochs=1, batch_size=16, log_every=1, device="cpu")
 
 
@@ -95,6 +95,20 @@ def test_update_ema_is_the_moving_average():
     expect = 0.75 * a.weight.detach() + 0.25 * b.weight.detach()
     update_ema(a, b, 0.75)
     torch.testing.assert_close(a.weight.detach(), expect)
+
+
+def test_ema_warm_up_follows_the_model_early_and_caps_at_the_decay():
+    assert warmed_decay(0.999, 0) == pytest.approx(0.1)
+    assert warmed_decay(0.999, 90) == pytest.approx(0.91)
+    assert warmed_decay(0.999, 100_000) == 0.999
+    # 100 steps of a model that moved from 0 to 1 at step 0: without warm-up the average holds
+    # 0.999^100 = 90% of the old weights; with it, under 1%
+    ema, model = torch.nn.Linear(1, 1), torch.nn.Linear(1, 1)
+    torch.nn.init.zeros_(ema.weight)
+    torch.nn.init.ones_(model.weight)
+    for step in range(100):
+        update_ema(ema, model, warmed_decay(0.999, step))
+    assert ema.weight.item() > 0.99
 
 
 def test_resume_is_identical_with_ema_conditional_wgan_gp_and_spectral_norm(tmp_path):

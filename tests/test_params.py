@@ -50,6 +50,7 @@ def test_floats_accept_integers():
         ("sample", "keep", 0, "a number in (0, 1]"),
         ("sample", "keep", 1.5, "a number in (0, 1]"),
         ("model", "g_refine", -1, "an integer >= 0"),
+        ("model", "mixture", 1, "0 or an integer >= 2"),
     ],
 )
 def test_bad_values_name_key_value_and_expectation(section, key, value, expected):

@@ -5,6 +5,13 @@ import torch
 from torch import nn
 
 
+def warmed_decay(decay: float, step: int) -> float:
+    """The decay to use after `step` updates: min(decay, (1 + step) / (10 + step)), as in
+    TensorFlow's ExponentialMovingAverage. Early on the average follows the model closely,
+    so a short run's EMA is not stuck near the random initial weights."""
+    return min(decay, (1 + step) / (10 + step))
+
+
 @torch.no_grad()
 def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
     """ema <- decay * ema + (1 - decay) * model, for parameters and float buffers (BatchNorm's

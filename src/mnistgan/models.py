@@ -85,6 +85,23 @@ def dcgan_features(f: int, norm: str) -> tuple[nn.Module, int]:
     return net, 2 * f * 7 * 7
 
 
+class MixtureLatent(nn.Module):
+    """A discrete latent drawn from z itself: the argmax of z's first k dims picks one of k
+    equally likely components, which G sees as a one-hot code (times `scale`) beside z's other
+    dims. A Gaussian z is connected, so a G fed it must draw something between any two
+    digits it draws; with separate components it need not (the mixture GANs of Ben-Yosef and
+    Weinshall 2018). No labels: which component draws which digit is G's to learn. z stays
+    N(0, I), so sampling, resuming and interpolation are unchanged."""
+
+    def __init__(self, k: int, scale: float = 3.0):
+        super().__init__()
+        self.k, self.scale = k, scale
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        code = nn.functional.one_hot(z[:, : self.k].argmax(1), self.k).to(z.dtype)
+        return torch.cat([code * self.scale, z[:, self.k :]], 1)
+
+
 class Generator(nn.Module):
     """A body fed z, or z concatenated with a learned 10-dim embedding of the digit (Mirza &
     Osindero 2014). Float labels (N, 10) mix the class embeddings: used to interpolate
@@ -93,6 +110,7 @@ class Generator(nn.Module):
 
     def __init__(self, cfg: ModelParams):
         super().__init__()
+        self.mixture = MixtureLatent(cfg.mixture) if cfg.mixture else nn.Identity()
         self.embed = nn.Embedding(N_CLASSES, N_CLASSES) if cfg.conditional else None
         in_dim = cfg.z_dim + N_CLASSES if cfg.conditional else cfg.z_dim
         if cfg.arch == "mlp":
@@ -101,6 +119,7 @@ class Generator(nn.Module):
             self.body = dcgan_generator(in_dim, cfg.features, cfg.g_refine)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        z = self.mixture(z)
         if self.embed is not None:
             if y is None:
                 raise ValueError("a conditional generator needs labels")

@@ -49,6 +49,7 @@ class ModelParams:
     d_norm: Literal["batch", "layer", "none"]  # dcgan D's normalisation; wgan-gp needs no batch
     supervised_d: bool  # D also learns the digit of real images (G stays label-free)
     g_refine: int = rule("an integer >= 0", lambda v: v >= 0)  # dcgan G: 3x3 convs at 28x28
+    mixture: int = rule("0 or an integer >= 2", lambda v: v == 0 or v >= 2)  # discrete latent
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,11 @@ def parse(raw: Any) -> Params:
         raise UserError(
             "train.loss: wgan-gp needs a discriminator without BatchNorm: "
             "set model.d_norm to layer or none"
+        )
+    if p.model.mixture >= p.model.z_dim:
+        raise UserError(
+            f"model.mixture: got {p.model.mixture}, but it picks a component from that many of "
+            f"z's {p.model.z_dim} dims: it must be below model.z_dim"
         )
     if p.train.balance > 0 and not p.model.supervised_d:
         raise UserError(

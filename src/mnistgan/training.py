@@ -21,7 +21,7 @@ from tqdm import tqdm
 from . import atomic, distributed, objectives
 from .checkpoint import load_safely
 from .distributed import World
-from .ema import update_ema
+from .ema import update_ema, warmed_decay
 from .errors import UserError
 from .models import N_CLASSES, build
 from .params import ModelParams, TrainParams
@@ -399,7 +399,7 @@ def train(
                 prior,
             )
             if g_ema is not None:
-                update_ema(g_ema, g, cfg.ema)
+                update_ema(g_ema, g, warmed_decay(cfg.ema, step))
             epoch_mean.add(stats)
             log_mean.add(stats)
             step += 1
