@@ -119,3 +119,37 @@ def test_mixture_generator_sees_only_the_component_of_the_first_dims():
 def test_mixture_must_leave_gaussian_dims():
     with pytest.raises(UserError, match="model.mixture: got 100"):
         params.parse({**RAW, "model": {**RAW["model"], "mixture": 100}})
+
+
+def test_digit_loss_adds_the_cross_entropy_of_the_digit_d_reads_in_the_fakes():
+    """G's loss with digit_loss w is its loss without, plus w x the cross-entropy between the
+    supervised D's digit logits on the fakes (D as updated by the step) and their labels."""
+    model = replace(P.model, features=4, conditional=True)
+    train = replace(P.train, batch_size=16)
+    g_losses, ds = [], []
+    for weight in (0.0, 2.0):
+        nets = training.build_nets(model, train, torch.device("cpu"))
+        data, labels = torch.rand(16, 1, 28, 28) * 2 - 1, torch.arange(16) % 10
+        batches = training.draw_batches(
+            data, labels, torch.arange(16), 0, train, model, torch.Generator().manual_seed(0)
+        )
+        stats = training.gan_step(
+            nets.g, nets.d, nets.opt_g, nets.opt_d, batches, "bce", 0.0, digit_loss=weight
+        )
+        g_losses.append(stats[1])
+        ds.append(nets.d)
+    g, _ = models.build(model, train.seed)  # G before its update: it drew the fakes
+    g = training.prepare_model(g, torch.device("cpu"))
+    b = batches[0]
+    with torch.no_grad():
+        _, classes = ds[1](g(b.z, b.fake_y), b.fake_y, with_classes=True)
+    ce = torch.nn.functional.cross_entropy(classes, b.fake_y)
+    torch.testing.assert_close(g_losses[1] - g_losses[0], 2.0 * ce)
+
+
+def test_digit_loss_needs_a_conditional_model_and_a_supervised_d():
+    raw = {**RAW, "train": {**RAW["train"], "digit_loss": 1.0}}
+    with pytest.raises(UserError, match=r"^train\.digit_loss: got 1\.0, but it scores"):
+        params.parse(raw)  # the default model is unconditional
+    raw["model"] = {**RAW["model"], "conditional": True}
+    assert params.parse(raw).train.digit_loss == 1.0

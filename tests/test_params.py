@@ -51,6 +51,9 @@ def test_floats_accept_integers():
         ("sample", "keep", 1.5, "a number in (0, 1]"),
         ("model", "g_refine", -1, "an integer >= 0"),
         ("model", "mixture", 1, "0 or an integer >= 2"),
+        ("train", "lr_decay", 1.5, "a number in [0, 1]"),
+        ("train", "digit_loss", -1, "a number >= 0"),
+        ("train", "amp", "fp16", "one of bf16, auto or null"),
     ],
 )
 def test_bad_values_name_key_value_and_expectation(section, key, value, expected):

@@ -87,3 +87,45 @@ def test_nan_stops_with_epoch_and_step_and_keeps_last_checkpoint(tmp_path, monke
 def test_batch_larger_than_data_is_refused(tmp_path):
     with pytest.raises(UserError, match=r"^train\.batch_size: got 16, expected at most 8"):
         training.train(images(8), MODEL, TRAIN, tmp_path / "x.pt", digits(8))
+
+
+def test_lr_scale_is_flat_then_falls_linearly_to_zero():
+    assert [training.lr_scale(s, 10, 0.0) for s in (0, 5, 9)] == [1.0, 1.0, 1.0]
+    assert [training.lr_scale(s, 10, 0.5) for s in (0, 4, 5, 6, 9)] == [1, 1, 1, 0.8, 0.2]
+    assert [training.lr_scale(s, 4, 1.0) for s in range(4)] == [1.0, 0.75, 0.5, 0.25]
+
+
+def test_lr_decay_sets_both_rates_and_a_killed_run_resumes_on_the_same_schedule(
+    tmp_path, monkeypatch
+):
+    """A killed run's checkpoint holds no schedule state: the rates follow from the step, so
+    the resumed run ends byte-identical to an uninterrupted one. The epoch count is in the
+    fingerprint (it sets the schedule), so a shorter run's checkpoint is not resumed."""
+    x, cfg = images(), replace(TRAIN, lr_decay=0.5)
+    real_step, lrs = training.gan_step, []
+
+    def logged(g, d, opt_g, opt_d, *args):
+        lrs.append((opt_g.param_groups[0]["lr"], opt_d.param_groups[0]["lr"]))
+        return real_step(g, d, opt_g, opt_d, *args)
+
+    monkeypatch.setattr(training, "gan_step", logged)
+    straight = training.train(x, MODEL, cfg, tmp_path / "a.pt", digits())
+    scales = [training.lr_scale(s, 8, 0.5) for s in range(8)]  # 2 epochs of 4 steps
+    assert lrs == [(cfg.lr_g * s, cfg.lr_d * s) for s in scales]
+
+    def killed(*args):
+        if len(lrs) == 8 + 6:  # in epoch 2 of the second run
+            raise KeyboardInterrupt
+        return logged(*args)
+
+    monkeypatch.setattr(training, "gan_step", killed)
+    with pytest.raises(KeyboardInterrupt):
+        training.train(x, MODEL, cfg, tmp_path / "b.pt", digits())
+    monkeypatch.setattr(training, "gan_step", logged)
+    resumed = training.train(x, MODEL, cfg, tmp_path / "b.pt", digits())
+    assert resumed.images_seen == 64  # only epoch 2 ran
+    assert all(torch.equal(a, b) for a, b in zip(state(straight), state(resumed), strict=True))
+    shorter = replace(cfg, epochs=1)
+    assert training.fingerprint(MODEL, shorter, x, None, ()) != training.fingerprint(
+        MODEL, cfg, x, None, ()
+    )

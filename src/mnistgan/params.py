@@ -58,12 +58,13 @@ class TrainParams:
     batch_size: int = positive_int()
     lr_g: float = positive_float()
     lr_d: float = positive_float()
+    lr_decay: float = rule("a number in [0, 1]", lambda v: 0 <= v <= 1)  # share of training
     beta1: float = beta()
     beta2: float = beta()
     seed: int
     device: Literal["auto", "cpu", "cuda"]
     threads: int | None = rule("null (all cores) or an integer >= 1", lambda v: v is None or v >= 1)
-    amp: Literal["bf16"] | None  # autocast dtype; CUDA only (training.autocast says why)
+    amp: Literal["bf16", "auto"] | None  # bf16 autocast (training.autocast says where)
     compile: bool  # torch.compile the two models
     log_every: int = positive_int()
     loss: Literal["bce", "hinge", "wgan-gp"]
@@ -71,6 +72,7 @@ class TrainParams:
     d_steps: int = positive_int()  # D updates per G update
     ema: float | None = rule("null or a number in [0, 1)", lambda v: v is None or 0 <= v < 1)
     balance: float = rule("a number >= 0", lambda v: v >= 0)  # supervised D only
+    digit_loss: float = rule("a number >= 0", lambda v: v >= 0)  # conditional, supervised D
     processes: int = positive_int()  # data-parallel processes (torchrun) on this machine
 
 
@@ -169,6 +171,12 @@ def parse(raw: Any) -> Params:
         raise UserError(
             f"train.balance: got {p.train.balance}, but it weighs a supervised discriminator's "
             "class term: set model.supervised_d: true, or train.balance: 0"
+        )
+    if p.train.digit_loss > 0 and not (p.model.supervised_d and p.model.conditional):
+        raise UserError(
+            f"train.digit_loss: got {p.train.digit_loss}, but it scores the digit a supervised "
+            "discriminator reads in a conditional generator's fakes: set model.conditional and "
+            "model.supervised_d to true, or train.digit_loss: 0"
         )
     return p
 

@@ -40,14 +40,28 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether `device` computes in bf16 natively: a CUDA GPU that supports it, or a CPU with
+    avx512_bf16 or AMX (oneDNN's bf16 kernels). Elsewhere bf16 is emulated, ~10x slower
+    than fp32 (docs/performance.md)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+
 def autocast(amp: str | None, device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA. Refused on CPU: without avx512_bf16/AMX it is far slower than
-    fp32 (docs/performance.md), and fp32 keeps runs byte-identical."""
-    if amp is None:
+    """bf16 autocast of the forward passes: `bf16` where the device has bf16 instructions
+    (refused elsewhere), `auto` there and fp32 elsewhere, null always fp32. On a CPU with
+    AMX bf16 a dcgan step runs ~1.8x faster (docs/performance.md); a run stays
+    byte-identical on the same machine, but not across machines with and without bf16."""
+    if amp is None or (amp == "auto" and not native_bf16(device)):
         return contextlib.nullcontext()
-    if device.type != "cuda":
-        raise UserError(f"train.amp: got {amp!r}, but bf16 autocast is CUDA-only; use null on CPU")
-    return torch.autocast("cuda", dtype=torch.bfloat16)
+    if not native_bf16(device):
+        raise UserError(
+            f"train.amp: got {amp!r}, but this {device.type} has no bf16 instructions "
+            "(emulated bf16 is ~10x slower than fp32); use auto or null"
+        )
+    return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
 def prepare_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
@@ -68,9 +82,11 @@ def fingerprint(
 ) -> str:
     """Identifies what a checkpoint was trained on: params, data and the nets' weight shapes
     (a checkpoint from code whose layers have changed since is ignored, not half-loaded);
-    not the epoch count, nor the number of processes (they train the same model)."""
+    not the number of processes (they train the same model), nor the epoch count unless the
+    learning rates decay towards the last epoch."""
     shapes = [(k, list(v.shape)) for net in nets for k, v in net.state_dict().items()]
-    config = [asdict(model), asdict(train) | {"epochs": None, "processes": None}, shapes]
+    epochs = train.epochs if train.lr_decay else None
+    config = [asdict(model), asdict(train) | {"epochs": epochs, "processes": None}, shapes]
     h = hashlib.sha256(json.dumps(config).encode())
     h.update(images.numpy().tobytes())
     if labels is not None:
@@ -176,6 +192,13 @@ def steps_per_epoch(n_images: int, cfg: TrainParams) -> int:
     return steps
 
 
+def lr_scale(step: int, total: int, decay: float) -> float:
+    """The learning rates' factor at `step` of `total`: 1, then over the last `decay` share of
+    training a linear fall to 0 at the end. Stateless, so a resumed run follows it too."""
+    start = total * (1 - decay)
+    return 1.0 if step < start else (total - step) / (total - start)
+
+
 def draw_batches(
     data: torch.Tensor,
     labels: torch.Tensor | None,
@@ -222,14 +245,16 @@ def gan_step(
     cast=contextlib.nullcontext,
     balance: float = 0.0,
     prior: torch.Tensor | None = None,
+    digit_loss: float = 0.0,
 ) -> torch.Tensor:
     """One D update per batch, then one G update on the last batch's fakes. Returns means of
     (d_loss, g_loss, D(x), D(G(z))) on device, where D(.) is sigmoid(logit): a probability for
     bce, only a squashed critic score otherwise. `cast` makes the forward passes' autocast
     context (backward runs outside it). Under DDP the penalty and G's update call D's module
     itself: they need no sync of D's gradients (DDP expects one backward per forward).
-    `balance` weighs G's class-balance term against `prior`, the training digit frequencies
-    (a supervised D only)."""
+    `balance` weighs G's class-balance term against `prior`, the training digit frequencies,
+    and `digit_loss` G's cross-entropy between the digit D reads in a fake and the digit it
+    was drawn as (a supervised D only; the second for a conditional G)."""
     # D without batch norm scores each image on its own: one pass over real and fake together
     # is the same maths with bigger, faster matrix products (batch norm needs separate batches)
     batch_norms = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)
@@ -269,6 +294,8 @@ def gan_step(
         g_loss = objectives.g_loss(loss, logit)
         if supervised and balance > 0:
             g_loss = g_loss + balance * objectives.class_balance(classes, prior)
+        if supervised and digit_loss > 0 and b.fake_y is not None:
+            g_loss = g_loss + digit_loss * F.cross_entropy(classes.float(), b.fake_y)
     opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
     opt_g.step()
@@ -377,7 +404,7 @@ def train(
     if cfg.compile:
         g_step, d_step = torch.compile(g_step), torch.compile(d_step)
     cast = lambda: autocast(cfg.amp, device)  # noqa: E731
-    began, step = time.perf_counter(), start * steps
+    began, step, total = time.perf_counter(), start * steps, cfg.epochs * steps
     for epoch in range(start + 1, cfg.epochs + 1):
         g.train()
         d.train()
@@ -385,6 +412,10 @@ def train(
         epoch_mean, log_mean = RunningMean(device), RunningMean(device)
         bar = tqdm(range(steps), desc=f"epoch {epoch}/{cfg.epochs}", disable=None, leave=False)
         for i in bar:
+            scale = lr_scale(step, total, cfg.lr_decay)
+            for opt, lr in ((nets.opt_g, cfg.lr_g), (nets.opt_d, cfg.lr_d)):
+                for group in opt.param_groups:
+                    group["lr"] = lr * scale
             batches = draw_batches(data, targets, order, i, cfg, model_cfg, nets.rng, part)
             stats = gan_step(
                 g_step,
@@ -397,6 +428,7 @@ def train(
                 cast,
                 cfg.balance,
                 prior,
+                cfg.digit_loss,
             )
             if g_ema is not None:
                 update_ema(g_ema, g, warmed_decay(cfg.ema, step))
