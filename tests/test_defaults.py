@@ -147,9 +147,10 @@ def test_digit_loss_adds_the_cross_entropy_of_the_digit_d_reads_in_the_fakes():
     torch.testing.assert_close(g_losses[1] - g_losses[0], 2.0 * ce)
 
 
-def test_digit_loss_needs_a_conditional_model_and_a_supervised_d():
+def test_digit_loss_needs_a_supervised_d():
     raw = {**RAW, "train": {**RAW["train"], "digit_loss": 1.0}}
+    assert params.parse(raw).train.digit_loss == 1.0  # unconditional: no labels, no effect
+    raw["model"] = {**RAW["model"], "supervised_d": False, "conditional": True}
+    raw["train"]["balance"] = 0
     with pytest.raises(UserError, match=r"^train\.digit_loss: got 1\.0, but it scores"):
-        params.parse(raw)  # the default model is unconditional
-    raw["model"] = {**RAW["model"], "conditional": True}
-    assert params.parse(raw).train.digit_loss == 1.0
+        params.parse(raw)

@@ -72,7 +72,7 @@ class TrainParams:
     d_steps: int = positive_int()  # D updates per G update
     ema: float | None = rule("null or a number in [0, 1)", lambda v: v is None or 0 <= v < 1)
     balance: float = rule("a number >= 0", lambda v: v >= 0)  # supervised D only
-    digit_loss: float = rule("a number >= 0", lambda v: v >= 0)  # conditional, supervised D
+    digit_loss: float = rule("a number >= 0", lambda v: v >= 0)  # conditional only
     processes: int = positive_int()  # data-parallel processes (torchrun) on this machine
 
 
@@ -172,11 +172,11 @@ def parse(raw: Any) -> Params:
             f"train.balance: got {p.train.balance}, but it weighs a supervised discriminator's "
             "class term: set model.supervised_d: true, or train.balance: 0"
         )
-    if p.train.digit_loss > 0 and not (p.model.supervised_d and p.model.conditional):
+    if p.train.digit_loss > 0 and not p.model.supervised_d:
         raise UserError(
             f"train.digit_loss: got {p.train.digit_loss}, but it scores the digit a supervised "
-            "discriminator reads in a conditional generator's fakes: set model.conditional and "
-            "model.supervised_d to true, or train.digit_loss: 0"
+            "discriminator reads in the fakes: set model.supervised_d: true, or "
+            "train.digit_loss: 0"
         )
     return p
 
