@@ -199,6 +199,14 @@ def lr_scale(step: int, total: int, decay: float) -> float:
     return 1.0 if step < start else (total - step) / (total - start)
 
 
+def schedule_lrs(nets: Nets, cfg: TrainParams, step: int, total: int) -> None:
+    """Set both optimizers' learning rates for `step` of `total` (lr_scale)."""
+    scale = lr_scale(step, total, cfg.lr_decay)
+    for opt, lr in ((nets.opt_g, cfg.lr_g), (nets.opt_d, cfg.lr_d)):
+        for group in opt.param_groups:
+            group["lr"] = lr * scale
+
+
 def draw_batches(
     data: torch.Tensor,
     labels: torch.Tensor | None,
@@ -412,10 +420,7 @@ def train(
         epoch_mean, log_mean = RunningMean(device), RunningMean(device)
         bar = tqdm(range(steps), desc=f"epoch {epoch}/{cfg.epochs}", disable=None, leave=False)
         for i in bar:
-            scale = lr_scale(step, total, cfg.lr_decay)
-            for opt, lr in ((nets.opt_g, cfg.lr_g), (nets.opt_d, cfg.lr_d)):
-                for group in opt.param_groups:
-                    group["lr"] = lr * scale
+            schedule_lrs(nets, cfg, step, total)
             batches = draw_batches(data, targets, order, i, cfg, model_cfg, nets.rng, part)
             stats = gan_step(
                 g_step,
