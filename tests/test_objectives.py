@@ -15,7 +15,9 @@ from mnistgan.objectives import gradient_penalty
 
 P = params.load(REPO / "params.yaml")
 MODEL = replace(P.model, features=4, z_dim=16)
-TRAIN = replace(P.train, epochs=1, batch_size=16, log_every=1, device="cpu")
+TRAIN = replace(
+    P.train, epochs=1, batch_size=16, log_every=1, device="cpu", lr_decay=0.0
+)  # as test_training
 
 
 def data(n: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
