@@ -15,9 +15,8 @@ from mnistgan.objectives import gradient_penalty
 
 P = params.load(REPO / "params.yaml")
 MODEL = replace(P.model, features=4, z_dim=16)
-TRAIN = replace(
-    P.train, epochs=1, batch_size=16, log_every=1, device="cpu", lr_decay=0.0
-)  # as test_training
+# constant rates, as in test_training: a shorter run stands in for a killed one below
+TRAIN = replace(P.train, epochs=1, batch_size=16, log_every=1, device="cpu", lr_decay=0.0)
 
 
 def data(n: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
