@@ -5,6 +5,7 @@ byte-identical to an uninterrupted one."""
 
 import contextlib
 import copy
+import functools
 import hashlib
 import json
 import math
@@ -40,6 +41,7 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+@functools.cache  # asked before every forward pass
 def native_bf16(device: torch.device) -> bool:
     """Whether `device` computes in bf16 natively: a CUDA GPU that supports it, or a CPU with
     avx512_bf16 or AMX (oneDNN's bf16 kernels). Elsewhere bf16 is emulated, ~10x slower
