@@ -17,7 +17,8 @@ RAW = yaml.safe_load((REPO / "params.yaml").read_text())
 
 
 def one_step(model: ModelParams, train: TrainParams) -> tuple[list[float], torch.nn.Module]:
-    """One gan_step of the default nets on a batch of the default size; stats and D."""
+    """One gan_step of the default nets on a batch of the default size, with the default's
+    autocast and G loss terms; stats and D."""
     torch.manual_seed(0)
     nets = training.build_nets(model, train, torch.device("cpu"))
     n = train.batch_size * train.d_steps
@@ -26,16 +27,20 @@ def one_step(model: ModelParams, train: TrainParams) -> tuple[list[float], torch
     batches = training.draw_batches(
         data, labels, torch.arange(n), 0, train, model, torch.Generator().manual_seed(0)
     )
+    cpu = torch.device("cpu")
     stats = training.gan_step(
-        nets.g, nets.d, nets.opt_g, nets.opt_d, batches, train.loss, train.gp_weight
-    )
+        nets.g, nets.d, nets.opt_g, nets.opt_d, batches, train.loss, train.gp_weight,
+        lambda: training.autocast(train.amp, cpu), train.balance, torch.full((10,), 0.1),
+        train.digit_loss,
+    )  # fmt: skip
     return stats.tolist(), nets.d
 
 
 def test_params_yaml_parses_and_is_the_studied_default():
     assert P.model.arch == "dcgan" and not P.model.conditional
     assert P.model.supervised_d and P.model.g_refine == 1 and P.model.mixture == 10
-    assert P.train.ema is not None
+    assert P.train.ema is not None and P.train.lr_decay > 0 and P.train.amp == "auto"
+    assert P.train.digit_loss > 0  # holds a conditional G to its digit (round 4)
 
 
 @pytest.mark.parametrize("conditional", [False, True])
