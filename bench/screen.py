@@ -23,10 +23,9 @@ from mnistgan import cpu, floor, params, training
 from mnistgan.checkpoint import load_model, load_safely
 from mnistgan.classifier import build_classifier
 from mnistgan.ema import update_ema, warmed_decay
-from mnistgan.models import N_CLASSES
 from mnistgan.params import EvaluatorParams
 from mnistgan.pixels import to_unit
-from mnistgan.sampling import balanced_labels, generate, latents
+from mnistgan.sampling import digit_frequencies, generate, latents, prior_labels
 
 EVALUATE_SEED, SAMPLE_SEED = 2, 1  # the default evaluate.seed and sample.seed
 KEYS = ["fid", "real_fid", "classifier_score", "precision", "recall", "class_kl"]
@@ -42,9 +41,11 @@ def load_params(overrides: list[str]) -> params.Params:
     return params.parse(raw)
 
 
-def score(g: torch.nn.Module, conditional: bool, z: torch.Tensor, classifier, test, val) -> dict:
-    """The evaluate stage's metrics of 10,000 samples of `g` (balanced digits if conditional)."""
-    y = balanced_labels(len(z)) if conditional else None
+def score(
+    g: torch.nn.Module, y: torch.Tensor | None, z: torch.Tensor, classifier, test, val
+) -> dict:
+    """The evaluate stage's metrics of 10,000 samples of `g` (of digits `y` if conditional)."""
+    conditional = y is not None
     samples = {"images": generate(g, z, y)} | ({"labels": y} if conditional else {})
     sets = floor.draw_sets(samples, test, val, len(z), EVALUATE_SEED)
     metrics = floor.score(classifier, sets, EVALUATE_SEED).metrics
@@ -75,9 +76,10 @@ def main() -> None:
     nets = training.build_nets(m, t, device)
     emas = {d: copy.deepcopy(nets.g) for d in map(float, args.emas.split(","))}
     data, labels = to_unit(train["images"]).to(device), train["labels"].to(device)
-    prior = torch.bincount(labels, minlength=N_CLASSES) / len(labels)
+    prior = digit_frequencies(labels)
     steps = training.steps_per_epoch(len(data), t)
     z = latents(10000, m.z_dim, SAMPLE_SEED)
+    y = prior_labels(prior.cpu(), len(z), SAMPLE_SEED) if m.conditional else None
     cast = lambda: training.autocast(t.amp, device)  # noqa: E731
     step, train_s = 0, 0.0
     for epoch in range(1, t.epochs + 1):
@@ -100,9 +102,7 @@ def main() -> None:
             for decay, ema in emas.items():
                 g = copy.deepcopy(ema).cpu().to(memory_format=torch.contiguous_format)
                 row = {"name": args.name, "epoch": epoch, "ema": decay, "train_s": round(train_s)}
-                print(
-                    json.dumps(row | score(g, m.conditional, z, classifier, test, val)), flush=True
-                )
+                print(json.dumps(row | score(g, y, z, classifier, test, val)), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,19 +1,20 @@
 """Stage sample: models/generator.pt -> data/samples/samples.pt, metrics/samples.png and
-metrics/interpolations.png. A conditional generator draws every digit equally often and its
-samples carry their `labels`; its grid shows one digit per row. With sample.keep < 1,
-models/discriminator.pt drops the drafts it is least sure of (mnistgan.rejection)."""
+metrics/interpolations.png. A conditional generator draws each digit as often as the
+training data hold it (data/prepared/train.pt), and its samples carry their `labels`; its
+grid shows one digit per row. With sample.keep < 1, models/discriminator.pt drops the
+drafts it is least sure of (mnistgan.rejection)."""
 
 import torch
 
 from mnistgan import atomic, params
-from mnistgan.checkpoint import load_model
+from mnistgan.checkpoint import load_model, load_safely
 from mnistgan.errors import exit_on_user_error
 from mnistgan.interpolation import STEPS, digit_rows, latent_rows
 from mnistgan.models import build_discriminator, build_generator
 from mnistgan.params import ModelParams
 from mnistgan.pixels import grid_png
 from mnistgan.rejection import drafts_needed, most_sure, sureness
-from mnistgan.sampling import balanced_labels, class_latents, generate, latents
+from mnistgan.sampling import class_latents, digit_frequencies, generate, latents, prior_labels
 
 INTERPOLATION_ROWS = 8
 
@@ -22,7 +23,10 @@ def main() -> None:
     p = params.load().sample
     g, cfg = load_model("models/generator.pt", "generator", build_generator, ModelParams)
     z = latents(drafts_needed(p.n, p.keep), cfg.z_dim, p.seed)
-    labels = balanced_labels(len(z)) if cfg.conditional else None
+    labels = None
+    if cfg.conditional:  # each digit as often as in the training data
+        prior = digit_frequencies(load_safely("data/prepared/train.pt")["labels"])
+        labels = prior_labels(prior, len(z), p.seed)
     images = generate(g, z, labels)
     if p.keep < 1:
         d, _ = load_model(

@@ -25,7 +25,7 @@ REAL_CANDIDATES = [os.environ.get("MNISTGAN_REAL_MNIST"), REPO.parent / "shared/
 # Tiny params for end-to-end runs: seconds per stage on a 2-core CPU.
 TINY = {
     "data": {"limit": 512, "val_size": 256},
-    "model": {"features": 8},
+    "model": {"features": 8, "d_features": 8},
     "train": {"epochs": 1, "batch_size": 64, "log_every": 2},
     "sample": {"n": 256, "grid": 16},
     "evaluator": {"epochs": 3, "batch_size": 64},

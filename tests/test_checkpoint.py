@@ -75,7 +75,7 @@ def test_roundtrip(tmp_path):
 
 @pytest.mark.parametrize("arch", ["mlp", "dcgan"])
 def test_conditional_spectral_norm_roundtrip(tmp_path, arch):
-    cfg = replace(MODEL, arch=arch, features=4, conditional=True, spectral_norm=True)
+    cfg = replace(MODEL, arch=arch, features=4, d_features=4, conditional=True, spectral_norm=True)
     g, d = build(cfg, seed=0)
     x, y = torch.zeros(2, 1, 28, 28), torch.tensor([3, 4])
     d(x, y)  # one power iteration in train mode moves the spectral norm's u and v buffers

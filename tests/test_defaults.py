@@ -41,6 +41,7 @@ def test_params_yaml_parses_and_is_the_studied_default():
     assert P.model.supervised_d and P.model.g_refine == 1 and P.model.mixture == 10
     assert P.train.ema is not None and P.train.lr_decay > 0 and P.train.amp == "auto"
     assert P.train.digit_loss > 0  # holds a conditional G to its digit (round 4)
+    assert P.model.features == 48 and P.model.d_features == 32  # a wider G (round 5)
 
 
 @pytest.mark.parametrize("conditional", [False, True])
@@ -55,7 +56,7 @@ def test_default_model_trains_a_step_at_default_shapes(conditional):
 
 
 def test_supervised_d_scores_realness_as_logsumexp_of_digit_logits():
-    d = models.build_discriminator(replace(P.model, features=4)).eval()
+    d = models.build_discriminator(replace(P.model, features=4, d_features=4)).eval()
     x = torch.rand(5, 1, 28, 28) * 2 - 1
     logit, classes = d(x, with_classes=True)
     assert classes.shape == (5, 10)
@@ -66,7 +67,10 @@ def test_supervised_d_scores_realness_as_logsumexp_of_digit_logits():
 def test_supervised_d_learns_the_digits_of_real_images():
     """The cross-entropy term trains D's digit head: after a few steps on two digits that
     differ in every pixel, D tells them apart."""
-    model, train = replace(P.model, features=4), replace(P.train, batch_size=32, lr_d=0.01)
+    model, train = (
+        replace(P.model, features=4, d_features=4),
+        replace(P.train, batch_size=32, lr_d=0.01),
+    )
     nets = training.build_nets(model, train, torch.device("cpu"))
     labels = torch.arange(32) % 2
     data = torch.where(labels.view(-1, 1, 1, 1) == 0, -1.0, 1.0).expand(32, 1, 28, 28)
@@ -84,7 +88,7 @@ def test_supervised_d_needs_labels(tmp_path):
     with pytest.raises(UserError, match="model.supervised_d: true needs the labels"):
         training.train(
             torch.zeros(64, 1, 28, 28, dtype=torch.uint8),
-            replace(P.model, features=4),
+            replace(P.model, features=4, d_features=4),
             replace(P.train, epochs=1, batch_size=32),
             tmp_path / "c.pt",
         )
@@ -92,7 +96,7 @@ def test_supervised_d_needs_labels(tmp_path):
 
 @pytest.mark.parametrize("refine", [0, 1, 2])
 def test_g_refine_draws_pixels_with_3x3_convs_at_full_resolution(refine):
-    g = models.build_generator(replace(P.model, features=4, g_refine=refine)).eval()
+    g = models.build_generator(replace(P.model, features=4, d_features=4, g_refine=refine)).eval()
     assert g(torch.randn(3, P.model.z_dim)).shape == (3, 1, 28, 28)
     convs = [m for m in g.modules() if type(m) is torch.nn.Conv2d]
     assert [m.kernel_size for m in convs] == [(3, 3)] * refine
@@ -112,7 +116,7 @@ def test_mixture_latent_picks_uniform_components_as_one_hot_codes():
 
 
 def test_mixture_generator_sees_only_the_component_of_the_first_dims():
-    g = models.build_generator(replace(P.model, features=4, mixture=10)).eval()
+    g = models.build_generator(replace(P.model, features=4, d_features=4, mixture=10)).eval()
     z = torch.randn(4, P.model.z_dim)
     same_component = z.clone()
     same_component[:, :10] *= 2  # the argmax, hence the component, is unchanged
@@ -129,7 +133,7 @@ def test_mixture_must_leave_gaussian_dims():
 def test_digit_loss_adds_the_cross_entropy_of_the_digit_d_reads_in_the_fakes():
     """G's loss with digit_loss w is its loss without, plus w x the cross-entropy between the
     supervised D's digit logits on the fakes (D as updated by the step) and their labels."""
-    model = replace(P.model, features=4, conditional=True)
+    model = replace(P.model, features=4, d_features=4, conditional=True)
     train = replace(P.train, batch_size=16)
     g_losses, ds = [], []
     for weight in (0.0, 2.0):

@@ -10,11 +10,12 @@ from mnistgan import params, training
 from mnistgan.ema import update_ema, warmed_decay
 from mnistgan.errors import UserError
 from mnistgan.interpolation import STEPS, digit_rows, latent_rows, slerp
-from mnistgan.models import build
+from mnistgan.models import BATCH_NORMS, build
 from mnistgan.objectives import gradient_penalty
+from mnistgan.sampling import digit_frequencies, prior_labels
 
 P = params.load(REPO / "params.yaml")
-MODEL = replace(P.model, features=4, z_dim=16)
+MODEL = replace(P.model, features=4, d_features=4, z_dim=16)
 # constant rates, as in test_training: a shorter run stands in for a killed one below
 TRAIN = replace(P.train, epochs=1, batch_size=16, log_every=1, device="cpu", lr_decay=0.0)
 
@@ -57,6 +58,32 @@ def test_gradient_penalty_of_a_unit_slope_critic_is_zero():
     assert gradient_penalty(d, real, fake, None, torch.rand(4, 1, 1, 1)).item() == 0.0
     d2 = lambda x, y: 3 * (x * w).flatten(1).sum(1)  # noqa: E731
     assert gradient_penalty(d2, real, fake, None, torch.rand(4, 1, 1, 1)).item() == 4.0
+
+
+def test_conditional_generator_scales_and_shifts_every_batch_norm_per_digit():
+    g, _ = build(replace(MODEL, conditional=True), 0)
+    g.eval()
+    norms = [m.num_features for m in g.body if isinstance(m, BATCH_NORMS)]
+    assert [f.out_features for f in g.films] == [2 * c for c in norms]
+    z, y = torch.randn(4, MODEL.z_dim), torch.tensor([0, 3, 3, 9])
+    for f in g.films:  # no modulation: the label enters only beside z
+        torch.nn.init.zeros_(f.weight), torch.nn.init.zeros_(f.bias)
+    plain = g.body(torch.cat([g.mixture(z), g.embed(y)], 1))
+    torch.testing.assert_close(g(z, y), plain)
+    torch.nn.init.normal_(g.films[-1].weight)
+    assert not torch.allclose(g(z, y), plain)
+
+
+def test_prior_labels_draw_each_digit_as_often_as_the_training_data():
+    train = torch.tensor([0] * 50 + [1] * 30 + [7] * 20)
+    prior = digit_frequencies(train)
+    torch.testing.assert_close(prior, torch.tensor([0.5, 0.3] + [0.0] * 5 + [0.2, 0.0, 0.0]))
+    y = prior_labels(prior, 7, seed=0)  # exact 3.5, 2.1, 1.4: the largest remainder rounds up
+    assert torch.bincount(y, minlength=10)[[0, 1, 7]].tolist() == [4, 2, 1]
+    assert torch.equal(y, prior_labels(prior, 7, seed=0))
+    y = prior_labels(prior, 1000, seed=1)
+    assert torch.bincount(y, minlength=10)[[0, 1, 7]].tolist() == [500, 300, 200]
+    assert not torch.equal(y, y.sort().values)  # shuffled: any first k are a fair draw
 
 
 @pytest.mark.parametrize("arch", ["mlp", "dcgan"])

@@ -28,7 +28,9 @@ def test_most_sure_breaks_ties_by_draft_order():
 
 def test_sureness_of_a_supervised_d_is_its_k_plus_1_probability_of_a_real_digit():
     torch.manual_seed(0)
-    d = models.build_discriminator(replace(P.model, features=4, supervised_d=True)).eval()
+    d = models.build_discriminator(
+        replace(P.model, features=4, d_features=4, supervised_d=True)
+    ).eval()
     images = torch.randint(0, 256, (5, 1, 28, 28), dtype=torch.uint8)
     realness, classes = d(images.float() / 127.5 - 1, with_classes=True)
     # p(real and digit c) = p(real) * p(c | real) = sigmoid(realness) * softmax(classes)_c
@@ -44,7 +46,9 @@ def test_sureness_of_a_supervised_d_is_its_k_plus_1_probability_of_a_real_digit(
 
 def test_sureness_of_a_plain_d_is_its_realness_logit_in_one_group():
     torch.manual_seed(0)
-    d = models.build_discriminator(replace(P.model, features=4, supervised_d=False)).eval()
+    d = models.build_discriminator(
+        replace(P.model, features=4, d_features=4, supervised_d=False)
+    ).eval()
     images = torch.randint(0, 256, (5, 1, 28, 28), dtype=torch.uint8)
     group, score = sureness(d, images, None)
     assert group.tolist() == [0] * 5

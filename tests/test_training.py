@@ -10,7 +10,7 @@ from mnistgan import models, params, training
 from mnistgan.errors import UserError
 
 P = params.load(REPO / "params.yaml")
-MODEL = replace(P.model, features=4)
+MODEL = replace(P.model, features=4, d_features=4)
 # Constant rates: the tests below "kill" a run by training it for fewer epochs, and with
 # lr_decay the epoch count is part of the fingerprint (the lr_decay test kills it for real)
 TRAIN = replace(P.train, epochs=2, batch_size=16, log_every=1, device="cpu", lr_decay=0.0)

@@ -9,6 +9,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 from .params import ModelParams
 
 N_CLASSES = 10
+BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 
 
 def mlp_generator(in_dim: int) -> nn.Module:
@@ -106,7 +107,10 @@ class Generator(nn.Module):
     """A body fed z, or z concatenated with a learned 10-dim embedding of the digit (Mirza &
     Osindero 2014). Float labels (N, 10) mix the class embeddings: used to interpolate
     between digits. A z-sized embedding let G learn to ignore z: each digit came in one
-    style (docs/design.md has the numbers)."""
+    style (docs/design.md has the numbers). A conditional G also scales and shifts every
+    batch norm's channels by a linear map of the embedding (class-conditional batch norm,
+    de Vries et al. 2017), so each layer draws for its digit: FID 5.15 -> 4.07 at epoch 20
+    with matched fake labels (docs/study-quality.md)."""
 
     def __init__(self, cfg: ModelParams):
         super().__init__()
@@ -117,15 +121,24 @@ class Generator(nn.Module):
             self.body = mlp_generator(in_dim)
         else:
             self.body = dcgan_generator(in_dim, cfg.features, cfg.g_refine)
+        norms = [m.num_features for m in self.body if isinstance(m, BATCH_NORMS)]
+        films = [nn.Linear(N_CLASSES, 2 * c) for c in norms] if cfg.conditional else []
+        self.films = nn.ModuleList(films)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         z = self.mixture(z)
-        if self.embed is not None:
-            if y is None:
-                raise ValueError("a conditional generator needs labels")
-            e = y @ self.embed.weight if y.is_floating_point() else self.embed(y)
-            z = torch.cat([z, e], 1)
-        return self.body(z)
+        if self.embed is None:
+            return self.body(z)
+        if y is None:
+            raise ValueError("a conditional generator needs labels")
+        e = y @ self.embed.weight if y.is_floating_point() else self.embed(y)
+        h, films = torch.cat([z, e], 1), iter(self.films)
+        for layer in self.body:
+            h = layer(h)
+            if isinstance(layer, BATCH_NORMS):  # scale and shift each channel per digit
+                gain, bias = next(films)(e).view(len(h), 2, -1, *[1] * (h.dim() - 2)).unbind(1)
+                h = h * (1 + gain) + bias
+        return h
 
 
 class Discriminator(nn.Module):
@@ -142,7 +155,7 @@ class Discriminator(nn.Module):
         if cfg.arch == "mlp":
             self.features, width = mlp_features()
         else:
-            self.features, width = dcgan_features(cfg.features, cfg.d_norm)
+            self.features, width = dcgan_features(cfg.d_features, cfg.d_norm)
         self.supervised = cfg.supervised_d
         self.head = nn.Linear(width, N_CLASSES if cfg.supervised_d else 1)
         self.embed = nn.Embedding(N_CLASSES, width) if cfg.conditional else None

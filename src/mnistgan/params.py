@@ -43,7 +43,8 @@ class DataParams:
 class ModelParams:
     arch: Literal["mlp", "dcgan"]
     z_dim: int = positive_int()
-    features: int = positive_int()  # dcgan: channels of the widest conv layer / 2
+    features: int = positive_int()  # dcgan G: channels of its widest conv layer / 2
+    d_features: int = positive_int()  # dcgan D: channels of its first conv layer
     conditional: bool  # class-conditional G and (projection) D
     spectral_norm: bool  # spectral normalisation of every D layer
     d_norm: Literal["batch", "layer", "none"]  # dcgan D's normalisation; wgan-gp needs no batch

@@ -24,6 +24,21 @@ def balanced_labels(n: int) -> torch.Tensor:
     return torch.arange(n) % 10
 
 
+def digit_frequencies(labels: torch.Tensor) -> torch.Tensor:
+    """The share of each digit among int64 `labels` (10,)."""
+    return torch.bincount(labels, minlength=10) / len(labels)
+
+
+def prior_labels(prior: torch.Tensor, n: int, seed: int) -> torch.Tensor:
+    """n digits in the proportions `prior` (largest remainder), in a seeded random order: a
+    conditional G's samples then have the training digits' frequencies, as the data do."""
+    exact = prior.double() * n
+    counts = exact.floor().long()
+    counts[(exact - counts).argsort(descending=True)[: n - int(counts.sum())]] += 1
+    y = torch.repeat_interleave(torch.arange(len(prior)), counts)
+    return y[torch.randperm(n, generator=torch.Generator().manual_seed(seed))]
+
+
 def class_rows(per_class: int = 10) -> torch.Tensor:
     """Labels 0 x per_class, 1 x per_class, ...: digit d in row d of a grid of nrow=per_class."""
     return torch.arange(10).repeat_interleave(per_class)

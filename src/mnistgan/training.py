@@ -24,10 +24,10 @@ from .checkpoint import load_safely
 from .distributed import World
 from .ema import update_ema, warmed_decay
 from .errors import UserError
-from .models import N_CLASSES, build
+from .models import build
 from .params import ModelParams, TrainParams
 from .pixels import to_unit
-from .sampling import class_latents, generate, latents
+from .sampling import class_latents, digit_frequencies, generate, latents
 
 COLUMNS = ["step", "epoch", "d_loss", "g_loss", "d_real", "d_fake"]
 GRID_SIZE = 64
@@ -220,9 +220,10 @@ def draw_batches(
     part: slice = slice(None),
 ) -> list[Batch]:
     """The d_steps batches of generator step `step` of an epoch whose images come in `order`,
-    with their noise (and fake labels, and eps) drawn from `rng` in a fixed order. `part`:
-    the rows of each batch this process trains on (all draws are made, so every process's
-    `rng` stays in step)."""
+    with their noise (and eps) drawn from `rng` in a fixed order. A conditional G draws its
+    fakes as the batch's real digits: the same digit counts on both sides, so D cannot tell
+    by label frequencies. `part`: the rows of each batch this process trains on (all draws
+    are made, so every process's `rng` stays in step)."""
     batches, n, device = [], cfg.batch_size, data.device
     for k in range(step * cfg.d_steps, (step + 1) * cfg.d_steps):
         idx = order[k * n : (k + 1) * n][part]
@@ -230,7 +231,7 @@ def draw_batches(
         if labels is not None:
             b.real_y = labels[idx]
         if model.conditional:
-            b.fake_y = torch.randint(0, N_CLASSES, (n,), generator=rng, device=device)[part]
+            b.fake_y = b.real_y
         if cfg.loss == "wgan-gp":
             b.eps = torch.rand(n, 1, 1, 1, generator=rng, device=device)[part]
         batches.append(b)
@@ -407,7 +408,7 @@ def train(
     g, d, g_ema = nets.g, nets.d, nets.g_ema
     data = to_unit(images).to(device)  # the whole set lives on the device, normalised once
     targets = labels.to(device) if labels is not None else None
-    prior = None if labels is None else torch.bincount(targets, minlength=N_CLASSES) / len(targets)
+    prior = None if labels is None else digit_frequencies(targets)
     fixed_z, fixed_y = fixed_latents(model_cfg, cfg.seed + 1)
     # DDP and compiled wrappers share parameters with g and d, whose state dicts keep plain keys
     g_step, d_step = distributed.wrap(g, world, device), distributed.wrap(d, world, device)
