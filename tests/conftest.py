@@ -76,8 +76,13 @@ def tool_env(cwd: Path) -> dict[str, str]:
     }
 
 
-def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(cmd, cwd=cwd, env=tool_env(cwd), capture_output=True, text=True)
+def run(
+    cmd: list[str], cwd: Path, check: bool = True, timeout: float = 900
+) -> subprocess.CompletedProcess:
+    """Run a tool in `cwd`; a hung command fails its test after `timeout` s, never CI."""
+    result = subprocess.run(
+        cmd, cwd=cwd, env=tool_env(cwd), capture_output=True, text=True, timeout=timeout
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}")
     return result

@@ -3,26 +3,68 @@
 resumes from the workspace's checkpoint, nor from the other's: each ends byte-identical to a
 plain `dvc repro` with its params."""
 
+import subprocess
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 import torch
-from conftest import run, write_params
+from conftest import run, tool_env, write_params
 
 pytestmark = pytest.mark.e2e
 EXPS = {"exp-a": ["-S", "train.lr_d=0.001"], "exp-b": ["-S", "train.seed=7"]}
 COMPARED = ["models/generator.pt", "models/discriminator.pt", "metrics/train/metrics.json"]
 
 
-def wait_for_queue(repo: Path, timeout: float = 900) -> str:
+def start_workers(repo: Path) -> None:
+    """`dvc queue start -j 2`. Its workers are daemons that inherit the std streams: given
+    pipes, as `run` captures, the call would return only when the last worker exits (never,
+    if one hangs)."""
+    quiet = {
+        "stdin": subprocess.DEVNULL,
+        "stdout": subprocess.DEVNULL,
+        "stderr": subprocess.DEVNULL,
+    }
+    subprocess.run(
+        ["dvc", "queue", "start", "-j", "2"], cwd=repo, env=tool_env(repo), check=True,
+        timeout=120, **quiet,
+    )  # fmt: skip
+
+
+def wait_for_queue(repo: Path, timeout: float = 900, stall: float = 30) -> str:
+    """Poll until no task is queued or running. DVC's workers sometimes stop with tasks still
+    queued (treeverse/dvc#10562): after `stall` s of that, start them again, as a user would."""
     deadline = time.monotonic() + timeout
+    stalled_since = None
     while time.monotonic() < deadline:
-        status = run(["dvc", "queue", "status"], repo).stdout
-        if not any(s in status for s in ("Queued", "Running")):
+        status = run(["dvc", "queue", "status"], repo, timeout=120).stdout
+        if "Queued" not in status and "Running" not in status:
             return status
+        if "Running" in status:
+            stalled_since = None
+        elif stalled_since is None:
+            stalled_since = time.monotonic()
+        elif time.monotonic() - stalled_since > stall:
+            start_workers(repo)
+            stalled_since = None
         time.sleep(3)
     raise AssertionError(f"queue still busy after {timeout} s:\n{status}")
+
+
+def stop_workers(repo: Path) -> None:
+    """`dvc queue stop`, then kill whatever still runs inside the repo: no worker outlives
+    its test."""
+    try:
+        run(["dvc", "queue", "stop", "--kill"], repo, check=False, timeout=120)
+    except subprocess.TimeoutExpired:
+        pass
+    for proc in psutil.process_iter():
+        try:
+            if Path(proc.cwd()).is_relative_to(repo):
+                proc.kill()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
 
 
 def test_queued_experiments_are_isolated_and_reproducible(pipeline: Path):
@@ -50,10 +92,10 @@ def test_queued_experiments_are_isolated_and_reproducible(pipeline: Path):
     trainer = repo / "src/mnistgan/training.py"
     trainer.write_text('raise SystemExit("imported the workspace, not the snapshot")\n')
     try:
-        run(["dvc", "queue", "start", "-j", "2"], repo)
+        start_workers(repo)
         status = wait_for_queue(repo)
     finally:
-        run(["dvc", "queue", "stop"], repo, check=False)
+        stop_workers(repo)
     logs = "".join(run(["dvc", "queue", "logs", n], repo, check=False).stdout for n in EXPS)
     assert status.count("Success") == 2 and "Failed" not in status, status + logs
     run(["git", "checkout", "src/mnistgan/training.py"], repo)
