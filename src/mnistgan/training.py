@@ -367,6 +367,13 @@ OnRow = Callable[[list[float]], None]  # a logged row of COLUMNS
 OnEpoch = Callable[[int, dict[str, float], torch.Tensor], None]  # epoch, its means, its grid
 
 
+def time_left(seconds: float, epochs_done: int, epochs_left: int) -> str:
+    """The pace so far and how long the rest takes at it: a run that will overrun its budget
+    (a CPU without bf16 instructions can be several times slower) says so after one epoch."""
+    per_epoch = seconds / epochs_done
+    return f" ({per_epoch:.0f} s/epoch, about {per_epoch * epochs_left / 60:.0f} min to go)"
+
+
 def ignore(*args) -> None:
     pass
 
@@ -453,11 +460,12 @@ def train(
                 history.rows.append([step, epoch, *means])
                 on_row(history.rows[-1])
                 bar.set_postfix(d_loss=f"{means[0]:.3f}", g_loss=f"{means[1]:.3f}")
+        pace = time_left(time.perf_counter() - began, epoch - start, cfg.epochs - epoch)
         history.epoch_means.append(dict(zip(COLUMNS[2:], epoch_mean.take(world), strict=True)))
         history.grids.append(generate(g_ema if g_ema is not None else g, fixed_z, fixed_y))
         if world.main:
             save_checkpoint(checkpoint, fp, epoch, nets, history)
-            say(f"epoch {epoch}/{cfg.epochs}: " + json.dumps(history.epoch_means[-1]))
+            say(f"epoch {epoch}/{cfg.epochs}: " + json.dumps(history.epoch_means[-1]) + pace)
         on_epoch(epoch, history.epoch_means[-1], history.grids[-1])
     seconds = time.perf_counter() - began
     images_seen = (cfg.epochs - start) * steps * cfg.batch_size * cfg.d_steps
