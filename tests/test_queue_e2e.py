@@ -21,15 +21,16 @@ def start_workers(repo: Path) -> None:
     """`dvc queue start -j 2`. Its workers are daemons that inherit the std streams: given
     pipes, as `run` captures, the call would return only when the last worker exits (never,
     if one hangs)."""
-    quiet = {
-        "stdin": subprocess.DEVNULL,
-        "stdout": subprocess.DEVNULL,
-        "stderr": subprocess.DEVNULL,
-    }
     subprocess.run(
-        ["dvc", "queue", "start", "-j", "2"], cwd=repo, env=tool_env(repo), check=True,
-        timeout=120, **quiet,
-    )  # fmt: skip
+        ["dvc", "queue", "start", "-j", "2"],
+        cwd=repo,
+        env=tool_env(repo),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=True,
+        timeout=120,
+    )
 
 
 def wait_for_queue(repo: Path, timeout: float = 900, stall: float = 30) -> str:

@@ -460,11 +460,11 @@ def train(
                 history.rows.append([step, epoch, *means])
                 on_row(history.rows[-1])
                 bar.set_postfix(d_loss=f"{means[0]:.3f}", g_loss=f"{means[1]:.3f}")
-        pace = time_left(time.perf_counter() - began, epoch - start, cfg.epochs - epoch)
         history.epoch_means.append(dict(zip(COLUMNS[2:], epoch_mean.take(world), strict=True)))
         history.grids.append(generate(g_ema if g_ema is not None else g, fixed_z, fixed_y))
         if world.main:
             save_checkpoint(checkpoint, fp, epoch, nets, history)
+            pace = time_left(time.perf_counter() - began, epoch - start, cfg.epochs - epoch)
             say(f"epoch {epoch}/{cfg.epochs}: " + json.dumps(history.epoch_means[-1]) + pace)
         on_epoch(epoch, history.epoch_means[-1], history.grids[-1])
     seconds = time.perf_counter() - began
