@@ -100,7 +100,7 @@ def test_g_refine_draws_pixels_with_3x3_convs_at_full_resolution(refine):
     assert g(torch.randn(3, P.model.z_dim)).shape == (3, 1, 28, 28)
     convs = [m for m in g.modules() if type(m) is torch.nn.Conv2d]
     assert [m.kernel_size for m in convs] == [(3, 3)] * refine
-    assert [m.out_channels for m in convs] == [4] * (refine - 1) + [1] * (refine > 0)
+    assert [m.out_channels for m in convs] == [2] * (refine - 1) + [1] * (refine > 0)
 
 
 def test_mixture_latent_picks_uniform_components_as_one_hot_codes():

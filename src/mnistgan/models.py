@@ -22,11 +22,13 @@ def mlp_generator(in_dim: int) -> nn.Module:
 
 
 def dcgan_generator(in_dim: int, f: int, refine: int = 0) -> nn.Module:
-    """Linear to a 7x7 map, two stride-2 transposed convs to 14x14 and 28x28, Tanh. With
-    `refine` > 0 the second one keeps f channels at 28x28 and `refine` 3x3 convs draw the
-    pixels from them: strokes are drawn at full resolution, not scattered from 14x14 by one
-    4x4 kernel (FID halved on MNIST: docs/study-quality.md)."""
-    out = f if refine else 1
+    """Linear to a 7x7 map, two stride-2 transposed convs to 14x14 and 28x28, Tanh; channels
+    halve with each doubling of resolution, as in DCGAN (2f, f, f/2). With `refine` > 0 the
+    second one keeps f/2 channels at 28x28 and `refine` 3x3 convs draw the pixels from them:
+    strokes are drawn at full resolution, not scattered from 14x14 by one 4x4 kernel
+    (docs/study-quality.md). The 28x28 layers are most of a step's cost, hence f/2 there."""
+    half = max(f // 2, 1)
+    out = half if refine else 1
     layers = [
         nn.Linear(in_dim, 2 * f * 7 * 7, bias=False),
         nn.BatchNorm1d(2 * f * 7 * 7),
@@ -40,9 +42,9 @@ def dcgan_generator(in_dim: int, f: int, refine: int = 0) -> nn.Module:
     for i in range(refine):
         last = i == refine - 1
         layers += [
-            nn.BatchNorm2d(f),
+            nn.BatchNorm2d(half),
             nn.ReLU(True),
-            nn.Conv2d(f, 1 if last else f, 3, 1, 1, bias=last),
+            nn.Conv2d(half, 1 if last else half, 3, 1, 1, bias=last),
         ]
     return nn.Sequential(*layers, nn.Tanh())
 
