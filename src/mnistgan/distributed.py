@@ -58,7 +58,12 @@ def leave() -> None:
 
 
 def local_device(device: torch.device, world: World) -> torch.device:
-    """One GPU per process on a machine; CPU processes share the CPU."""
+    """One GPU per process on a machine; CPU processes share the CPU. An Apple GPU trains in
+    one process (a Mac has one, and gloo does not carry its tensors)."""
+    if device.type == "mps" and world.size > 1:
+        raise UserError(
+            f"train.processes: got {world.size}, but training on mps runs in one process"
+        )
     return torch.device("cuda", world.local_rank) if device.type == "cuda" else device
 
 
