@@ -31,6 +31,7 @@ from torchvision import transforms
 from torchvision.datasets import MNIST
 
 from mnistgan import cpu, params, training
+from mnistgan import device as devices
 from mnistgan.data import FILES, find_raw
 from mnistgan.fixture import build_from_t10k
 from mnistgan.idx import read_idx
@@ -138,7 +139,7 @@ def main() -> None:
     p = params.load(args.params)
     # the tutorial loop is a plain GAN: time the same one (no digit head, no balance term)
     p = replace(p, model=replace(p.model, supervised_d=False), train=replace(p.train, balance=0.0))
-    device = training.resolve_device(p.train.device)
+    device = devices.resolve(p.train.device, "train.device")
     threads = cpu.set_threads(p.train.threads)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -1,7 +1,9 @@
 """Stage evaluate: how good the samples are, against held-out real test images.
 
 Reports the discriminator's verdict (mnistgan.verdict) and the sample-quality metrics, each
-with its real-data floor `real_<key>` (mnistgan.floor)."""
+with its real-data floor `real_<key>` (mnistgan.floor). It runs on the CPU, whatever the
+machine has (no device param): the same models and samples then give byte-identical metrics
+on every rerun, which a GPU's kernels, rounding in other orders, would not promise."""
 
 import pandas as pd
 

@@ -6,7 +6,7 @@ drafts it is least sure of (mnistgan.rejection)."""
 
 import torch
 
-from mnistgan import atomic, params
+from mnistgan import atomic, device, params
 from mnistgan.checkpoint import load_model, load_safely
 from mnistgan.errors import exit_on_user_error
 from mnistgan.interpolation import STEPS, digit_rows, latent_rows
@@ -21,7 +21,10 @@ INTERPOLATION_ROWS = 8
 
 def main() -> None:
     p = params.load().sample
+    where = device.resolve(p.device, "sample.device")
+    device.make_deterministic(where)
     g, cfg = load_model("models/generator.pt", "generator", build_generator, ModelParams)
+    g = g.to(where)  # the noise and labels are drawn on the CPU, whatever the device
     z = latents(drafts_needed(p.n, p.keep), cfg.z_dim, p.seed)
     labels = None
     if cfg.conditional:  # each digit as often as in the training data

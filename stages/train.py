@@ -5,7 +5,7 @@ With train.processes > 1 it reruns itself under torchrun (mnistgan.distributed).
 from functools import partial
 from pathlib import Path
 
-from mnistgan import atomic, cpu, distributed, params, training
+from mnistgan import atomic, cpu, device, distributed, params, training
 from mnistgan.checkpoint import load_safely, save_model
 from mnistgan.errors import exit_on_user_error
 from mnistgan.plotting import losses_png
@@ -15,7 +15,9 @@ from mnistgan.tracking import TrainingLog, open_live
 def main() -> None:
     p = params.load()
     distributed.launch(p.train.processes)
-    world = distributed.join(training.resolve_device(p.train.device).type)
+    where = device.resolve(p.train.device, "train.device")
+    device.make_deterministic(where)
+    world = distributed.join(where.type)
     cpu.set_threads(p.train.threads, world.local_size)  # process-wide: the entry point's job
     cpu.keep_freed_memory()
     train = load_safely("data/prepared/train.pt")

@@ -5,7 +5,7 @@ Trains the digit classifier whose features the evaluate stage's quality metrics 
 import sys
 import time
 
-from mnistgan import atomic, cpu, params
+from mnistgan import atomic, cpu, device, params
 from mnistgan.checkpoint import load_safely, save_model
 from mnistgan.classifier import accuracy, train_classifier
 from mnistgan.errors import exit_on_user_error
@@ -13,12 +13,13 @@ from mnistgan.errors import exit_on_user_error
 
 def main() -> None:
     p = params.load().evaluator
+    where = device.resolve(p.device, "evaluator.device")
+    device.make_deterministic(where)
     cpu.keep_freed_memory()
     train = load_safely("data/prepared/train.pt")
     began = time.perf_counter()
-    model = train_classifier(
-        train["images"], train["labels"], p, log=lambda m: print(m, file=sys.stderr)
-    )
+    log = lambda m: print(m, file=sys.stderr)  # noqa: E731
+    model = train_classifier(train["images"], train["labels"], p, log, where)
     print(f"classifier trained in {time.perf_counter() - began:.1f} s", file=sys.stderr)
     save_model("models/classifier.pt", "classifier", model, p)
     split = {name: load_safely(f"data/prepared/{name}.pt") for name in ("val", "test")}

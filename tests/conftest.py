@@ -89,10 +89,10 @@ def run(
 
 
 def kill_train_stage_after(repo: Path, line: str) -> None:
-    """Run stages/train.py in `repo`; SIGKILL it, and every process it started (torchrun's
+    """Run the train stage in `repo`; SIGKILL it, and every process it started (torchrun's
     workers), as a crash would, once it prints a line starting with `line`."""
     job = subprocess.Popen(
-        ["python", "stages/train.py"],
+        ["python", "-m", "stages.train"],
         cwd=repo,
         env=tool_env(repo),
         stderr=subprocess.PIPE,

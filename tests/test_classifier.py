@@ -21,7 +21,7 @@ from mnistgan.models import build_generator
 from mnistgan.params import EvaluatorParams, ModelParams, parse
 
 REPO = Path(__file__).resolve().parents[1]
-CFG = EvaluatorParams(epochs=3, batch_size=64, lr=0.002, seed=0)
+CFG = EvaluatorParams(epochs=3, batch_size=64, lr=0.002, seed=0, device="cpu")
 
 
 @pytest.fixture(scope="module")

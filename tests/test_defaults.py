@@ -8,7 +8,7 @@ import torch
 import yaml
 from conftest import REPO
 
-from mnistgan import models, params, training
+from mnistgan import device, models, params, training
 from mnistgan.errors import UserError
 from mnistgan.params import ModelParams, TrainParams
 
@@ -30,7 +30,7 @@ def one_step(model: ModelParams, train: TrainParams) -> tuple[list[float], torch
     cpu = torch.device("cpu")
     stats = training.gan_step(
         nets.g, nets.d, nets.opt_g, nets.opt_d, batches, train.loss, train.gp_weight,
-        lambda: training.autocast(train.amp, cpu), train.balance, torch.full((10,), 0.1),
+        lambda: device.autocast(train.amp, cpu), train.balance, torch.full((10,), 0.1),
         train.digit_loss,
     )  # fmt: skip
     return stats.tolist(), nets.d

@@ -4,8 +4,10 @@ after the whole job is killed."""
 
 import os
 import socket
+import sys
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -66,6 +68,31 @@ def test_two_processes_match_one(tmp_path):
         assert two.shape == one.shape and len(one) == 8 // cfg.d_steps
         assert torch.equal(two[:, :2], one[:, :2])  # step, epoch
         assert (two - one).abs().max() < TOLERANCE, (i, (two - one).abs().max())
+
+
+@pytest.mark.parametrize(
+    ("spec", "program"),
+    [(SimpleNamespace(name="stages.train"), ["-m", "stages.train"]), (None, ["stages/train.py"])],
+    ids=["python -m stages.train", "python stages/train.py"],
+)
+def test_launch_reruns_the_same_module_or_script_under_torchrun(monkeypatch, spec, program):
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    monkeypatch.setattr(sys, "argv", ["stages/train.py", "--flag"])  # -m: argv[0] is the file
+    monkeypatch.setattr(sys.modules["__main__"], "__spec__", spec)
+    calls = []
+    monkeypatch.setattr(os, "execv", lambda exe, args: calls.append((exe, args)))
+    distributed.launch(1)
+    assert calls == []
+    distributed.launch(2)
+    run = ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
+    assert calls == [(sys.executable, [sys.executable, *run, *program, "--flag"])]
+
+    # Windows: exec would end this process at once, so it waits for torchrun instead
+    monkeypatch.setattr(os, "name", "nt")
+    monkeypatch.setattr(distributed.subprocess, "call", lambda cmd: 3)
+    with pytest.raises(SystemExit) as exited:
+        distributed.launch(2)
+    assert exited.value.code == 3 and len(calls) == 1
 
 
 @pytest.mark.e2e

@@ -7,28 +7,10 @@ import pytest
 import torch
 
 from mnistgan import cpu, training
-from mnistgan.errors import UserError
 from mnistgan.models import build
 from mnistgan.params import ModelParams
 
 RUN = {"capture_output": True, "text": True, "check": True}
-
-
-def test_bf16_autocast_is_refused_where_bf16_is_emulated(monkeypatch):
-    monkeypatch.setattr(training, "native_bf16", lambda device: False)
-    with pytest.raises(UserError, match=r"^train\.amp: got 'bf16', but this cpu has no bf16"):
-        training.autocast("bf16", torch.device("cpu"))
-    with training.autocast("auto", torch.device("cpu")):  # auto falls back to fp32
-        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
-
-
-@pytest.mark.parametrize("amp", ["bf16", "auto"])
-def test_bf16_autocast_runs_on_a_cpu_with_bf16_instructions(monkeypatch, amp):
-    monkeypatch.setattr(training, "native_bf16", lambda device: True)
-    with training.autocast(amp, torch.device("cpu")):
-        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
-    with training.autocast(None, torch.device("cpu")):
-        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
 
 
 def test_threads_null_means_every_usable_core():

@@ -67,11 +67,17 @@ def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> fl
 
 
 def train_classifier(
-    images: torch.Tensor, labels: torch.Tensor, cfg: EvaluatorParams, log=print
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    cfg: EvaluatorParams,
+    log=print,
+    device: torch.device | str = "cpu",
 ) -> nn.Module:
-    """Adam with a cosine-decayed learning rate on uint8 `images`; seeded, so repeatable on CPU.
+    """Adam with a cosine-decayed learning rate on uint8 `images`, on `device`; seeded, so
+    repeatable on CPU. Returns the model on the CPU.
 
-    Batches are slices of one in-memory tensor in a seeded permuted order (no DataLoader).
+    Batches are slices of one in-memory tensor in a seeded permuted order (no DataLoader),
+    drawn on the CPU whatever the device, so every device sees the same batches.
     """
     steps = len(images) // cfg.batch_size
     if steps == 0:
@@ -80,17 +86,17 @@ def train_classifier(
             "(the number of training images)"
         )
     torch.manual_seed(cfg.seed)  # weights and dropout
-    model = LeNet()
+    model = LeNet().to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     total = cfg.epochs * steps
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / total))
     )
     rng = torch.Generator().manual_seed(cfg.seed)
-    x = to_unit(images)
+    x, labels = to_unit(images).to(device), labels.to(device)
     for epoch in range(cfg.epochs):
         model.train()
-        perm = torch.randperm(len(x), generator=rng)
+        perm = torch.randperm(len(x), generator=rng).to(device)
         loss_sum = torch.zeros((), dtype=torch.float64)
         for i in range(steps):
             idx = perm[i * cfg.batch_size : (i + 1) * cfg.batch_size]
@@ -99,6 +105,6 @@ def train_classifier(
             loss.backward()
             opt.step()
             sched.step()
-            loss_sum += loss.detach()
+            loss_sum += loss.detach().cpu()  # a GPU waits here: the LeNet is small
         log(f"classifier epoch {epoch + 1}/{cfg.epochs}: loss {float(loss_sum) / steps:.4f}")
-    return model.eval()
+    return model.cpu().eval()

@@ -5,6 +5,7 @@ alone reads and writes files. So N processes train the same model as one, up to 
 rounding, and a checkpoint resumes under any number of processes."""
 
 import os
+import subprocess
 import sys
 from dataclasses import dataclass
 
@@ -33,10 +34,17 @@ ALONE = World()  # one process, no process group
 
 def launch(processes: int) -> None:
     """Replace this process with `torchrun --standalone --nproc-per-node processes` running
-    the same script (train.processes > 1 under `dvc repro`); a no-op under torchrun."""
-    if processes > 1 and "LOCAL_RANK" not in os.environ:
-        run = ["-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"]
-        os.execv(sys.executable, [sys.executable, *run, *sys.argv])
+    the same module (`python -m stages.train`, torchrun's -m) or script, with the same
+    arguments (train.processes > 1 under `dvc repro`); a no-op under torchrun."""
+    if processes < 2 or "LOCAL_RANK" in os.environ:
+        return
+    spec = sys.modules["__main__"].__spec__  # None for a script
+    program = ["-m", spec.name] if spec else sys.argv[:1]
+    run = ["-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"]
+    cmd = [sys.executable, *run, *program, *sys.argv[1:]]
+    if os.name == "nt":  # exec on Windows ends this process at once: dvc would stop waiting
+        sys.exit(subprocess.call(cmd))
+    os.execv(sys.executable, cmd)
 
 
 def join(device_type: str) -> World:
@@ -58,7 +66,12 @@ def leave() -> None:
 
 
 def local_device(device: torch.device, world: World) -> torch.device:
-    """One GPU per process on a machine; CPU processes share the CPU."""
+    """One GPU per process on a machine; CPU processes share the CPU. An Apple GPU trains in
+    one process (a Mac has one, and gloo does not carry its tensors)."""
+    if device.type == "mps" and world.size > 1:
+        raise UserError(
+            f"train.processes: got {world.size}, but training on mps runs in one process"
+        )
     return torch.device("cuda", world.local_rank) if device.type == "cuda" else device
 
 

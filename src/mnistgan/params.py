@@ -63,9 +63,9 @@ class TrainParams:
     beta1: float = beta()
     beta2: float = beta()
     seed: int
-    device: Literal["auto", "cpu", "cuda"]
+    device: Literal["auto", "cpu", "cuda", "mps"]  # auto: cuda, else mps, else cpu
     threads: int | None = rule("null (all cores) or an integer >= 1", lambda v: v is None or v >= 1)
-    amp: Literal["bf16", "auto"] | None  # bf16 autocast (training.autocast says where)
+    amp: Literal["bf16", "auto"] | None  # bf16 autocast (device.autocast says where)
     compile: bool  # torch.compile the two models
     log_every: int = positive_int()
     loss: Literal["bce", "hinge", "wgan-gp"]
@@ -83,6 +83,7 @@ class SampleParams:
     seed: int
     grid: int = positive_int()
     keep: float = rule("a number in (0, 1]", lambda v: 0 < v <= 1)  # share of drafts kept
+    device: Literal["auto", "cpu", "cuda", "mps"]  # where G draws (D's rejection: the CPU)
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class EvaluatorParams:
     batch_size: int = positive_int()
     lr: float = positive_float()
     seed: int
+    device: Literal["auto", "cpu", "cuda", "mps"]  # where it trains (it is scored on the CPU)
 
 
 @dataclass(frozen=True)

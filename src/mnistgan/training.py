@@ -5,7 +5,6 @@ byte-identical to an uninterrupted one."""
 
 import contextlib
 import copy
-import functools
 import hashlib
 import json
 import math
@@ -21,6 +20,7 @@ from tqdm import tqdm
 
 from . import atomic, distributed, objectives
 from .checkpoint import load_safely
+from .device import autocast, generator_device, resolve
 from .distributed import World
 from .ema import update_ema, warmed_decay
 from .errors import UserError
@@ -31,39 +31,6 @@ from .sampling import class_latents, digit_frequencies, generate, latents
 
 COLUMNS = ["step", "epoch", "d_loss", "g_loss", "d_real", "d_fake"]
 GRID_SIZE = 64
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("train.device: got 'cuda', but no CUDA device is available")
-    return torch.device(name)
-
-
-@functools.cache  # asked before every forward pass
-def native_bf16(device: torch.device) -> bool:
-    """Whether `device` computes in bf16 natively: a CUDA GPU that supports it, or a CPU with
-    avx512_bf16 or AMX (oneDNN's bf16 kernels). Elsewhere bf16 is emulated, ~10x slower
-    than fp32 (docs/performance.md)."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-
-
-def autocast(amp: str | None, device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast of the forward passes: `bf16` where the device has bf16 instructions
-    (refused elsewhere), `auto` there and fp32 elsewhere, null always fp32. On a CPU with
-    AMX bf16 a dcgan step runs ~1.8x faster (docs/performance.md); a run stays
-    byte-identical on the same machine, but not across machines with and without bf16."""
-    if amp is None or (amp == "auto" and not native_bf16(device)):
-        return contextlib.nullcontext()
-    if not native_bf16(device):
-        raise UserError(
-            f"train.amp: got {amp!r}, but this {device.type} has no bf16 instructions "
-            "(emulated bf16 is ~10x slower than fp32); use auto or null"
-        )
-    return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
 def prepare_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
@@ -171,10 +138,10 @@ def build_nets(model_cfg: ModelParams, cfg: TrainParams, device: torch.device) -
     g, d = prepare_model(g, device), prepare_model(d, device)
     g_ema = copy.deepcopy(g) if cfg.ema is not None else None
     betas = (cfg.beta1, cfg.beta2)
-    # fused: one kernel per step for all params, on CPU too (torch >= 2.4)
+    # fused: one kernel per step for all params, on CPU and Apple GPUs too (torch >= 2.4)
     opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr_g, betas=betas, fused=True)
     opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr_d, betas=betas, fused=True)
-    rng = torch.Generator(device).manual_seed(cfg.seed)
+    rng = torch.Generator(generator_device(device)).manual_seed(cfg.seed)
     return Nets(g, d, g_ema, opt_g, opt_d, rng)
 
 
@@ -220,20 +187,22 @@ def draw_batches(
     part: slice = slice(None),
 ) -> list[Batch]:
     """The d_steps batches of generator step `step` of an epoch whose images come in `order`,
-    with their noise (and eps) drawn from `rng` in a fixed order. A conditional G draws its
-    fakes as the batch's real digits: the same digit counts on both sides, so D cannot tell
-    by label frequencies. `part`: the rows of each batch this process trains on (all draws
-    are made, so every process's `rng` stays in step)."""
+    with their noise (and eps) drawn from `rng` in a fixed order, on its device (then moved to
+    the data's). A conditional G draws its fakes as the batch's real digits: the same digit
+    counts on both sides, so D cannot tell by label frequencies. `part`: the rows of each
+    batch this process trains on (all draws are made, so every process's `rng` stays in
+    step)."""
     batches, n, device = [], cfg.batch_size, data.device
     for k in range(step * cfg.d_steps, (step + 1) * cfg.d_steps):
         idx = order[k * n : (k + 1) * n][part]
-        b = Batch(data[idx], torch.randn(n, model.z_dim, generator=rng, device=device)[part])
+        z = torch.randn(n, model.z_dim, generator=rng, device=rng.device)[part].to(device)
+        b = Batch(data[idx], z)
         if labels is not None:
             b.real_y = labels[idx]
         if model.conditional:
             b.fake_y = b.real_y
         if cfg.loss == "wgan-gp":
-            b.eps = torch.rand(n, 1, 1, 1, generator=rng, device=device)[part]
+            b.eps = torch.rand(n, 1, 1, 1, generator=rng, device=rng.device)[part].to(device)
         batches.append(b)
     return batches
 
@@ -320,7 +289,8 @@ class RunningMean:
     under torchrun, the one all-reduce: the means over every rank's slice of the batches)."""
 
     def __init__(self, device: torch.device):
-        self.sum, self.n = torch.zeros(4, device=device, dtype=torch.float64), 0
+        dtype = torch.float32 if device.type == "mps" else torch.float64  # mps has no float64
+        self.sum, self.n = torch.zeros(4, device=device, dtype=dtype), 0
 
     def add(self, stats: torch.Tensor) -> None:
         self.sum += stats
@@ -399,7 +369,7 @@ def train(
     labels = labels if model_cfg.conditional or model_cfg.supervised_d else None
     steps = steps_per_epoch(len(images), cfg)
     part = distributed.rows(cfg.batch_size, world)
-    device = distributed.local_device(resolve_device(cfg.device), world)
+    device = distributed.local_device(resolve(cfg.device, "train.device"), world)
     autocast(cfg.amp, device)  # refuse a bad train.amp before any work
     nets = build_nets(model_cfg, cfg, device)
     fp = fingerprint(model_cfg, cfg, images, labels, (nets.g, nets.d))
@@ -426,7 +396,7 @@ def train(
     for epoch in range(start + 1, cfg.epochs + 1):
         g.train()
         d.train()
-        order = torch.randperm(len(data), generator=nets.rng, device=device)
+        order = torch.randperm(len(data), generator=nets.rng, device=nets.rng.device).to(device)
         epoch_mean, log_mean = RunningMean(device), RunningMean(device)
         bar = tqdm(range(steps), desc=f"epoch {epoch}/{cfg.epochs}", disable=None, leave=False)
         for i in bar:

@@ -1,0 +1,143 @@
+"""Device and precision choice, with the machine's accelerators and CPU flags faked: auto takes
+cuda, then mps, then cpu; a device the machine lacks is refused naming the key; bf16 autocast
+runs where the device computes bf16 natively, fp32 elsewhere."""
+
+import os
+
+import pytest
+import torch
+
+from mnistgan import device
+from mnistgan.errors import UserError
+
+X86 = {"architecture": "x86_64", "avx2": True, "avx512_f": True}
+ARM = {"architecture": "aarch64", "neon": True, "sve": True, "sve_max_length": 256}
+
+
+@pytest.fixture(autouse=True)
+def fresh_bf16_answers():
+    device.native_bf16.cache_clear()
+    yield
+    device.native_bf16.cache_clear()
+
+
+def machine(monkeypatch, cuda: bool, mps: bool) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+
+
+@pytest.mark.parametrize(
+    ("cuda", "mps", "expected"),
+    [(True, True, "cuda"), (True, False, "cuda"), (False, True, "mps"), (False, False, "cpu")],
+)
+def test_auto_takes_cuda_then_mps_then_cpu(monkeypatch, cuda, mps, expected):
+    machine(monkeypatch, cuda, mps)
+    assert device.resolve("auto", "train.device") == torch.device(expected)
+    assert device.resolve("cpu", "train.device") == torch.device("cpu")
+
+
+@pytest.mark.parametrize(
+    ("name", "key", "what"),
+    [("cuda", "train.device", "CUDA GPU"), ("mps", "evaluator.device", "Apple GPU (MPS)")],
+)
+def test_a_device_the_machine_lacks_is_refused_naming_the_key(monkeypatch, name, key, what):
+    machine(monkeypatch, False, False)
+    with pytest.raises(UserError) as e:
+        device.resolve(name, key)
+    assert str(e.value) == f"{key}: got '{name}', but this machine has no {what}; use auto"
+
+
+@pytest.mark.parametrize(
+    ("flags", "native"),
+    [
+        (X86 | {"avx512_bf16": True, "amx_bf16": False}, True),  # Cooper Lake, Zen 4
+        (X86 | {"avx512_bf16": False, "amx_bf16": True, "amx_tile": True}, True),  # AMX
+        (X86 | {"avx512_bf16": False, "amx_bf16": False}, False),  # AVX-512 without bf16
+        (X86, False),  # AVX2 only
+        (ARM | {"bf16": True}, True),  # Graviton 3, Apple M2
+        (ARM | {"bf16": False, "sve_bf16": True}, True),
+        (ARM | {"bf16": False, "sve_bf16": False}, False),  # Graviton 2, Apple M1
+        ({}, False),  # torch without get_capabilities
+    ],
+)
+def test_cpu_bf16_follows_the_capability_flags(monkeypatch, flags, native):
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: flags)
+    assert device.native_bf16(torch.device("cpu")) is native
+    cast = device.autocast("auto", torch.device("cpu"))
+    with cast:
+        product = torch.ones(2, 2) @ torch.ones(2, 2)
+    assert product.dtype == (torch.bfloat16 if native else torch.float32)
+
+
+def test_cpu_without_capabilities_means_fp32(monkeypatch):
+    monkeypatch.delattr(torch.cpu, "get_capabilities")  # torch before it existed
+    assert not device.native_bf16(torch.device("cpu"))
+    device.native_bf16.cache_clear()
+
+    def broken():
+        raise RuntimeError("cpuinfo failed")
+
+    monkeypatch.setattr(torch.cpu, "get_capabilities", broken, raising=False)
+    assert not device.native_bf16(torch.device("cpu"))
+
+
+@pytest.mark.parametrize("supported", [True, False])
+def test_cuda_bf16_asks_torch_without_emulation(monkeypatch, supported):
+    asked = {}
+
+    def is_bf16_supported(including_emulation=True):
+        asked["emulation"] = including_emulation
+        return supported
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", is_bf16_supported)
+    assert device.native_bf16(torch.device("cuda")) is supported
+    assert asked == {"emulation": False}
+
+
+def test_mps_trains_in_fp32_and_refuses_bf16():
+    mps = torch.device("mps")
+    assert not device.native_bf16(mps)
+    with device.autocast("auto", mps), device.autocast(None, mps):
+        pass  # null contexts: nothing touches the (absent) GPU
+    with pytest.raises(UserError, match=r"^train\.amp: got 'bf16', but this mps has no native"):
+        device.autocast("bf16", mps)
+
+
+def test_bf16_is_refused_where_it_would_be_emulated(monkeypatch):
+    monkeypatch.setattr(device, "native_bf16", lambda d: False)
+    with pytest.raises(UserError, match=r"^train\.amp: got 'bf16', but this cpu has no native"):
+        device.autocast("bf16", torch.device("cpu"))
+    with device.autocast("auto", torch.device("cpu")):  # auto falls back to fp32
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
+
+
+@pytest.mark.parametrize("amp", ["bf16", "auto"])
+def test_bf16_autocast_runs_where_bf16_is_native(monkeypatch, amp):
+    monkeypatch.setattr(device, "native_bf16", lambda d: True)
+    with device.autocast(amp, torch.device("cpu")):
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
+    with device.autocast(None, torch.device("cpu")):
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
+
+
+def test_the_cpu_draws_the_random_numbers_of_an_apple_gpu():
+    for name, draws_on in (("cpu", "cpu"), ("cuda", "cuda"), ("mps", "cpu")):
+        assert device.generator_device(torch.device(name)) == torch.device(draws_on)
+
+
+def test_deterministic_settings_are_for_cuda_alone(monkeypatch):
+    monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", "")  # so that teardown restores it
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG")
+    device.make_deterministic(torch.device("cpu"))
+    assert not torch.are_deterministic_algorithms_enabled()
+    assert "CUBLAS_WORKSPACE_CONFIG" not in os.environ
+    cudnn = torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic
+    try:
+        device.make_deterministic(torch.device("cuda"))  # needs no GPU: settings only
+        assert torch.are_deterministic_algorithms_enabled()
+        assert torch.is_deterministic_algorithms_warn_only_enabled()
+        assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+    finally:
+        torch.use_deterministic_algorithms(False)
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = cudnn
