@@ -39,6 +39,7 @@ def one_step(model: ModelParams, train: TrainParams) -> tuple[list[float], torch
 def test_params_yaml_parses_and_is_the_studied_default():
     assert P.model.arch == "dcgan" and not P.model.conditional
     assert P.model.supervised_d and P.model.g_refine == 1 and P.model.mixture == 10
+    assert P.model.g_taper  # f/2 channels at 28x28: a third of the 40-epoch recipe's time
     assert P.train.ema is not None and P.train.lr_decay > 0 and P.train.amp == "auto"
     assert P.train.digit_loss > 0  # holds a conditional G to its digit (round 4)
     assert P.model.features == 32 and P.model.d_features == 32  # G 48 paid, but not in time
@@ -94,13 +95,17 @@ def test_supervised_d_needs_labels(tmp_path):
         )
 
 
+@pytest.mark.parametrize("taper", [True, False])
 @pytest.mark.parametrize("refine", [0, 1, 2])
-def test_g_refine_draws_pixels_with_3x3_convs_at_full_resolution(refine):
-    g = models.build_generator(replace(P.model, features=4, d_features=4, g_refine=refine)).eval()
+def test_g_refine_draws_pixels_with_3x3_convs_at_full_resolution(refine, taper):
+    model = replace(P.model, features=4, d_features=4, g_refine=refine, g_taper=taper)
+    g = models.build_generator(model).eval()
     assert g(torch.randn(3, P.model.z_dim)).shape == (3, 1, 28, 28)
     convs = [m for m in g.modules() if type(m) is torch.nn.Conv2d]
     assert [m.kernel_size for m in convs] == [(3, 3)] * refine
-    assert [m.out_channels for m in convs] == [2] * (refine - 1) + [1] * (refine > 0)
+    width = 2 if taper else 4  # channels at 28x28: f/2, or f as the 40-epoch recipe's G
+    assert [m.out_channels for m in convs] == [width] * (refine - 1) + [1] * (refine > 0)
+    assert [m.in_channels for m in convs] == [width] * refine
 
 
 def test_mixture_latent_picks_uniform_components_as_one_hot_codes():

@@ -52,7 +52,7 @@ def test_channels_last_step_matches_nchw_step():
     real, z = torch.rand(16, 1, 28, 28) * 2 - 1, torch.randn(16, 100)
     stats = []
     for layout in (False, True):
-        g, d = build(ModelParams("dcgan", 100, 8, 8, False, False, "batch", False, 1, 10), 0)
+        g, d = build(ModelParams("dcgan", 100, 8, 8, False, False, "batch", False, 1, True, 10), 0)
         if layout:
             g, d = (training.prepare_model(m, torch.device("cpu")) for m in (g, d))
         opt_g, opt_d = (torch.optim.Adam(m.parameters(), fused=True) for m in (g, d))
@@ -68,7 +68,7 @@ def test_channels_last_step_matches_nchw_step():
 @pytest.mark.parametrize("arch,norm", [("mlp", "batch"), ("dcgan", "layer"), ("dcgan", "none")])
 def test_discriminator_without_batch_norm_scores_each_image_on_its_own(arch, norm):
     """What lets gan_step score real and fake images in one pass (mlp's D has no norm)."""
-    _, d = build(ModelParams(arch, 100, 8, 8, True, False, norm, False, 1, 0), 0)
+    _, d = build(ModelParams(arch, 100, 8, 8, True, False, norm, False, 1, True, 0), 0)
     x, y = torch.rand(8, 1, 28, 28), torch.arange(8)
     one_pass = d(x, y)
     assert torch.allclose(one_pass, torch.cat([d(x[:3], y[:3]), d(x[3:], y[3:])]), atol=1e-6)

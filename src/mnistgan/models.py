@@ -21,13 +21,14 @@ def mlp_generator(in_dim: int) -> nn.Module:
     return nn.Sequential(*layers, nn.Linear(width, 784), nn.Tanh(), nn.Unflatten(1, (1, 28, 28)))
 
 
-def dcgan_generator(in_dim: int, f: int, refine: int = 0) -> nn.Module:
-    """Linear to a 7x7 map, two stride-2 transposed convs to 14x14 and 28x28, Tanh; channels
-    halve with each doubling of resolution, as in DCGAN (2f, f, f/2). With `refine` > 0 the
-    second one keeps f/2 channels at 28x28 and `refine` 3x3 convs draw the pixels from them:
-    strokes are drawn at full resolution, not scattered from 14x14 by one 4x4 kernel
-    (docs/study-quality.md). The 28x28 layers are most of a step's cost, hence f/2 there."""
-    half = max(f // 2, 1)
+def dcgan_generator(in_dim: int, f: int, refine: int = 0, taper: bool = True) -> nn.Module:
+    """Linear to a 7x7 map, two stride-2 transposed convs to 14x14 and 28x28, Tanh. With
+    `refine` > 0 the second one keeps channels at 28x28 and `refine` 3x3 convs draw the
+    pixels from them: strokes are drawn at full resolution, not scattered from 14x14 by one
+    4x4 kernel (docs/study-quality.md). The 28x28 layers are most of a step's cost, so with
+    `taper` channels halve with each doubling of resolution, as in DCGAN (2f, f, f/2), and
+    those layers cost a quarter of keeping f channels there (2f, f, f)."""
+    half = max(f // 2, 1) if taper else f
     out = half if refine else 1
     layers = [
         nn.Linear(in_dim, 2 * f * 7 * 7, bias=False),
@@ -122,7 +123,7 @@ class Generator(nn.Module):
         if cfg.arch == "mlp":
             self.body = mlp_generator(in_dim)
         else:
-            self.body = dcgan_generator(in_dim, cfg.features, cfg.g_refine)
+            self.body = dcgan_generator(in_dim, cfg.features, cfg.g_refine, cfg.g_taper)
         norms = [m.num_features for m in self.body if isinstance(m, BATCH_NORMS)]
         films = [nn.Linear(N_CLASSES, 2 * c) for c in norms] if cfg.conditional else []
         self.films = nn.ModuleList(films)

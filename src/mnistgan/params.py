@@ -50,6 +50,7 @@ class ModelParams:
     d_norm: Literal["batch", "layer", "none"]  # dcgan D's normalisation; wgan-gp needs no batch
     supervised_d: bool  # D also learns the digit of real images (G stays label-free)
     g_refine: int = rule("an integer >= 0", lambda v: v >= 0)  # dcgan G: 3x3 convs at 28x28
+    g_taper: bool  # dcgan G: f/2 channels at 28x28, not f (a quarter of those layers' cost)
     mixture: int = rule("0 or an integer >= 2", lambda v: v == 0 or v >= 2)  # discrete latent
 
 
