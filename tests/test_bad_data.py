@@ -2,6 +2,7 @@
 
 import gzip
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from conftest import REPO, real_mnist_source, run
 
 from mnistgan import data
 from mnistgan.errors import UserError
-from mnistgan.idx import read_idx, write_idx
+from mnistgan.idx import MAX_ITEMS, read_idx, write_idx
 
 
 def small_idx_folder(folder: Path, n: int = 40) -> Path:
@@ -54,7 +55,7 @@ BAD = {
     "wrong image size": (
         "train-images-idx3-ubyte.gz",
         header(3, 40, 32, 32) + bytes(40 * 1024),
-        "images are (32, 32), expected 28x28",
+        "items are 32x32, expected 28x28",
     ),
     "short data": (
         "train-images-idx3-ubyte.gz",
@@ -159,7 +160,56 @@ def test_idx_roundtrip(tmp_path):
     array = torch.randint(0, 256, (3, 28, 28), dtype=torch.uint8)
     for name in ("a.gz", "a"):
         write_idx(tmp_path / name, array)
-        assert torch.equal(read_idx(tmp_path / name, ndim=3), array)
+        assert torch.equal(read_idx(tmp_path / name, (28, 28)), array)
+
+
+@pytest.mark.parametrize(
+    "head, item_shape, message",
+    [
+        (header(3, 2**31, 2**31, 4), (28, 28), "items are 2147483648x4, expected 28x28"),
+        (header(3, 0, 28, 28), (28, 28), "holds no items"),
+        (header(1, 0), (), "holds no items"),
+        (header(1, MAX_ITEMS + 1), (), f"{MAX_ITEMS + 1:,} items, more than {MAX_ITEMS:,}"),
+    ],
+    ids=["overflowing dims", "no images", "no labels", "too many labels"],
+)
+def test_header_alone_is_refused(tmp_path, head, item_shape, message):
+    """Sizes are exact Python ints (int64 would wrap 2^31 * 2^31 * 4 to 0 and pass a
+    16-byte file), empty data sets are refused, and no header may claim more than
+    MAX_ITEMS items: all before a byte of the body is read."""
+    (tmp_path / "x.idx").write_bytes(head)
+    with pytest.raises(UserError, match=f"^{tmp_path / 'x.idx'}: .*{message}"):
+        read_idx(tmp_path / "x.idx", item_shape)
+
+
+# Reads a gzip bomb; prints the peak memory the read added, in bytes, however it exits.
+BOMB_READER = """
+import atexit, re, sys
+from pathlib import Path
+from mnistgan.errors import exit_on_user_error
+from mnistgan.idx import read_idx
+kib = lambda key: int(re.search(key + r":\\s+(\\d+)", Path("/proc/self/status").read_text())[1])
+Path("/proc/self/clear_refs").write_text("5")  # peak RSS (VmHWM) := RSS now
+before = kib("VmRSS")
+atexit.register(lambda: print((kib("VmHWM") - before) * 1024))
+exit_on_user_error(lambda: read_idx(Path(sys.argv[1]), (28, 28)))
+"""
+
+
+@pytest.mark.slow  # starts a Python that imports torch
+@pytest.mark.skipif(sys.platform != "linux", reason="reads peak memory from /proc")
+def test_gzip_bomb_costs_the_header_size_not_the_inflated_size(tmp_path):
+    """1 MB of gzip that inflates to 1 GiB of zeros behind the header of MNIST's 60,000
+    training images: read only as far as the header says (47 MB), then refused."""
+    bomb = tmp_path / "train-images-idx3-ubyte.gz"
+    zeros = gzip.compress(bytes(1 << 24), mtime=0)  # members concatenate: still one gzip file
+    bomb.write_bytes(gzip.compress(header(3, 60000, 28, 28), mtime=0) + zeros * 64)
+    result = run(["python", "-c", BOMB_READER, str(bomb)], tmp_path, check=False, timeout=120)
+    assert result.returncode == 1
+    grew = int(result.stdout)
+    assert grew < 2 * 60000 * 28 * 28, f"peak memory grew by {grew:,} bytes"
+    assert result.stderr.startswith(f"error: {bomb}: ") and result.stderr.count("\n") == 1
+    assert "holds more than 47040016 bytes, header of shape (60000, 28, 28)" in result.stderr
 
 
 @pytest.mark.parametrize("dataset", ["mnist", "fashion-mnist", "kmnist"])

@@ -31,7 +31,8 @@ def official_md5(dataset: str) -> dict[str, str]:
 
 
 def md5(path: Path) -> str:
-    return hashlib.md5(path.read_bytes()).hexdigest()
+    with path.open("rb") as f:  # streamed: a plain file may be large
+        return hashlib.file_digest(f, "md5").hexdigest()
 
 
 def find_raw(raw_dir: Path) -> dict[str, Path]:
@@ -101,12 +102,10 @@ def provenance(files: dict[str, Path], dataset: str = "mnist") -> dict[str, dict
 
 def load_pair(images: Path, labels: Path) -> tuple[torch.Tensor, torch.Tensor]:
     """Images (N, 1, 28, 28) uint8 and labels (N,) int64, checked against each other."""
-    x, y = read_idx(images, ndim=3), read_idx(labels, ndim=1)
-    if tuple(x.shape[1:]) != (28, 28):
-        raise UserError(f"{images}: images are {tuple(x.shape[1:])}, expected 28x28")
+    x, y = read_idx(images, (28, 28)), read_idx(labels)
     if len(x) != len(y):
         raise UserError(f"{labels}: {len(y)} labels for {len(x)} images in {images.name}")
-    if len(y) and int(y.max()) > 9:
+    if int(y.max()) > 9:
         raise UserError(f"{labels}: label {int(y.max())} outside 0-9")
     return x.unsqueeze(1).clone(), y.long()
 

@@ -16,8 +16,8 @@ from .idx import read_idx, write_idx
 
 def build_from_t10k(source: Path, dest: Path) -> Path:
     """Write the four official file names into `dest` from t10k files in `source`."""
-    x = read_idx(source / FILES["test_images"], ndim=3)
-    y = read_idx(source / FILES["test_labels"], ndim=1)
+    x = read_idx(source / FILES["test_images"], (28, 28))
+    y = read_idx(source / FILES["test_labels"])
     test = torch.arange(len(x)) % 5 == 4
     dest.mkdir(parents=True, exist_ok=True)
     parts = {
