@@ -1,11 +1,14 @@
 """Outputs are written whole or not at all, and nothing in the project unpickles freely."""
 
+import errno
+import os
 import re
 
 import pytest
 from conftest import REPO
 
 from mnistgan import atomic
+from mnistgan.errors import UserError
 
 
 class Boom(Exception):
@@ -24,6 +27,50 @@ def test_failed_write_leaves_old_file_and_no_temp(tmp_path, monkeypatch):
         atomic.write_json(target, {"new": 2})
     assert target.read_text() == '{\n  "old": 1\n}\n'
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def fail_with(code: int):
+    def fail(*args, **kwargs):
+        raise OSError(code, os.strerror(code))
+
+    return fail
+
+
+@pytest.mark.parametrize(
+    "call, code",
+    [("fsync", errno.ENOSPC), ("write", errno.EDQUOT), ("mkstemp", errno.EROFS)],
+    ids=["disk full", "over quota", "read-only folder"],
+)
+def test_write_the_disk_refuses_is_one_line_naming_the_file(tmp_path, monkeypatch, call, code):
+    target = tmp_path / "out.json"
+    atomic.write_json(target, {"old": 1})
+    if call == "write":  # the temp file's writer, as a full disk would fail it
+        real_fdopen = os.fdopen
+
+        def fdopen(fd, mode):
+            f = real_fdopen(fd, mode)
+            f.write = fail_with(code)
+            return f
+
+        monkeypatch.setattr(atomic.os, "fdopen", fdopen)
+    else:
+        monkeypatch.setattr(
+            atomic.os if call == "fsync" else atomic.tempfile, call, fail_with(code)
+        )
+    with pytest.raises(UserError, match=f"^{target}: cannot write: {os.strerror(code)}$"):
+        atomic.write_json(target, {"new": 2})
+    assert target.read_text() == '{\n  "old": 1\n}\n'
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_folder_or_file_in_the_way_is_one_line_naming_it(tmp_path):
+    with pytest.raises(UserError, match=f"^{tmp_path}: is a folder; give a file name$"):
+        atomic.write_json(tmp_path, {})
+    (tmp_path / "file").write_text("kept")
+    for target in (tmp_path / "file/x.json", tmp_path / "file/sub/x.json"):
+        with pytest.raises(UserError, match=f"^{target}: cannot write: {tmp_path}/file is a file"):
+            atomic.write_json(target, {})
+    assert (tmp_path / "file").read_text() == "kept"
 
 
 def test_torch_bytes_do_not_depend_on_the_file_name(tmp_path):

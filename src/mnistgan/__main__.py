@@ -14,19 +14,29 @@ from .params import ModelParams
 from .pixels import grid_png
 from .sampling import balanced_labels, generate, latents
 
+GRID_MAX = 1024  # a 32 x 32 grid, 1924 px square; more images go to a .pt file
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m mnistgan")
     commands = parser.add_subparsers(dest="command", required=True)
     gen = commands.add_parser("generate", help="draw images from a trained generator")
     gen.add_argument("--checkpoint", default="models/generator.pt")
-    gen.add_argument("-n", type=int, default=64, help="number of images")
+    gen.add_argument(
+        "-n", type=int, default=64, help=f"number of images (a .png grid holds {GRID_MAX} at most)"
+    )
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--digit", type=int, choices=range(10), help="conditional models: which digit")
     gen.add_argument("--out", required=True, help="a .png grid, or a .pt file {'images': uint8}")
     args = parser.parse_args()
     if args.n < 1:
         parser.error("-n must be at least 1")
+    atomic.check_target(Path(args.out))  # before the work, not after it
+    if args.n > GRID_MAX and Path(args.out).suffix != ".pt":
+        raise UserError(
+            f"-n: a PNG grid holds at most {GRID_MAX} images, got {args.n}; "
+            f"write them to a .pt file instead (--out {Path(args.out).with_suffix('.pt')})"
+        )
 
     g, cfg = load_model(args.checkpoint, "generator", build_generator, ModelParams)
     labels = None

@@ -3,6 +3,8 @@
 Everything is rendered to bytes first, written to a temp file beside the target, fsynced
 and renamed over it. Rendering to bytes (not saving straight to a temp path) also keeps
 `torch.save` output independent of the temp file's name, so outputs are byte-identical.
+A write that fails (disk full, read-only folder, a file where a folder should be) leaves
+the old file as it was and is a UserError naming the target: the user's to fix.
 """
 
 import io
@@ -15,24 +17,39 @@ from typing import Any
 import pandas as pd
 import torch
 
+from .errors import UserError
+
 UMASK = os.umask(0)  # read it the only way there is: set it, then put it back
 os.umask(UMASK)
 
 
+def check_target(path: Path) -> None:
+    """Refuse a target that is a folder or lies under a file, before any work is done."""
+    if os.path.isdir(path):
+        raise UserError(f"{path}: is a folder; give a file name")
+    nearest = next((p for p in path.parents if os.path.exists(p)), None)
+    if nearest is not None and not os.path.isdir(nearest):
+        raise UserError(f"{path}: cannot write: {nearest} is a file, not a folder")
+
+
 def write_bytes(path: str | Path, data: bytes) -> None:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    check_target(path)
     try:
-        os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes it 0600; give it open()'s usual mode
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes it 0600; give it open()'s usual mode
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as e:
+        raise UserError(f"{path}: cannot write: {e.strerror or e}") from None
 
 
 def write_text(path: str | Path, text: str) -> None:

@@ -5,6 +5,7 @@ file crafted to run code is refused instead of executed. A leaf module: callers 
 builder of their own model, so loading a GAN never imports the classifier, nor the reverse.
 """
 
+import os
 import pickle
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +27,8 @@ def save_model(path: str | Path, kind: str, model: nn.Module, cfg: Any) -> None:
 
 def load_safely(path: str | Path) -> Any:
     """torch.load restricted to tensors and containers; any other content is a UserError."""
+    if os.path.exists(path) and not os.path.isfile(path):  # a FIFO would block forever
+        raise UserError(f"{path}: not a regular file")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
