@@ -10,7 +10,7 @@ from . import atomic
 from .checkpoint import load_model
 from .errors import UserError, exit_on_user_error
 from .models import build_generator
-from .params import ModelParams
+from .params import MAX_IMAGES, MAX_SEED, ModelParams
 from .pixels import grid_png
 from .sampling import balanced_labels, generate, latents
 
@@ -25,8 +25,10 @@ def main() -> None:
     gen.add_argument("--digit", type=int, choices=range(10), help="conditional models: which digit")
     gen.add_argument("--out", required=True, help="a .png grid, or a .pt file {'images': uint8}")
     args = parser.parse_args()
-    if args.n < 1:
-        parser.error("-n must be at least 1")
+    if not 1 <= args.n <= MAX_IMAGES:
+        raise UserError(f"-n: got {args.n}, expected an integer in [1, {MAX_IMAGES}]")
+    if not 0 <= args.seed < MAX_SEED:
+        raise UserError(f"--seed: got {args.seed}, expected an integer in [0, 2^63)")
 
     g, cfg = load_model(args.checkpoint, "generator", build_generator, ModelParams)
     labels = None
