@@ -35,11 +35,11 @@ KEYS = ["fid", "real_fid", "classifier_score", "precision", "recall", "class_kl"
 
 def load_params(overrides: list[str]) -> params.Params:
     """params.yaml with `section.key=value` overrides, validated as the stages do."""
-    raw = yaml.safe_load(open("params.yaml"))
+    raw = yaml.load(open("params.yaml"), params.Loader)
     for item in overrides:
         key, value = item.split("=", 1)
         section, name = key.split(".")
-        raw[section][name] = yaml.safe_load(value)
+        raw[section][name] = yaml.load(value, params.Loader)
     return params.parse(raw)
 
 

@@ -14,8 +14,9 @@ from mnistgan.tracking import TrainingLog, open_live
 
 def main() -> None:
     p = params.load()
-    distributed.launch(p.train.processes)
     where = device.resolve(p.train.device, "train.device")
+    distributed.check_processes(p.train.processes, where)
+    distributed.launch(p.train.processes)
     device.make_deterministic(where)
     world = distributed.join(where.type)
     cpu.set_threads(p.train.threads, world.local_size)  # process-wide: the entry point's job

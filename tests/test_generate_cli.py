@@ -45,13 +45,13 @@ def test_out_under_a_file_is_refused(tmp_path, monkeypatch, checkpoint):
 
 
 def test_png_grid_is_capped_and_more_images_go_to_a_pt_file(tmp_path, monkeypatch, checkpoint):
-    n = str(cli.GRID_MAX + 1)
-    with pytest.raises(UserError, match=f"^-n: a PNG grid holds at most {cli.GRID_MAX} images"):
+    n = str(params.MAX_GRID + 1)
+    with pytest.raises(UserError, match=f"^-n: a PNG grid holds at most {params.MAX_GRID} images"):
         generate(monkeypatch, checkpoint, "-n", n, "--out", str(tmp_path / "big.png"))
     assert not (tmp_path / "big.png").exists()
     generate(monkeypatch, checkpoint, "-n", n, "--out", str(tmp_path / "big.pt"))
     images = torch.load(tmp_path / "big.pt", weights_only=True)["images"]
-    assert images.shape == (cli.GRID_MAX + 1, 1, 28, 28)
+    assert images.shape == (params.MAX_GRID + 1, 1, 28, 28)
 
 
 @pytest.mark.slow  # runs python -m mnistgan in a fresh process

@@ -1,6 +1,8 @@
 """params.yaml is validated on load: every bad key or value is named in one line."""
 
 import copy
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from mnistgan.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT = yaml.safe_load((REPO / "params.yaml").read_text())
+FLOOR = "the real floor of evaluate draws from them"
 
 
 def with_value(section: str, key: str, value) -> dict:
@@ -31,12 +34,12 @@ def test_floats_accept_integers():
 @pytest.mark.parametrize(
     ("section", "key", "value", "expected"),
     [
-        ("train", "epochs", -1, "an integer >= 1"),
-        ("train", "epochs", 0, "an integer >= 1"),
-        ("train", "epochs", 2.5, "an integer >= 1"),
-        ("train", "epochs", "ten", "an integer >= 1"),
-        ("train", "epochs", True, "an integer >= 1"),
-        ("train", "batch_size", 0, "an integer >= 1"),
+        ("train", "epochs", -1, "an integer in [1, 100000]"),
+        ("train", "epochs", 0, "an integer in [1, 100000]"),
+        ("train", "epochs", 2.5, "an integer in [1, 100000]"),
+        ("train", "epochs", "ten", "an integer in [1, 100000]"),
+        ("train", "epochs", True, "an integer in [1, 100000]"),
+        ("train", "batch_size", 0, "an integer in [1, 8192]"),
         ("train", "lr_g", 0, "a number > 0"),
         ("train", "lr_d", -0.001, "a number > 0"),
         ("train", "beta1", 1.0, "a number in [0, 1)"),
@@ -45,14 +48,14 @@ def test_floats_accept_integers():
         ("sample", "device", "gpu", "one of auto, cpu, cuda, mps"),
         ("evaluator", "device", None, "one of auto, cpu, cuda, mps"),
         ("model", "arch", "resnet", "one of mlp, dcgan"),
-        ("data", "limit", 0, "null or an integer >= 1"),
-        ("data", "val_size", -5, "an integer >= 0"),
+        ("data", "limit", 0, "null or an integer in [1, 1000000]"),
+        ("data", "val_size", -5, f"an integer in [1, 1000000] ({FLOOR})"),
         ("data", "raw_dir", 3, "a value of type str"),
-        ("sample", "n", 0, "an integer >= 1"),
+        ("sample", "n", 0, "an integer in [1, 1000000]"),
         ("sample", "keep", 0, "a number in (0, 1]"),
         ("sample", "keep", 1.5, "a number in (0, 1]"),
-        ("model", "g_refine", -1, "an integer >= 0"),
-        ("model", "mixture", 1, "0 or an integer >= 2"),
+        ("model", "g_refine", -1, "an integer in [0, 16]"),
+        ("model", "mixture", 1, "0 or an integer in [2, 1023]"),
         ("train", "lr_decay", 1.5, "a number in [0, 1]"),
         ("train", "digit_loss", -1, "a number >= 0"),
         ("train", "amp", "fp16", "one of bf16, auto or null"),
@@ -89,7 +92,138 @@ def test_section_must_be_a_mapping():
         params.parse(raw)
 
 
-def test_unreadable_yaml(tmp_path):
-    (tmp_path / "params.yaml").write_text("train: [unclosed")
-    with pytest.raises(UserError, match="cannot read params"):
-        params.load(tmp_path / "params.yaml")
+SEED = "an integer in [0, 2^63)"
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "expected"),
+    [
+        ("model", "z_dim", 10**9, "an integer in [1, 1024]"),
+        ("model", "features", 100_000, "an integer in [1, 1024]"),
+        ("model", "d_features", 100_000, "an integer in [1, 1024]"),
+        ("model", "g_refine", 10**6, "an integer in [0, 16]"),
+        ("sample", "n", 10**10, "an integer in [1, 1000000]"),
+        ("sample", "grid", 10**6, "an integer in [1, 1024]"),
+        ("evaluate", "n_samples", 10**10, "an integer in [1, 1000000]"),
+        ("evaluator", "batch_size", 10**6, "an integer in [1, 8192]"),
+        ("evaluator", "epochs", 10**12, "an integer in [1, 100000]"),
+        ("train", "batch_size", 10**6, "an integer in [1, 8192]"),
+        ("train", "epochs", 10**12, "an integer in [1, 100000]"),
+        ("train", "d_steps", 10**6, "an integer in [1, 100]"),
+        ("train", "log_every", 10**12, "an integer in [1, 1000000]"),
+        ("train", "threads", 100_000, "null (all cores) or an integer in [1, 1024]"),
+        ("train", "processes", 100_000, "an integer in [1, 1024]"),
+        ("data", "limit", 10**12, "null or an integer in [1, 1000000]"),
+        ("data", "val_size", 0, f"an integer in [1, 1000000] ({FLOOR})"),
+        ("data", "seed", 2**63, SEED),
+        ("model", "mixture", 10**9, "0 or an integer in [2, 1023]"),
+        ("train", "seed", 2**64, SEED),
+        ("train", "lr_g", float("inf"), "a number > 0"),
+        ("train", "gp_weight", 10**400, "a number >= 0"),
+        ("sample", "seed", -1, SEED),
+        ("evaluator", "seed", 2**63, SEED),
+        ("evaluate", "seed", 2**63, SEED),
+    ],
+)
+def test_sizes_and_seeds_have_bounds(section, key, value, expected):
+    with pytest.raises(UserError) as e:
+        params.parse(with_value(section, key, value))
+    assert str(e.value) == f"{section}.{key}: got {params.preview(value)}, expected {expected}"
+
+
+def test_seeds_go_up_to_2_pow_63():
+    assert params.parse(with_value("train", "seed", 2**63 - 1)).train.seed == 2**63 - 1
+    with pytest.raises(UserError, match=r"^train\.seed: got 9223372036854775808, expected"):
+        params.parse(with_value("train", "seed", 2**63))
+
+
+def test_keep_that_would_draw_too_many_drafts_is_refused():
+    raw = with_value("sample", "keep", 1e-10)
+    with pytest.raises(UserError, match=r"^sample\.keep: got 1e-10, so G would draw .* 1e\+14 dr"):
+        params.parse(raw)
+
+
+def test_processes_must_divide_the_batch():
+    raw = with_value("train", "processes", 3)
+    with pytest.raises(UserError) as e:
+        params.parse(raw)
+    assert str(e.value).startswith("train.processes: got 3, expected a divisor of train.batch_size")
+
+
+def test_a_billion_laughs_value_is_shown_in_a_few_characters():
+    bomb = ["lol"] * 10
+    for _ in range(5):  # 10^6 items; a model file's shared references can nest 10^9
+        bomb = [bomb] * 10
+    for section, key in ((params.ModelParams, "arch"), (params.DataParams, "dataset")):
+        with pytest.raises(UserError) as e:
+            params.parse_section(section, {key: bomb}, "config")
+        assert str(e.value).startswith(f"config.{key}: got [[[") and len(str(e.value)) < 200
+
+
+def write(tmp_path, text: str) -> Path:
+    (tmp_path / "params.yaml").write_text(text)
+    return tmp_path / "params.yaml"
+
+
+@pytest.mark.parametrize(
+    ("written", "value"),
+    [("1e-3", 1e-3), ("1e10", 1e10), ("1.0e10", 1e10), ("+2E0", 2.0)],  # YAML 1.1: strings
+)
+def test_floats_read_as_users_write_them(tmp_path, written, value):
+    text = (REPO / "params.yaml").read_text().replace("lr_g: 0.0012", f"lr_g: {written}")
+    assert params.load(write(tmp_path, text)).train.lr_g == value
+
+
+def test_an_integer_written_as_a_float_is_refused_naming_the_key(tmp_path):
+    text = (REPO / "params.yaml").read_text().replace("epochs: 16", "epochs: 1e3")
+    with pytest.raises(UserError, match=r"^train\.epochs: got 1000\.0, expected an integer in"):
+        params.load(write(tmp_path, text))
+
+
+@pytest.mark.parametrize(("text", "shown"), [("", "None"), ("- 1\n- 2\n", r"\[1, 2\]")])
+def test_params_that_are_not_a_mapping_are_named(tmp_path, text, shown):
+    with pytest.raises(UserError, match=rf"params\.yaml: got {shown}, expected a mapping of data,"):
+        params.load(write(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("train: [unclosed", r"line 1: expected ',' or '\]'"),
+        ("train:\n  epochs: 1" + "0" * 5000, "Exceeds the limit"),
+        ("x: &a [1]\ntrain: *a", r"line 2: \*a: params take no aliases\)$"),
+    ],
+    ids=["syntax", "5000 digits", "alias"],
+)
+def test_unreadable_yaml_is_one_line(tmp_path, text, problem):
+    with pytest.raises(UserError, match=rf"params\.yaml: cannot read params \({problem}") as e:
+        params.load(write(tmp_path, text))
+    assert "\n" not in str(e.value)
+
+
+LAUGHS = ['&a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]'] + [
+    f"&{x} [{', '.join([f'*{p}'] * 9)}]" for p, x in zip("abcdefgh", "bcdefghi", strict=True)
+]  # 9^9 items: a value of billions of characters, for a known key
+BILLION_LAUGHS = (
+    (REPO / "params.yaml").read_text().replace("arch: dcgan", f"arch: [{', '.join(LAUGHS)}]")
+)
+LOAD = """
+import resource, sys
+from mnistgan import params
+from mnistgan.errors import exit_on_user_error
+resource.setrlimit(resource.RLIMIT_AS, (256 << 20, 256 << 20))  # expanded: gigabytes
+exit_on_user_error(lambda: params.load(sys.argv[1]))
+"""
+
+
+def test_a_billion_laughs_is_refused_in_bounded_memory(tmp_path):
+    path = write(tmp_path, BILLION_LAUGHS)
+    done = subprocess.run(
+        [sys.executable, "-c", LOAD, str(path)],
+        env={"PYTHONPATH": str(REPO / "src")},
+        capture_output=True,
+        timeout=60,
+        text=True,
+    )
+    expected = f"error: {path}: cannot read params (line 9: *a: params take no aliases)\n"
+    assert done.returncode == 1 and done.stderr == expected, done.stderr[-2000:]

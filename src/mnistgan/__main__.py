@@ -10,11 +10,9 @@ from . import atomic
 from .checkpoint import load_model
 from .errors import UserError, exit_on_user_error
 from .models import build_generator
-from .params import ModelParams
+from .params import MAX_GRID, MAX_IMAGES, MAX_SEED, ModelParams
 from .pixels import grid_png
 from .sampling import balanced_labels, generate, latents
-
-GRID_MAX = 1024  # a 32 x 32 grid, 1924 px square; more images go to a .pt file
 
 
 def main() -> None:
@@ -23,18 +21,20 @@ def main() -> None:
     gen = commands.add_parser("generate", help="draw images from a trained generator")
     gen.add_argument("--checkpoint", default="models/generator.pt")
     gen.add_argument(
-        "-n", type=int, default=64, help=f"number of images (a .png grid holds {GRID_MAX} at most)"
+        "-n", type=int, default=64, help=f"number of images (a .png grid holds {MAX_GRID} at most)"
     )
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--digit", type=int, choices=range(10), help="conditional models: which digit")
     gen.add_argument("--out", required=True, help="a .png grid, or a .pt file {'images': uint8}")
     args = parser.parse_args()
-    if args.n < 1:
-        parser.error("-n must be at least 1")
+    if not 1 <= args.n <= MAX_IMAGES:
+        raise UserError(f"-n: got {args.n}, expected an integer in [1, {MAX_IMAGES}]")
+    if not 0 <= args.seed < MAX_SEED:
+        raise UserError(f"--seed: got {args.seed}, expected an integer in [0, 2^63)")
     atomic.check_target(Path(args.out))  # before the work, not after it
-    if args.n > GRID_MAX and Path(args.out).suffix != ".pt":
+    if args.n > MAX_GRID and Path(args.out).suffix != ".pt":
         raise UserError(
-            f"-n: a PNG grid holds at most {GRID_MAX} images, got {args.n}; "
+            f"-n: a PNG grid holds at most {MAX_GRID} images, got {args.n}; "
             f"write them to a .pt file instead (--out {Path(args.out).with_suffix('.pt')})"
         )
 

@@ -19,8 +19,10 @@ def usable_cores() -> int:
 
 def set_threads(threads: int | None, processes: int = 1) -> int:
     """Pin torch's CPU thread count: null means every core this process may run on, shared
-    out among the `processes` training on this machine."""
-    n = threads or max(1, usable_cores() // processes)
+    out among the `processes` training on this machine. More threads than cores only
+    contend, and a count in the thousands crashes torch: they are capped at the cores."""
+    cores = usable_cores()
+    n = min(threads, cores) if threads else max(1, cores // processes)
     torch.set_num_threads(n)
     return n
 

@@ -14,6 +14,7 @@ import torch.distributed as dist
 import torch.distributed.nn.functional as dist_nn
 from torch import nn
 
+from .cpu import usable_cores
 from .errors import UserError
 
 
@@ -45,6 +46,22 @@ def launch(processes: int) -> None:
     if os.name == "nt":  # exec on Windows ends this process at once: dvc would stop waiting
         sys.exit(subprocess.call(cmd))
     os.execv(sys.executable, cmd)
+
+
+def check_processes(processes: int, device: torch.device) -> None:
+    """Refuse, before torchrun starts any, more processes than this machine has CPU cores or
+    CUDA GPUs for one each on `device` (an Apple GPU trains in one process)."""
+    if device.type == "cuda":
+        have, what = torch.cuda.device_count(), "CUDA GPU"
+    elif device.type == "mps":
+        have, what = 1, "Apple GPU"
+    else:
+        have, what = usable_cores(), "CPU core"
+    if processes > have:
+        raise UserError(
+            f"train.processes: got {processes}, expected at most {have}: one process per "
+            f"{what} of train.device {device.type} here"
+        )
 
 
 def join(device_type: str) -> World:

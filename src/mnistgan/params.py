@@ -2,6 +2,9 @@
 names the key, never a silent default. Every key is required, so params.yaml is the one
 place where values live."""
 
+import math
+import re
+import reprlib
 import types
 import typing
 from dataclasses import dataclass, field, fields
@@ -12,14 +15,33 @@ import yaml
 
 from .errors import UserError
 
+# Upper bounds on sizes: far above real use, low enough that a typo (1e9) is refused naming
+# its key instead of meeting the allocator or the OOM killer. A model file's stored config is
+# checked by the same ModelParams rules, so it cannot ask for more either.
+MAX_Z_DIM = 1024  # G's first layer maps z to 2f*7*7: 1024 x 100352 weights at f = 1024
+MAX_WIDTH = 1024  # model.features, d_features: 32x the default; G's 14x14 conv has 2f*f*16
+MAX_REFINE = 16  # model.g_refine: 3x3 convs at 28x28
+MAX_IMAGES = 1_000_000  # image counts: sample and generate hold them all, 784 bytes each
+MAX_GRID = 1024  # images in one PNG grid
+MAX_BATCH = 8192  # activations grow with the batch; large-batch GANs train at 2048
+MAX_EPOCHS = 100_000
+MAX_D_STEPS = 100
+MAX_LOG_EVERY = 1_000_000  # past the steps of any epoch: one row per epoch
+MAX_CORES = 1024  # train.threads, train.processes; the train stage also holds both to the cores
+MAX_SEED = 2**63  # seeds are in [0, 2^63): torch takes < 2^64, and stages add small offsets
+
 
 def rule(expect: str, ok: typing.Callable[[Any], bool]) -> Any:
     """A field whose value must satisfy `ok`; `expect` says what that means in the error."""
     return field(metadata={"expect": expect, "ok": ok})
 
 
-def positive_int() -> Any:
-    return rule("an integer >= 1", lambda v: v >= 1)
+def between(lo: int, hi: int) -> Any:
+    return rule(f"an integer in [{lo}, {hi}]", lambda v: lo <= v <= hi)
+
+
+def seed_int() -> Any:
+    return rule("an integer in [0, 2^63)", lambda v: 0 <= v < MAX_SEED)
 
 
 def positive_float() -> Any:
@@ -34,72 +56,82 @@ def beta() -> Any:
 class DataParams:
     dataset: Literal["mnist", "fashion-mnist", "kmnist"]
     raw_dir: str
-    val_size: int = rule("an integer >= 0", lambda v: v >= 0)
-    limit: int | None = rule("null or an integer >= 1", lambda v: v is None or v >= 1)
-    seed: int
+    val_size: int = rule(
+        f"an integer in [1, {MAX_IMAGES}] (the real floor of evaluate draws from them)",
+        lambda v: 1 <= v <= MAX_IMAGES,
+    )
+    limit: int | None = rule(
+        f"null or an integer in [1, {MAX_IMAGES}]", lambda v: v is None or 1 <= v <= MAX_IMAGES
+    )
+    seed: int = seed_int()
 
 
 @dataclass(frozen=True)
 class ModelParams:
     arch: Literal["mlp", "dcgan"]
-    z_dim: int = positive_int()
-    features: int = positive_int()  # dcgan G: channels of its widest conv layer / 2
-    d_features: int = positive_int()  # dcgan D: channels of its first conv layer
+    z_dim: int = between(1, MAX_Z_DIM)
+    features: int = between(1, MAX_WIDTH)  # dcgan G: channels of its widest conv layer / 2
+    d_features: int = between(1, MAX_WIDTH)  # dcgan D: channels of its first conv layer
     conditional: bool  # class-conditional G and (projection) D
     spectral_norm: bool  # spectral normalisation of every D layer
     d_norm: Literal["batch", "layer", "none"]  # dcgan D's normalisation; wgan-gp needs no batch
     supervised_d: bool  # D also learns the digit of real images (G stays label-free)
-    g_refine: int = rule("an integer >= 0", lambda v: v >= 0)  # dcgan G: 3x3 convs at 28x28
+    g_refine: int = between(0, MAX_REFINE)  # dcgan G: 3x3 convs at 28x28
     g_taper: bool  # dcgan G: f/2 channels at 28x28, not f (a quarter of those layers' cost)
-    mixture: int = rule("0 or an integer >= 2", lambda v: v == 0 or v >= 2)  # discrete latent
+    mixture: int = rule(  # a discrete latent; below z_dim
+        f"0 or an integer in [2, {MAX_Z_DIM - 1}]", lambda v: v == 0 or 2 <= v < MAX_Z_DIM
+    )
 
 
 @dataclass(frozen=True)
 class TrainParams:
-    epochs: int = positive_int()
-    batch_size: int = positive_int()
+    epochs: int = between(1, MAX_EPOCHS)
+    batch_size: int = between(1, MAX_BATCH)
     lr_g: float = positive_float()
     lr_d: float = positive_float()
     lr_decay: float = rule("a number in [0, 1]", lambda v: 0 <= v <= 1)  # share of training
     beta1: float = beta()
     beta2: float = beta()
-    seed: int
+    seed: int = seed_int()
     device: Literal["auto", "cpu", "cuda", "mps"]  # auto: cuda, else mps, else cpu
-    threads: int | None = rule("null (all cores) or an integer >= 1", lambda v: v is None or v >= 1)
+    threads: int | None = rule(  # capped by the cores this process may use (cpu.set_threads)
+        f"null (all cores) or an integer in [1, {MAX_CORES}]",
+        lambda v: v is None or 1 <= v <= MAX_CORES,
+    )
     amp: Literal["bf16", "auto"] | None  # bf16 autocast (device.autocast says where)
     compile: bool  # torch.compile the two models
-    log_every: int = positive_int()
+    log_every: int = between(1, MAX_LOG_EVERY)
     loss: Literal["bce", "hinge", "wgan-gp"]
     gp_weight: float = rule("a number >= 0", lambda v: v >= 0)  # wgan-gp only
-    d_steps: int = positive_int()  # D updates per G update
+    d_steps: int = between(1, MAX_D_STEPS)  # D updates per G update
     ema: float | None = rule("null or a number in [0, 1)", lambda v: v is None or 0 <= v < 1)
     balance: float = rule("a number >= 0", lambda v: v >= 0)  # supervised D only
     digit_loss: float = rule("a number >= 0", lambda v: v >= 0)  # conditional only
-    processes: int = positive_int()  # data-parallel processes (torchrun) on this machine
+    processes: int = between(1, MAX_CORES)  # data-parallel processes (torchrun) on this machine
 
 
 @dataclass(frozen=True)
 class SampleParams:
-    n: int = positive_int()
-    seed: int
-    grid: int = positive_int()
+    n: int = between(1, MAX_IMAGES)
+    seed: int = seed_int()
+    grid: int = between(1, MAX_GRID)
     keep: float = rule("a number in (0, 1]", lambda v: 0 < v <= 1)  # share of drafts kept
     device: Literal["auto", "cpu", "cuda", "mps"]  # where G draws (D's rejection: the CPU)
 
 
 @dataclass(frozen=True)
 class EvaluatorParams:
-    epochs: int = positive_int()
-    batch_size: int = positive_int()
+    epochs: int = between(1, MAX_EPOCHS)
+    batch_size: int = between(1, MAX_BATCH)
     lr: float = positive_float()
-    seed: int
+    seed: int = seed_int()
     device: Literal["auto", "cpu", "cuda", "mps"]  # where it trains (it is scored on the CPU)
 
 
 @dataclass(frozen=True)
 class EvaluateParams:
-    n_samples: int = positive_int()
-    seed: int
+    n_samples: int = between(1, MAX_IMAGES)
+    seed: int = seed_int()
 
 
 @dataclass(frozen=True)
@@ -112,13 +144,34 @@ class Params:
     evaluate: EvaluateParams
 
 
+def preview(value: Any, width: int = 80) -> str:
+    """repr(value) cut to `width` characters, without first building the whole of it: a
+    value may nest billions of items (a model file's shared references, say)."""
+    try:
+        text = _PREVIEW.repr(value)
+    except ValueError:  # an int of more digits than Python prints
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+_PREVIEW = reprlib.Repr()
+_PREVIEW.maxlevel = 2  # with maxlist, maxdict (6, 4): a few dozen items at most
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int past the largest float
+        return False
+
+
 def _fits(value: Any, hint: Any) -> bool:
     if typing.get_origin(hint) is Literal:
         return value in typing.get_args(hint)
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         return any(_fits(value, h) for h in typing.get_args(hint))
     if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and _finite(value)
     if hint is int:
         return isinstance(value, int) and not isinstance(value, bool)
     return value is None if hint is type(None) else isinstance(value, hint)
@@ -135,11 +188,11 @@ def _describe(hint: Any) -> str:
 def parse_section(cls: type, raw: Any, where: str) -> Any:
     """A validated `cls` built from the mapping `raw`; `where` prefixes keys in errors."""
     if not isinstance(raw, dict):
-        raise UserError(f"{where}: got {raw!r}, expected a mapping")
+        raise UserError(f"{where or 'params'}: got {preview(raw)}, expected a mapping")
     names = [f.name for f in fields(cls)]
     for key in raw:
         if key not in names:
-            key = f"{where}.{key}".lstrip(".")
+            key = f"{where}.{key[:80] if isinstance(key, str) else preview(key)}".lstrip(".")
             raise UserError(f"{key}: unknown key (expected one of: {', '.join(names)})")
     hints = typing.get_type_hints(cls)
     values = {}
@@ -153,7 +206,7 @@ def parse_section(cls: type, raw: Any, where: str) -> Any:
             continue
         expect = f.metadata.get("expect")
         if not _fits(value, hint) or not f.metadata.get("ok", lambda v: True)(value):
-            raise UserError(f"{key}: got {value!r}, expected {expect or _describe(hint)}")
+            raise UserError(f"{key}: got {preview(value)}, expected {expect or _describe(hint)}")
         values[f.name] = float(value) if hint is float else value
     return cls(**values)
 
@@ -171,6 +224,16 @@ def parse(raw: Any) -> Params:
             f"model.mixture: got {p.model.mixture}, but it picks a component from that many of "
             f"z's {p.model.z_dim} dims: it must be below model.z_dim"
         )
+    if p.sample.n / p.sample.keep > MAX_IMAGES:  # G draws them all before D keeps n
+        raise UserError(
+            f"sample.keep: got {p.sample.keep}, so G would draw sample.n / keep = "
+            f"{p.sample.n / p.sample.keep:.3g} drafts, expected at most {MAX_IMAGES}"
+        )
+    if p.train.batch_size % p.train.processes:
+        raise UserError(
+            f"train.processes: got {p.train.processes}, expected a divisor of train.batch_size "
+            f"({p.train.batch_size}): each process trains on an equal slice of every batch"
+        )
     if p.train.balance > 0 and not p.model.supervised_d:
         raise UserError(
             f"train.balance: got {p.train.balance}, but it weighs a supervised discriminator's "
@@ -185,9 +248,36 @@ def parse(raw: Any) -> Params:
     return p
 
 
+class Loader(yaml.SafeLoader):
+    """PyYAML's safe loader without aliases, which params have no use for and which nest into
+    a value of billions of items in a few lines (the "billion laughs"), and with the floats
+    YAML 1.2 and DVC read but YAML 1.1 takes for strings: 1e-4, 1e10, 1.0e10."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            alias = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, f"*{alias.anchor}: params take no aliases", alias.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+.0123456789"),
+)
+
+
 def load(path: str | Path = "params.yaml") -> Params:
     try:
-        raw = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as e:
+        raw = yaml.load(Path(path).read_text(), Loader)
+    except yaml.MarkedYAMLError as e:  # one line, not PyYAML's several
+        line = f"line {e.problem_mark.line + 1}: " if e.problem_mark else ""
+        raise UserError(f"{path}: cannot read params ({line}{e.problem})") from None
+    except (OSError, ValueError, yaml.YAMLError) as e:  # ValueError: an int of 4300+ digits
         raise UserError(f"{path}: cannot read params ({e})") from None
+    if not isinstance(raw, dict):  # an empty file is None
+        sections = ", ".join(f.name for f in fields(Params))
+        raise UserError(f"{path}: got {preview(raw)}, expected a mapping of {sections}")
     return parse(raw)
