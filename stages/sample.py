@@ -17,20 +17,21 @@ from mnistgan.rejection import drafts_needed, most_sure, sureness
 from mnistgan.sampling import class_latents, digit_frequencies, generate, latents, prior_labels
 
 INTERPOLATION_ROWS = 8
+GENERATOR = "models/generator.pt"
 
 
 def main() -> None:
     p = params.load().sample
     where = device.resolve(p.device, "sample.device")
     device.make_deterministic(where)
-    g, cfg = load_model("models/generator.pt", "generator", build_generator, ModelParams)
+    g, cfg = load_model(GENERATOR, "generator", build_generator, ModelParams)
     g = g.to(where)  # the noise and labels are drawn on the CPU, whatever the device
     z = latents(drafts_needed(p.n, p.keep), cfg.z_dim, p.seed)
     labels = None
     if cfg.conditional:  # each digit as often as in the training data
         prior = digit_frequencies(load_safely("data/prepared/train.pt")["labels"])
         labels = prior_labels(prior, len(z), p.seed)
-    images = generate(g, z, labels)
+    images = generate(g, z, labels, source=GENERATOR)
     if p.keep < 1:
         d, _ = load_model(
             "models/discriminator.pt", "discriminator", build_discriminator, ModelParams
@@ -39,7 +40,9 @@ def main() -> None:
         images, labels = images[kept], None if labels is None else labels[kept]
     if cfg.conditional:
         atomic.write_torch("data/samples/samples.pt", {"images": images, "labels": labels})
-        grid = grid_png(generate(g, *class_latents(cfg.z_dim, p.seed + 1)), nrow=10)
+        grid = grid_png(
+            generate(g, *class_latents(cfg.z_dim, p.seed + 1), source=GENERATOR), nrow=10
+        )
     else:
         atomic.write_torch("data/samples/samples.pt", {"images": images})
         grid = grid_png(images[: p.grid])

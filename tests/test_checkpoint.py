@@ -116,3 +116,47 @@ def test_foreign_tensor_file_is_refused(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(UserError, match="no such file"):
         load_generator(tmp_path / "nope.pt")
+
+
+# Runs its arguments as a child process under a 2 GiB data limit (a machine's guard while
+# testing code that would allocate without one), echoes the child's stderr and exit status,
+# and prints its peak resident memory in KiB.
+PEAK_RSS = """
+import resource, subprocess, sys
+cap = lambda: resource.setrlimit(resource.RLIMIT_DATA, (2 << 30, 2 << 30))
+child = subprocess.run(sys.argv[1:], preexec_fn=cap, capture_output=True, text=True, timeout=300)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+sys.stderr.write(child.stderr)
+sys.exit(child.returncode)
+"""
+
+
+def lying_generator(path: Path, lie: str) -> None:
+    """A small generator whose config claims a huge one: its weights keep their real shapes,
+    or ("stride 0") take the claimed shapes as views of a single number each."""
+    g, _ = build(MODEL, seed=0)
+    claimed = replace(MODEL, **({"features": 3000} if lie == "features" else {"z_dim": 10**9}))
+    state = g.state_dict()
+    if lie == "stride 0":
+        with torch.device("meta"):
+            shapes = {k: v.shape for k, v in build_generator(claimed).state_dict().items()}
+        state = {k: v.flatten()[:1].view(()).expand(shapes[k]) for k, v in state.items()}
+    torch.save({"kind": "generator", "config": vars(claimed), "state_dict": state}, path)
+
+
+@pytest.mark.slow  # a fresh process
+@pytest.mark.parametrize("lie", ["features", "z_dim", "stride 0"])
+def test_config_that_lies_about_the_size_fails_fast_in_bounded_memory(tmp_path, lie):
+    lying_generator(tmp_path / "g.pt", lie)
+    cmd = ["python", "-m", "mnistgan", "generate", "--checkpoint", "g.pt", "--out", "x.png"]
+    result = run(["python", "-c", PEAK_RSS, *cmd], tmp_path, check=False, timeout=300)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("error: g.pt: ") and len(result.stderr.splitlines()) == 1
+    assert int(result.stdout) < 1_500_000  # KiB; importing torch alone takes about 0.8 GiB
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_weights_that_claim_more_than_they_hold_are_refused(tmp_path):
+    lying_generator(tmp_path / "g.pt", "stride 0")
+    with pytest.raises(UserError, match=r"weights do not fit .*stored in fewer bytes"):
+        load_generator(tmp_path / "g.pt")

@@ -68,22 +68,84 @@ def test_checkpoint_from_code_with_other_layers_is_ignored(tmp_path, capsys, mon
     assert result.images_seen == 2 * 64  # trained from scratch
 
 
-def test_nan_stops_with_epoch_and_step_and_keeps_last_checkpoint(tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    "poison, error",
+    [
+        ("loss", r"non-finite loss at epoch 2, step 7"),
+        ("weights", r"non-finite \S+ in the discriminator at epoch 2"),
+    ],
+)
+def test_divergence_stops_saying_where_and_keeps_last_checkpoint(
+    tmp_path, monkeypatch, poison, error
+):
     x, ckpt = images(), tmp_path / "n.pt"
     training.train(x, MODEL, replace(TRAIN, epochs=1), ckpt, digits())
     good = ckpt.read_bytes()
     real_step = training.gan_step
     calls = []
 
-    def poisoned(*args):
+    def poisoned(g, d, *args):
         calls.append(1)
-        stats = real_step(*args)
-        return stats * float("nan") if len(calls) == 3 else stats
+        stats = real_step(g, d, *args)
+        if poison == "loss" and len(calls) == 3:
+            return stats * float("nan")
+        if poison == "weights" and len(calls) == 4:  # epoch 2's last step: finite losses
+            next(d.buffers()).fill_(float("inf"))
+        return stats
 
     monkeypatch.setattr(training, "gan_step", poisoned)
-    with pytest.raises(UserError, match=r"non-finite loss at epoch 2, step 7"):
+    with pytest.raises(UserError, match=error):
         training.train(x, MODEL, TRAIN, ckpt, digits())
     assert ckpt.read_bytes() == good
+
+
+def test_lr_g_that_breaks_the_generator_stops_training_before_it_writes(tmp_path):
+    """lr_g 1e10 keeps the losses finite but leaves inf in G's batch-norm statistics: a G
+    that draws only NaN must not be saved as a trained one."""
+    ckpt = tmp_path / "x.pt"
+    with pytest.raises(
+        UserError,
+        match=r"^training diverged: non-finite body\.\d+\.running_var in the generator at "
+        r"epoch 1; kept the last good checkpoint .*x\.pt and wrote no models$",
+    ):
+        training.train(images(), MODEL, replace(TRAIN, lr_g=1e10), ckpt, digits())
+    assert not ckpt.exists()
+
+
+def spoil(ckpt, how: str) -> None:
+    """Leave at `ckpt` a resume checkpoint that cannot be used."""
+    if how == "empty":
+        ckpt.write_bytes(b"")
+    elif how == "random bytes":
+        noise = torch.randint(0, 256, (4096,), generator=torch.Generator().manual_seed(0))
+        ckpt.write_bytes(noise.to(torch.uint8).numpy().tobytes())
+    elif how == "foreign keys":
+        torch.save({"images": torch.zeros(2)}, ckpt)
+    else:  # a checkpoint of this very run, spoilt after it was written
+        training.train(images(), MODEL, replace(TRAIN, epochs=1), ckpt, digits())
+        saved = torch.load(ckpt, weights_only=True)
+        if how == "wrong shapes":  # G loads, then D fails half-way: G must be undone
+            saved["d"]["head.weight"] = torch.zeros(3, 3)
+        else:
+            saved["g"]["body.1.running_var"].fill_(float("inf"))
+        torch.save(saved, ckpt)
+
+
+@pytest.mark.parametrize(
+    "how", ["empty", "random bytes", "foreign keys", "wrong shapes", "non-finite"]
+)
+def test_unusable_checkpoint_is_moved_aside_and_training_starts_afresh(tmp_path, capsys, how):
+    x, ckpt = images(), tmp_path / "c.pt"
+    spoil(ckpt, how)
+    spoilt = ckpt.read_bytes()
+    result = training.train(x, MODEL, TRAIN, ckpt, digits())
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and warnings[0].startswith(f"warning: ignoring {ckpt} (")
+    assert warnings[0].endswith(f"moved it to {ckpt}.bad, training from scratch")
+    assert (tmp_path / "c.pt.bad").read_bytes() == spoilt
+    assert result.images_seen == 2 * 64  # trained from scratch, as a fresh run
+    fresh = training.train(x, MODEL, TRAIN, tmp_path / "fresh.pt", digits())
+    assert all(torch.equal(a, b) for a, b in zip(state(fresh), state(result), strict=True))
 
 
 def test_batch_larger_than_data_is_refused(tmp_path):

@@ -49,7 +49,7 @@ def main() -> None:
         labels = (
             balanced_labels(args.n) if args.digit is None else torch.full((args.n,), args.digit)
         )
-    images = generate(g, latents(args.n, cfg.z_dim, args.seed), labels)
+    images = generate(g, latents(args.n, cfg.z_dim, args.seed), labels, source=args.checkpoint)
     if Path(args.out).suffix == ".pt":
         out = {"images": images} if labels is None else {"images": images, "labels": labels}
         atomic.write_torch(args.out, out)

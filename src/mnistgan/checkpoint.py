@@ -55,11 +55,35 @@ def load_model(
         cfg = parse_section(config_type, ckpt.get("config"), "config")
     except UserError as e:
         raise UserError(f"{path}: bad model config in checkpoint: {e}") from None
+    arch = f"{cfg.arch} " if hasattr(cfg, "arch") else ""
+    # a config may lie about the model's size: compare shapes on the meta device (nothing is
+    # allocated), so the model built is never bigger than the weights the file really holds
+    with torch.device("meta"):
+        expected = build(cfg).state_dict()
+    if (misfit := misfit_weights(ckpt["state_dict"], expected)) is not None:
+        raise UserError(f"{path}: weights do not fit a {arch}{kind} ({misfit[:200]})")
     model = build(cfg)
     try:
         model.load_state_dict(ckpt["state_dict"])
     except (RuntimeError, TypeError) as e:
         detail = str(e).splitlines()[0]
-        arch = f"{cfg.arch} " if hasattr(cfg, "arch") else ""
         raise UserError(f"{path}: weights do not fit a {arch}{kind} ({detail})") from None
     return model.eval(), cfg
+
+
+def misfit_weights(stored: Any, expected: dict[str, torch.Tensor]) -> str | None:
+    """How `stored` weights differ from the `expected` names and shapes, or None if they fit.
+    A stored tensor must hold all its elements: a stride-0 view of a few bytes can claim any
+    shape."""
+    if not isinstance(stored, dict):
+        return "no mapping of names to tensors"
+    if odd := sorted(expected.keys() ^ stored.keys(), key=str):
+        return f"{'missing' if odd[0] in expected else 'unexpected'} {odd[0]}"
+    for name, t in stored.items():
+        if not isinstance(t, torch.Tensor):
+            return f"{name} is not a tensor"
+        if t.shape != expected[name].shape:
+            return f"{name}: {tuple(t.shape)} stored, {tuple(expected[name].shape)} expected"
+        if t.untyped_storage().nbytes() < t.numel() * t.element_size():
+            return f"{name}: {tuple(t.shape)} stored in fewer bytes than that takes"
+    return None

@@ -3,20 +3,35 @@
 import torch
 from torch import nn
 
+from .errors import UserError
 from .pixels import to_uint8
 
 
 @torch.no_grad()
 def generate(
-    g: nn.Module, z: torch.Tensor, y: torch.Tensor | None = None, batch: int = 1000
+    g: nn.Module,
+    z: torch.Tensor,
+    y: torch.Tensor | None = None,
+    batch: int = 1000,
+    source: str = "the generator",
 ) -> torch.Tensor:
     """uint8 images (N, 1, 28, 28) for the latent vectors `z` (and labels `y`, for a
-    conditional generator: int64 digits (N,) or class weights (N, 10)), `g` in eval mode."""
+    conditional generator: int64 digits (N,) or class weights (N, 10)), `g` in eval mode.
+    NaN would pass as black pixels, so a non-finite output is an error naming `source`."""
     g.eval()
     device = next(g.parameters()).device
     zs = z.split(batch)
     ys = [None] * len(zs) if y is None else [yb.to(device) for yb in y.split(batch)]
-    return torch.cat([to_uint8(g(zb.to(device), yb)).cpu() for zb, yb in zip(zs, ys, strict=True)])
+    images = []
+    for zb, yb in zip(zs, ys, strict=True):
+        x = g(zb.to(device), yb)
+        if not x.isfinite().all():
+            raise UserError(
+                f"{source} draws NaN or inf, not images: its weights are broken, as after "
+                "a diverged training run; train it again"
+            )
+        images.append(to_uint8(x).cpu())
+    return torch.cat(images)
 
 
 def balanced_labels(n: int) -> torch.Tensor:

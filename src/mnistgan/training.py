@@ -303,25 +303,57 @@ class RunningMean:
         return means
 
 
+def diverged(what: str, checkpoint: Path) -> UserError:
+    return UserError(
+        f"training diverged: {what}; kept the last good checkpoint {checkpoint} and wrote no models"
+    )
+
+
+def non_finite(net: torch.nn.Module | None) -> str | None:
+    """The name of the first parameter or buffer of `net` holding NaN or inf, if any."""
+    state = net.state_dict() if net is not None else {}
+    return next(
+        (k for k, v in state.items() if v.is_floating_point() and not v.isfinite().all()), None
+    )
+
+
 def say(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
 def resume(checkpoint: Path, fp: str, nets: Nets, epochs: int) -> tuple[History, int]:
     """(history, epochs done) from `checkpoint` when it was made by this very run (same
-    fingerprint, not past `epochs`), loaded into `nets`; else a fresh start."""
+    fingerprint, not past `epochs`), loaded into `nets`; else a fresh start. A checkpoint
+    that cannot be loaded is moved aside, not a reason to fail: it is no DVC output, so
+    nothing else would ever remove it, and every later run would stop on it."""
     if not checkpoint.exists():
         return History(), 0
-    state = load_safely(checkpoint)
-    if state.get("fingerprint") != fp:
-        say(f"ignoring {checkpoint}: it was trained with other params, data or code")
+    fresh = copy.deepcopy(nets.state_dict())  # a load that fails half-way is undone
+    try:
+        state = load_safely(checkpoint)
+        if not isinstance(state, dict) or "fingerprint" not in state:
+            raise UserError("not a training checkpoint")
+        if state["fingerprint"] != fp:
+            say(f"ignoring {checkpoint}: it was trained with other params, data or code")
+            return History(), 0
+        if state["epoch"] > epochs:
+            say(f"ignoring {checkpoint}: it is past train.epochs={epochs}")
+            return History(), 0
+        nets.load_state_dict(state)
+        if any(non_finite(net) for net in (nets.g, nets.g_ema, nets.d)):
+            raise UserError("it holds non-finite weights")
+        history = History(state["rows"], state["epoch_means"], state["grids"])
+    except Exception as e:  # anything in the file may be wrong: its content is not ours
+        nets.load_state_dict(fresh)
+        aside = checkpoint.with_name(checkpoint.name + ".bad")
+        checkpoint.replace(aside)
+        why = str(e).removeprefix(f"{checkpoint}: ")
+        why = why if isinstance(e, UserError) else f"{type(e).__name__}: {why}"
+        why = why.strip().splitlines()[0][:200]
+        say(f"warning: ignoring {checkpoint} ({why}): moved it to {aside}, training from scratch")
         return History(), 0
-    if state["epoch"] > epochs:
-        say(f"ignoring {checkpoint}: it is past train.epochs={epochs}")
-        return History(), 0
-    nets.load_state_dict(state)
     say(f"resuming from {checkpoint} after epoch {state['epoch']}")
-    return History(state["rows"], state["epoch_means"], state["grids"]), state["epoch"]
+    return history, state["epoch"]
 
 
 def save_checkpoint(checkpoint: Path, fp: str, epoch: int, nets: Nets, history: History) -> None:
@@ -423,14 +455,15 @@ def train(
             if step % cfg.log_every == 0 or i == steps - 1:
                 means = log_mean.take(world)
                 if not all(map(math.isfinite, means)):
-                    raise UserError(
-                        f"training diverged: non-finite loss at epoch {epoch}, step {step}; "
-                        f"kept the last good checkpoint {checkpoint} and wrote no models"
-                    )
+                    raise diverged(f"non-finite loss at epoch {epoch}, step {step}", checkpoint)
                 history.rows.append([step, epoch, *means])
                 on_row(history.rows[-1])
                 bar.set_postfix(d_loss=f"{means[0]:.3f}", g_loss=f"{means[1]:.3f}")
         history.epoch_means.append(dict(zip(COLUMNS[2:], epoch_mean.take(world), strict=True)))
+        # finite losses can hide a broken net: inf batch-norm statistics make G draw NaN
+        for name, net in (("generator", g), ("generator's EMA", g_ema), ("discriminator", d)):
+            if (bad := non_finite(net)) is not None:
+                raise diverged(f"non-finite {bad} in the {name} at epoch {epoch}", checkpoint)
         history.grids.append(generate(g_ema if g_ema is not None else g, fixed_z, fixed_y))
         if world.main:
             save_checkpoint(checkpoint, fp, epoch, nets, history)

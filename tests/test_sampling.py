@@ -1,0 +1,50 @@
+"""A broken generator is refused where it is drawn from, not turned into black squares."""
+
+import os
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from conftest import REPO, run
+
+from mnistgan import params
+from mnistgan.checkpoint import load_model, save_model
+from mnistgan.errors import UserError
+from mnistgan.models import build, build_generator
+from mnistgan.params import ModelParams
+from mnistgan.sampling import generate, latents
+
+MODEL = replace(params.load(REPO / "params.yaml").model, features=4, d_features=4)
+
+
+def broken_generator(path: Path) -> None:
+    """A tiny generator with -inf in a batch-norm buffer: every pixel it draws is NaN (a
+    diverged run leaves inf there), which to_uint8 would map to black."""
+    g, _ = build(MODEL, seed=0)
+    g.body[1].running_mean.fill_(-float("inf"))
+    save_model(path, "generator", g, MODEL)
+
+
+def test_generate_refuses_non_finite_output_naming_its_source(tmp_path):
+    broken_generator(tmp_path / "g.pt")
+    g, _ = load_model(tmp_path / "g.pt", "generator", build_generator, ModelParams)
+    with pytest.raises(UserError, match=rf"^{tmp_path / 'g.pt'} draws NaN or inf, not images"):
+        generate(g, latents(4, MODEL.z_dim, 0), source=str(tmp_path / "g.pt"))
+
+
+@pytest.mark.slow  # two fresh processes
+def test_sample_stage_and_generate_command_refuse_a_broken_generator(tmp_path):
+    for name in ("src", "stages"):
+        os.symlink(REPO / name, tmp_path / name)
+    shutil.copy(REPO / "params.yaml", tmp_path)
+    broken_generator(tmp_path / "models/generator.pt")
+    for cmd, out in (
+        (["python", "-m", "stages.sample"], "data/samples/samples.pt"),
+        (["python", "-m", "mnistgan", "generate", "--out", "x.png"], "x.png"),
+    ):
+        result = run(cmd, tmp_path, check=False, timeout=300)
+        assert result.returncode == 1
+        assert result.stderr.startswith("error: models/generator.pt draws NaN or inf")
+        assert len(result.stderr.splitlines()) == 1
+        assert not (tmp_path / out).exists()
