@@ -135,7 +135,9 @@ def lying_generator(path: Path, lie: str) -> None:
     """A small generator whose config claims a huge one: its weights keep their real shapes,
     or ("stride 0") take the claimed shapes as views of a single number each."""
     g, _ = build(MODEL, seed=0)
-    claimed = replace(MODEL, **({"features": 3000} if lie == "features" else {"z_dim": 10**9}))
+    sizes = {"features": {"features": 3000}, "z_dim": {"z_dim": 10**9}}
+    # within params' bounds, so only the weights' own size can give the lie away
+    claimed = replace(MODEL, **sizes.get(lie, {"features": 1024}))
     state = g.state_dict()
     if lie == "stride 0":
         with torch.device("meta"):
