@@ -106,7 +106,7 @@ def check(drawn: dict, charts: int, images: int) -> None:
 
 @pytest.fixture
 def browser_ready() -> None:
-    pytest.importorskip("playwright", reason="needs playwright: pip install -r requirements.txt")
+    pytest.importorskip("playwright", reason="pip install -r requirements-dev.txt")
     if not CHROMIUM.is_file():
         reason = f"needs Chromium at {CHROMIUM}: apt-get install -y chromium (.ci/run does)"
         if os.environ.get("CI"):
