@@ -2,11 +2,10 @@
 exactly as the README says, and code that writes no table never loads pandas."""
 
 import re
-import subprocess
 import sys
 import tomllib
 
-from conftest import REPO, tool_env
+from conftest import REPO, run
 
 TEST_TOOLS = {"pytest", "psutil", "playwright", "ruff"}
 
@@ -64,12 +63,4 @@ def test_stages_that_write_no_table_never_import_pandas():
         "    if 'pandas' in sys.modules:\n"
         "        sys.exit(f'importing {m} imported pandas')\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=REPO,
-        env=tool_env(REPO),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
+    run([sys.executable, "-c", probe], REPO, timeout=120)
