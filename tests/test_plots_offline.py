@@ -2,9 +2,10 @@
 
 Debian's Chromium, driven by Playwright, opens the page DVC wrote with the network cut off
 (a dead proxy, a resolver that finds nothing, and every non-file request aborted). Charts are
-the <svg>/<canvas> elements vega draws into; every image plot's <img> must have loaded. DVC's
-default page (vega from a CDN) must fail the very same check, and a page built from a template
-without the libraries must say so in words.
+the <svg>/<canvas> elements vega draws into; every image plot's <img> must have loaded, and
+the train stage's per-epoch sample grids show as one image with a step slider. DVC's default
+page (vega from a CDN) must fail the very same check, and a page built from a template without
+the libraries must say so in words.
 """
 
 import os
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run
+from conftest import run, write_params
 
 pytestmark = pytest.mark.e2e
 
@@ -34,7 +35,13 @@ DRAWN = """() => ({
         .filter(e => e.getBoundingClientRect().width > 0).length,
     images: [...document.images].map(i => i.naturalWidth),
     text: document.body.innerText,
+    sliders: [...document.querySelectorAll(".step-slider")].map(s => ({
+        folder: s.dataset.folder,
+        steps: s.querySelectorAll("div[id]").length,
+        shown: [...s.querySelectorAll("img")].filter(i => i.getBoundingClientRect().width).length,
+    })),
 })"""
+SAMPLES = "metrics/train/plots/images/samples"  # DVCLive's images per step: <step>.png
 
 
 def artifacts() -> Path | None:
@@ -56,7 +63,7 @@ def expected(repo: Path, revisions: int = 1) -> tuple[int, int]:
             charts += 1  # one chart drawn from the data files listed under y
             continue
         path = repo / name  # a data file, an image, or a folder of either
-        for f in sorted(path.iterdir()) if path.is_dir() else [path]:
+        for f in sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]:
             if f.suffix.lower() in IMAGE_SUFFIXES:
                 images += revisions  # one <img> per revision
             else:
@@ -106,7 +113,7 @@ def check(drawn: dict, charts: int, images: int) -> None:
 
 @pytest.fixture
 def browser_ready() -> None:
-    pytest.importorskip("playwright", reason="needs playwright: pip install -r requirements.txt")
+    pytest.importorskip("playwright", reason="pip install -r requirements-dev.txt")
     if not CHROMIUM.is_file():
         reason = f"needs Chromium at {CHROMIUM}: apt-get install -y chromium (.ci/run does)"
         if os.environ.get("CI"):
@@ -117,6 +124,7 @@ def browser_ready() -> None:
 def test_plots_page_renders_offline(browser_ready, pipeline: Path, tmp_path: Path):
     repo, shots = pipeline, artifacts() or tmp_path
     shots.mkdir(parents=True, exist_ok=True)
+    write_params(repo, {"train": {"epochs": 2}})  # two sample grids: a slider of two steps
     run(["dvc", "repro"], repo)
     charts, images = expected(repo)
     assert charts > 0 and images > 0, "dvc.yaml should declare both kinds of plot"
@@ -125,6 +133,7 @@ def test_plots_page_renders_offline(browser_ready, pipeline: Path, tmp_path: Pat
     drawn = render(tmp_path / "show/index.html", shots / "plots_offline.png", charts)
     check(drawn, charts, images)
     assert drawn["tried"] == [], "the page should ask the network for nothing"
+    assert drawn["sliders"] == [{"folder": SAMPLES, "steps": 2, "shown": 1}]
 
     # plots diff: the same page, one image per revision (HEAD and the workspace).
     run(["git", "add", "-A"], repo)
@@ -132,6 +141,7 @@ def test_plots_page_renders_offline(browser_ready, pipeline: Path, tmp_path: Pat
     run(["dvc", "plots", "diff", "HEAD", "-o", str(tmp_path / "diff")], repo)
     drawn = render(tmp_path / "diff/index.html", shots / "plots_diff_offline.png", charts)
     check(drawn, *expected(repo, revisions=2))
+    assert drawn["sliders"] == [{"folder": SAMPLES, "steps": 2, "shown": 2}]  # one per revision
 
     # A template without the libraries: charts fail, and the page says why.
     bare = ["--html-template", "plots/page.in.html", "-o", str(tmp_path / "bare")]

@@ -13,7 +13,7 @@ OUTPUTS = [
     "metrics/train/metrics.json",
     "metrics/train/plots/metrics/g_loss.tsv",
     "metrics/train/losses.png",
-    "metrics/train/plots/images/epoch_003.png",
+    "metrics/train/plots/images/samples/279.png",  # 93 steps an epoch: epoch 3 ends at 279
 ]
 
 

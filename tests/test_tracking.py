@@ -49,11 +49,12 @@ def test_training_log_files(repo):
     assert tsv.splitlines() == ["step\tg_loss", "2\t1.5", "3\t2.0", "6\t3.0"]  # no timestamp
     summary = json.loads((repo / "a/metrics.json").read_text())
     assert summary == MEANS[1] | {"epoch": 2, "step": 6}
-    assert (repo / "a/plots/images/epoch_002.png").read_bytes() == grid_png(GRID, nrow=8)
+    # one image per epoch under one name, indexed by the epoch's last step: a slider
+    assert (repo / "a/plots/images/samples/6.png").read_bytes() == grid_png(GRID, nrow=8)
     assert set(files(repo / "a")) == {
         *(f"plots/metrics/{name}.tsv" for name in COLUMNS[2:]),
-        "plots/images/epoch_001.png",
-        "plots/images/epoch_002.png",
+        "plots/images/samples/3.png",
+        "plots/images/samples/6.png",
         "metrics.json",
     }
 

@@ -1,1 +1,22 @@
-"""mnistgan: a reproducible DVC pipeline that trains a GAN on MNIST and measures its digits."""
+"""mnistgan: a reproducible DVC pipeline that trains a GAN on MNIST and measures its digits.
+
+A trained generator from Python (docs/model-card.md):
+
+    from mnistgan import load_generator, sampling
+    g = load_generator("models/generator.pt")
+    images = sampling.generate(g, sampling.latents(16, g.config.z_dim, seed=0))
+"""
+
+
+def load_generator(path):
+    """The generator saved at `path` (models/generator.pt), on the CPU in eval mode, with the
+    model params it was built from as `g.config` (sampling needs its z_dim). Loaded with
+    weights_only=True (mnistgan.checkpoint): a file crafted to run code is refused."""
+    # imported here, so importing any one module of the package stays as light as that module
+    from .checkpoint import load_model
+    from .models import build_generator
+    from .params import ModelParams
+
+    g, cfg = load_model(path, "generator", build_generator, ModelParams)
+    g.config = cfg
+    return g

@@ -12,12 +12,14 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import torch
 
 from .errors import UserError
+
+if TYPE_CHECKING:  # only the evaluate stage writes tables: the others never load pandas
+    import pandas as pd
 
 UMASK = os.umask(0)  # read it the only way there is: set it, then put it back
 os.umask(UMASK)
@@ -60,7 +62,7 @@ def write_json(path: str | Path, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2) + "\n")
 
 
-def write_csv(path: str | Path, frame: pd.DataFrame) -> None:
+def write_csv(path: str | Path, frame: "pd.DataFrame") -> None:
     """Floats to 6 significant digits and "\n" line ends, so identical runs write identical
     bytes on every platform."""
     write_text(path, frame.to_csv(index=False, float_format="%.6g", lineterminator="\n"))

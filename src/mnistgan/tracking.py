@@ -20,7 +20,9 @@ class TrainingLog:
     """training.train's on_row / on_epoch, fed to DVCLive. The summary (metrics.json) holds
     the latest logged row (columns: step, epoch, then the stats) while an epoch runs, and that
     epoch's means once it ends; the step history goes to plots/metrics/<name>.tsv, each
-    epoch's fixed-noise grid to plots/images/epoch_<n>.png."""
+    epoch's fixed-noise grid to plots/images/samples/<step>.png, named by the epoch's last
+    step: DVCLive's pattern for images per step, which VS Code, DVC Studio and our plots
+    page (plots/page.in.html) show as one image with a slider."""
 
     def __init__(self, live: Live, columns: list[str], nrow: int):
         self.live, self.names, self.nrow, self.step = live, columns[2:], nrow, 0
@@ -34,7 +36,7 @@ class TrainingLog:
         self.live.next_step()  # writes the summary; tells the VS Code extension
 
     def epoch(self, epoch: int, means: dict[str, float], images: torch.Tensor) -> None:
-        self.live.log_image(f"epoch_{epoch:03d}.png", grid(images, self.nrow).numpy())
+        self.live.log_image(f"samples/{self.step}.png", grid(images, self.nrow).numpy())
         self.live.summary |= means | {"epoch": epoch}
         self.live.step = self.step  # next_step moved it past the epoch's last row
         self.live.make_summary()
