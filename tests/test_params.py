@@ -47,7 +47,7 @@ def test_floats_accept_integers():
         ("model", "arch", "resnet", "one of mlp, dcgan"),
         ("data", "limit", 0, "null or an integer >= 1"),
         ("data", "val_size", -5, "an integer >= 0"),
-        ("data", "raw_dir", 3, "a value of type str"),
+        ("data", "source", 3, "a value of type str or null"),
         ("sample", "n", 0, "an integer >= 1"),
         ("sample", "keep", 0, "a number in (0, 1]"),
         ("sample", "keep", 1.5, "a number in (0, 1]"),

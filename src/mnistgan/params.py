@@ -33,7 +33,7 @@ def beta() -> Any:
 @dataclass(frozen=True)
 class DataParams:
     dataset: Literal["mnist", "fashion-mnist", "kmnist"]
-    raw_dir: str
+    source: str | None  # a folder with the four IDX files, copied instead of downloaded
     val_size: int = rule("an integer >= 0", lambda v: v >= 0)
     limit: int | None = rule("null or an integer >= 1", lambda v: v is None or v >= 1)
     seed: int
