@@ -32,17 +32,18 @@ from torchvision.datasets import MNIST
 
 from mnistgan import cpu, params, training
 from mnistgan import device as devices
-from mnistgan.data import FILES, find_raw
 from mnistgan.fixture import build_from_t10k
 from mnistgan.idx import read_idx
 from mnistgan.models import build
 from mnistgan.pixels import to_unit
+from mnistgan.raw import FILES, find_raw, raw_folder
 
 SHARED_T10K = Path(__file__).resolve().parents[2] / "shared/datasets/mnist"
 
 
 def idx_folder(raw_dir: Path, tmp: Path) -> Path:
-    """data.raw_dir if it holds the four files, else the shared real t10k digits split 8k/2k."""
+    """data/raw/<dataset> if it holds the four files, else the shared real t10k digits
+    split 8k/2k."""
     if len(find_raw(raw_dir)) == len(FILES):
         return raw_dir
     return build_from_t10k(SHARED_T10K, tmp / "idx")
@@ -143,7 +144,7 @@ def main() -> None:
     threads = cpu.set_threads(p.train.threads)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        folder = idx_folder(Path(p.data.raw_dir), tmp)
+        folder = idx_folder(raw_folder(p.data.dataset), tmp)
         images = read_idx(find_raw(folder)[FILES["train_images"]], ndim=3).unsqueeze(1)
         images = images[: args.images].clone()
         root = torchvision_root(folder, tmp)

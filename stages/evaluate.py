@@ -1,9 +1,11 @@
 """Stage evaluate: how good the samples are, against held-out real test images.
 
 Reports the discriminator's verdict (mnistgan.verdict) and the sample-quality metrics, each
-with its real-data floor `real_<key>` (mnistgan.floor). It runs on the CPU, whatever the
-machine has (no device param): the same models and samples then give byte-identical metrics
-on every rerun, which a GPU's kernels, rounding in other orders, would not promise."""
+with its real-data floor `real_<key>` (mnistgan.floor). The floor does not depend on the GAN,
+so it goes to its own file, metrics/eval/floor.json, and only real_fid stays among the
+metrics that `dvc exp show` lists. It runs on the CPU, whatever the machine has
+(no device param): the same models and samples then give byte-identical metrics on every
+rerun, which a GPU's kernels, rounding in other orders, would not promise."""
 
 import pandas as pd
 
@@ -43,11 +45,14 @@ def main() -> None:
     )
     scores = floor.score(classifier, sets, p.seed)
     metrics = discriminator_metrics(real_scores, fake_scores) | scores.metrics
+    real = {k: v for k, v in metrics.items() if k.startswith("real_")}
+    metrics = {k: v for k, v in metrics.items() if k not in real or k == "real_fid"}
     least_sure = scores.sample_probs.max(1).values.argsort(stable=True)[:UNCERTAIN]
     with open_live("metrics/eval") as live:
         for name, value in metrics.items():
             live.log_metric(name, value, plot=False)
         live.log_image("uncertain.png", grid(sets.samples[least_sure]).numpy())
+    atomic.write_json("metrics/eval/floor.json", real)
 
     d_scores_table = pd.concat(
         [

@@ -1,14 +1,13 @@
-"""Stage prepare: raw MNIST IDX files -> data/prepared/{train,val,test}.pt, metrics/data.json."""
+"""Stage prepare: data/raw/<dataset>/ -> data/prepared/{train,val,test}.pt, the counts of each
+split (metrics/data.json) and where the data came from (data/prepared/provenance.json)."""
 
-from pathlib import Path
-
-from mnistgan import atomic, data, params
+from mnistgan import atomic, data, params, raw
 from mnistgan.errors import exit_on_user_error
 
 
 def main() -> None:
     p = params.load().data
-    files = data.locate(Path(p.raw_dir), p.dataset)
+    files = data.locate(raw.raw_folder(p.dataset), p.dataset)
     provenance = data.provenance(files, p.dataset)
     x, y = data.load_pair(files["train_images"], files["train_labels"])
     test_x, test_y = data.load_pair(files["test_images"], files["test_labels"])
@@ -18,13 +17,15 @@ def main() -> None:
     for name, split in splits.items():
         atomic.write_torch(f"data/prepared/{name}.pt", split)
     atomic.write_json(
-        "metrics/data.json",
+        "data/prepared/provenance.json",
         {
             "dataset": p.dataset,
-            "counts": {name: len(s["labels"]) for name, s in splits.items()},
-            "class_counts": {name: data.class_counts(s["labels"]) for name, s in splits.items()},
             "files": provenance,
+            "class_counts": {name: data.class_counts(s["labels"]) for name, s in splits.items()},
         },
+    )
+    atomic.write_json(
+        "metrics/data.json", {"counts": {name: len(s["labels"]) for name, s in splits.items()}}
     )
 
 

@@ -22,6 +22,12 @@ from mnistgan.fixture import build_from_t10k
 REPO = Path(__file__).resolve().parents[1]
 REAL_CANDIDATES = [os.environ.get("MNISTGAN_REAL_MNIST"), REPO.parent / "shared/datasets/mnist"]
 
+# Proxies at a closed port: whatever a test's processes try to download fails at once.
+OFFLINE = {
+    k: "http://127.0.0.1:9" for k in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY")
+}
+OFFLINE |= {"no_proxy": "", "NO_PROXY": ""}
+
 # Tiny params for end-to-end runs: seconds per stage on a 2-core CPU.
 TINY = {
     "data": {"limit": 512, "val_size": 256},
@@ -77,12 +83,12 @@ def tool_env(cwd: Path) -> dict[str, str]:
 
 
 def run(
-    cmd: list[str], cwd: Path, check: bool = True, timeout: float = 900
+    cmd: list[str], cwd: Path, check: bool = True, timeout: float = 900, env: dict | None = None
 ) -> subprocess.CompletedProcess:
-    """Run a tool in `cwd`; a hung command fails its test after `timeout` s, never CI."""
-    result = subprocess.run(
-        cmd, cwd=cwd, env=tool_env(cwd), capture_output=True, text=True, timeout=timeout
-    )
+    """Run a tool in `cwd` (`env` added to its environment); a hung command fails its test
+    after `timeout` s, never CI."""
+    env = tool_env(cwd) | (env or {})
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}")
     return result
@@ -109,7 +115,8 @@ def kill_train_stage_after(repo: Path, line: str) -> None:
 
 @pytest.fixture
 def pipeline(tmp_path, idx_folder) -> Path:
-    """A git + DVC copy of the repo's tracked files with tiny params and real digits."""
+    """A git + DVC copy of the repo's tracked files with tiny params and real digits, which
+    its download stage copies from `idx_folder` (data.source: tests have no network)."""
     repo = tmp_path / "repo"
     files = subprocess.run(
         ["git", "ls-files", "-co", "--exclude-standard"],
@@ -122,9 +129,8 @@ def pipeline(tmp_path, idx_folder) -> Path:
         if (REPO / name).is_file():
             (repo / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, repo / name)
-    for f in idx_folder.iterdir():
-        shutil.copy2(f, repo / "data/raw/mnist" / f.name)
     write_params(repo, TINY)
+    write_params(repo, {"data": {"source": str(idx_folder)}})
     for cmd in (
         ["git", "init", "-q"],
         ["git", "add", "-A"],

@@ -1,16 +1,18 @@
 """Bad data is refused: non-zero exit, the file and the problem named, nothing in data/prepared."""
 
 import gzip
+import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
-from conftest import REPO, real_mnist_source, run
+from conftest import OFFLINE, REPO, real_mnist_source, run, tool_env
 
-from mnistgan import data
+from mnistgan import data, raw
 from mnistgan.errors import UserError
 from mnistgan.idx import MAX_ITEMS, read_idx, write_idx
 
@@ -28,11 +30,14 @@ def small_idx_folder(folder: Path, n: int = 40) -> Path:
     return folder
 
 
-def run_prepare(tmp_path: Path, raw: Path):
+def run_stage(tmp_path: Path, stage: str = "prepare", source: Path | None = None):
+    """A stage run in `tmp_path`, offline, where prepare reads data/raw/mnist."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["data"].update(raw_dir=str(raw), val_size=4, limit=None)
+    params["data"].update(source=source and str(source), val_size=4, limit=None)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    return run(["python", str(REPO / "stages/prepare.py")], tmp_path, check=False)
+    cmd = ["python", str(REPO / f"stages/{stage}.py")]
+    env = tool_env(tmp_path) | OFFLINE
+    return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
 
 
 def corrupt(folder: Path, name: str, payload: bytes, gz: bool = True) -> None:
@@ -79,13 +84,13 @@ BAD = {
 @pytest.mark.parametrize("case", BAD)
 def test_prepare_refuses_bad_file(tmp_path, case):
     name, payload, message = BAD[case]
-    raw = small_idx_folder(tmp_path / "raw")
+    folder = small_idx_folder(tmp_path / "data/raw/mnist")
     if payload is None:  # cut a valid gzip file in half
-        blob = (raw / name).read_bytes()
-        (raw / name).write_bytes(blob[: len(blob) // 2])
+        blob = (folder / name).read_bytes()
+        (folder / name).write_bytes(blob[: len(blob) // 2])
     else:
-        corrupt(raw, name, payload)
-    result = run_prepare(tmp_path, raw)
+        corrupt(folder, name, payload)
+    result = run_stage(tmp_path)
     assert result.returncode == 1
     assert name in result.stderr and message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
@@ -95,11 +100,11 @@ def test_prepare_refuses_bad_file(tmp_path, case):
 
 @pytest.mark.slow  # runs a stage in a fresh Python process
 def test_prepare_accepts_plain_files_and_warns_about_md5(tmp_path):
-    raw = small_idx_folder(tmp_path / "raw")
-    plain = raw / "train-images-idx3-ubyte"
-    plain.write_bytes(gzip.decompress((raw / "train-images-idx3-ubyte.gz").read_bytes()))
-    (raw / "train-images-idx3-ubyte.gz").unlink()
-    result = run_prepare(tmp_path, raw)
+    folder = small_idx_folder(tmp_path / "data/raw/mnist")
+    plain = folder / "train-images-idx3-ubyte"
+    plain.write_bytes(gzip.decompress((folder / "train-images-idx3-ubyte.gz").read_bytes()))
+    (folder / "train-images-idx3-ubyte.gz").unlink()
+    result = run_stage(tmp_path)
     assert result.returncode == 0, result.stderr
     assert "4 of 4 files are not the official mnist release" in result.stderr
     train = torch.load(tmp_path / "data/prepared/train.pt", weights_only=True)
@@ -107,23 +112,63 @@ def test_prepare_accepts_plain_files_and_warns_about_md5(tmp_path):
 
 
 @pytest.mark.slow  # runs a stage in a fresh Python process
-def test_empty_folder_names_every_missing_file(tmp_path):
-    (tmp_path / "raw").mkdir()
-    result = run_prepare(tmp_path, tmp_path / "raw")
-    assert result.returncode == 1
+def test_prepare_keeps_file_provenance_out_of_the_metrics(tmp_path):
+    small_idx_folder(tmp_path / "data/raw/mnist")
+    assert run_stage(tmp_path).returncode == 0
+    metrics = json.loads((tmp_path / "metrics/data.json").read_text())
+    assert metrics == {"counts": {"train": 36, "val": 4, "test": 40}}  # numbers to compare
+    provenance = json.loads((tmp_path / "data/prepared/provenance.json").read_text())
+    assert provenance["dataset"] == "mnist" and sum(provenance["class_counts"]["val"]) == 4
+    assert set(provenance["files"]) == set(data.FILES.values())
+    assert not any(f["official"] for f in provenance["files"].values())
+
+
+@pytest.mark.slow  # runs a stage in a fresh Python process
+def test_prepare_names_every_missing_file(tmp_path):
+    (tmp_path / "data/raw/mnist").mkdir(parents=True)
+    result = run_stage(tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
     for name in data.FILES.values():
         assert name in result.stderr
-    assert str(tmp_path / "raw") in result.stderr and "download failed" in result.stderr
+    assert "data/raw/mnist" in result.stderr and "dvc repro" in result.stderr
     assert not (tmp_path / "data/prepared").exists()
+
+
+@pytest.mark.slow  # runs a stage in a fresh Python process
+def test_download_stage_copies_the_source_folder_or_names_what_is_missing(tmp_path):
+    source = small_idx_folder(tmp_path / "elsewhere")
+    plain = source / "t10k-labels-idx1-ubyte"  # copied as it is: prepare reads either
+    plain.write_bytes(gzip.decompress((source / f"{plain.name}.gz").read_bytes()))
+    (source / f"{plain.name}.gz").unlink()
+    assert run_stage(tmp_path, "download", source).returncode == 0
+    out = tmp_path / "data/raw/mnist"
+    assert {f.name: f.read_bytes() for f in out.iterdir()} == {
+        f.name: f.read_bytes() for f in source.iterdir()
+    }
+
+    (source / "train-images-idx3-ubyte.gz").unlink()
+    result = run_stage(tmp_path, "download", source)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: data.source: missing mnist file(s) train-images")
+    assert str(source) in result.stderr
+
+
+@pytest.mark.slow  # runs a stage in a fresh Python process
+def test_download_stage_offline_names_every_file_and_data_source(tmp_path):
+    result = run_stage(tmp_path, "download")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert all(name in result.stderr for name in data.FILES.values())
+    assert "download failed" in result.stderr and "set data.source" in result.stderr
+    assert not list((tmp_path / "data/raw").glob("*/*"))
 
 
 def test_download_with_wrong_md5_is_refused_and_not_kept(tmp_path, monkeypatch):
     def fake_download(url, root, filename):
         Path(root, filename).write_bytes(b"not mnist")
 
-    monkeypatch.setattr(data, "download_url", fake_download)
-    errors = data.download(tmp_path / "raw", ["t10k-labels-idx1-ubyte.gz"])
-    assert len(errors) == len(data.MNIST.mirrors)
+    monkeypatch.setattr(raw, "download_url", fake_download)
+    errors = raw.download(tmp_path / "raw", ["t10k-labels-idx1-ubyte.gz"])
+    assert len(errors) == len(raw.MNIST.mirrors)
     assert all("t10k-labels-idx1-ubyte.gz: MD5" in e and "!= official" in e for e in errors)
     assert not (tmp_path / "raw").exists()
 
@@ -132,12 +177,12 @@ def test_download_with_right_md5_is_kept(tmp_path, monkeypatch, idx_folder):
     shared = real_mnist_source()  # idx_folder skips the test when there is none
     name = "t10k-labels-idx1-ubyte.gz"
     monkeypatch.setattr(
-        data,
+        raw,
         "download_url",
         lambda url, root, filename: shutil.copy(shared / name, Path(root, filename)),
     )
-    assert data.download(tmp_path / "raw", [name]) == []
-    assert data.md5(tmp_path / "raw" / name) == data.official_md5("mnist")[name]
+    assert raw.download(tmp_path / "raw", [name]) == []
+    assert raw.md5(tmp_path / "raw" / name) == raw.official_md5("mnist")[name]
 
 
 def test_limit_larger_than_data_is_refused():
@@ -214,11 +259,11 @@ def test_gzip_bomb_costs_the_header_size_not_the_inflated_size(tmp_path):
 
 @pytest.mark.parametrize("dataset", ["mnist", "fashion-mnist", "kmnist"])
 def test_each_dataset_has_its_files_mirrors_and_md5s(dataset):
-    md5s = data.official_md5(dataset)
-    assert set(md5s) == set(data.FILES.values())
+    md5s = raw.official_md5(dataset)
+    assert set(md5s) == set(raw.FILES.values())
     assert all(len(m) == 32 for m in md5s.values())
-    assert data.DATASETS[dataset].mirrors
-    assert len({m for d in data.DATASETS for m in data.official_md5(d).values()}) == 12
+    assert raw.DATASETS[dataset].mirrors
+    assert len({m for d in raw.DATASETS for m in raw.official_md5(d).values()}) == 12
 
 
 @pytest.mark.skipif(

@@ -50,7 +50,7 @@ def test_floats_accept_integers():
         ("model", "arch", "resnet", "one of mlp, dcgan"),
         ("data", "limit", 0, "null or an integer in [1, 1000000]"),
         ("data", "val_size", -5, f"an integer in [1, 1000000] ({FLOOR})"),
-        ("data", "raw_dir", 3, "a value of type str"),
+        ("data", "source", 3, "a value of type str or null"),
         ("sample", "n", 0, "an integer in [1, 1000000]"),
         ("sample", "keep", 0, "a number in (0, 1]"),
         ("sample", "keep", 1.5, "a number in (0, 1]"),

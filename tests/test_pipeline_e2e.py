@@ -17,7 +17,9 @@ DETERMINISTIC = [
     "models/discriminator.pt",
     "models/classifier.pt",
     "metrics/classifier.json",
+    "data/raw/mnist/train-images-idx3-ubyte.gz",
     "data/prepared/train.pt",
+    "data/prepared/provenance.json",
     "data/samples/samples.pt",
     "metrics/samples.png",
     "metrics/interpolations.png",
@@ -27,6 +29,7 @@ DETERMINISTIC = [
     "metrics/train/losses.png",
     "metrics/train/metrics.json",
     "metrics/eval/metrics.json",
+    "metrics/eval/floor.json",
     "metrics/eval/d_scores.csv",
     "metrics/eval/class_hist.csv",
     "metrics/eval/plots/images/uncertain.png",
@@ -46,7 +49,8 @@ def ran(stdout: str) -> set[str]:
 def test_user_journey(pipeline: Path):
     repo = pipeline
     out = run(["dvc", "repro"], repo).stdout
-    assert ran(out) == {"prepare", "train", "sample", "train_classifier", "evaluate", "plots_page"}
+    stages = {"download", "prepare", "train", "sample", "train_classifier", "evaluate"}
+    assert ran(out) == stages | {"plots_page"}
 
     samples = torch.load(repo / "data/samples/samples.pt", weights_only=True)
     assert samples["images"].dtype == torch.uint8
@@ -57,20 +61,25 @@ def test_user_journey(pipeline: Path):
         "fid kid classifier_score precision recall density coverage modes_covered "
         "class_kl confident_fraction"
     ).split()
-    assert set(quality) | {f"real_{k}" for k in quality} <= evaluation.keys()
+    assert set(quality) <= evaluation.keys()
     assert all(isinstance(v, (int, float)) for v in evaluation.values())
+    floor = json.loads((repo / "metrics/eval/floor.json").read_text())
+    assert floor.keys() == {f"real_{k}" for k in quality}
+    assert [k for k in evaluation if k.startswith("real_")] == ["real_fid"]
+    assert evaluation["real_fid"] == floor["real_fid"]
     # Held-out real digits score what a perfect generator would; one tiny epoch of GAN is
     # far from that (the tiny classifier is weak, so real digits need not cover 10 modes).
-    assert evaluation["real_fid"] < evaluation["fid"]
-    assert evaluation["real_precision"] > 0.5 > evaluation["precision"]
-    assert evaluation["real_modes_covered"] >= evaluation["modes_covered"]
+    assert floor["real_fid"] < evaluation["fid"]
+    assert floor["real_precision"] > 0.5 > evaluation["precision"]
+    assert floor["real_modes_covered"] >= evaluation["modes_covered"]
     assert json.loads((repo / "metrics/classifier.json").read_text())["test_accuracy"] > 0.5
     hist = (repo / "metrics/eval/class_hist.csv").read_text().splitlines()
     assert hist[0] == "digit,source,fraction" and len(hist) == 21
     assert (repo / "metrics/eval/plots/images/uncertain.png").read_bytes()[:4] == b"\x89PNG"
     data = json.loads((repo / "metrics/data.json").read_text())
-    assert data["counts"] == {"train": 512, "val": 256, "test": 2000}
-    assert not any(f["official"] for f in data["files"].values())  # fixture, not the release
+    assert data == {"counts": {"train": 512, "val": 256, "test": 2000}}
+    provenance = json.loads((repo / "data/prepared/provenance.json").read_text())
+    assert not any(f["official"] for f in provenance["files"].values())  # fixture, not release
     first = digests(repo)
 
     # A second repro is a no-op.

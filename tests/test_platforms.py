@@ -13,7 +13,7 @@ from conftest import REPO
 from mnistgan import __main__ as cli
 from mnistgan import cpu, device
 
-STAGES = ["prepare", "train", "sample", "train_classifier", "evaluate", "plots_page"]
+STAGES = ["download", "prepare", "train", "sample", "train_classifier", "evaluate", "plots_page"]
 
 
 def no_libc(name):

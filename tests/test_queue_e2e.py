@@ -1,8 +1,10 @@
 """A sweep through DVC's queue: two experiments with different params run in parallel
 (`dvc queue start -j 2`), each in its own temp copy of the repo, with its own code. Neither
 resumes from the workspace's checkpoint, nor from the other's: each ends byte-identical to a
-plain `dvc repro` with its params."""
+plain `dvc repro` with its params. Neither fetches the raw data again: both check out the
+download stage's cached output."""
 
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -10,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 import torch
-from conftest import run, tool_env, write_params
+from conftest import OFFLINE, run, tool_env, write_params
 
 pytestmark = pytest.mark.e2e
 EXPS = {"exp-a": ["-S", "train.lr_d=0.001"], "exp-b": ["-S", "train.seed=7"]}
@@ -18,13 +20,13 @@ COMPARED = ["models/generator.pt", "models/discriminator.pt", "metrics/train/met
 
 
 def start_workers(repo: Path) -> None:
-    """`dvc queue start -j 2`. Its workers are daemons that inherit the std streams: given
-    pipes, as `run` captures, the call would return only when the last worker exits (never,
-    if one hangs)."""
+    """`dvc queue start -j 2`, offline. Its workers are daemons that inherit the std streams:
+    given pipes, as `run` captures, the call would return only when the last worker exits
+    (never, if one hangs)."""
     subprocess.run(
         ["dvc", "queue", "start", "-j", "2"],
         cwd=repo,
-        env=tool_env(repo),
+        env=tool_env(repo) | OFFLINE,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -68,11 +70,22 @@ def stop_workers(repo: Path) -> None:
             pass
 
 
+def run_queue(repo: Path, names) -> str:
+    """Run the queued experiments `names`, which must all succeed; their logs."""
+    try:
+        start_workers(repo)
+        status = wait_for_queue(repo)
+    finally:
+        stop_workers(repo)
+    logs = "".join(run(["dvc", "queue", "logs", n], repo, check=False).stdout for n in names)
+    assert status.count("Success") == len(names) and "Failed" not in status, status + logs
+    return logs
+
+
 def test_queued_experiments_are_isolated_and_reproducible(pipeline: Path):
     repo = pipeline
-    # Queued runs start from a clean clone, without the git-ignored raw files: point at them.
     # One thread a run: two runs share 2 cores (two threads each would spin-wait).
-    write_params(repo, {"data": {"raw_dir": str(repo / "data/raw/mnist")}, "train": {"threads": 1}})
+    write_params(repo, {"train": {"threads": 1}})
     run(["git", "commit", "-qam", "sweep settings"], repo)
 
     # A checkpoint in the workspace that exp-a would resume from if it could see it: exp-a's
@@ -92,13 +105,7 @@ def test_queued_experiments_are_isolated_and_reproducible(pipeline: Path):
     # PYTHONPATH, like an editable install, points): break the workspace's copy meanwhile.
     trainer = repo / "src/mnistgan/training.py"
     trainer.write_text('raise SystemExit("imported the workspace, not the snapshot")\n')
-    try:
-        start_workers(repo)
-        status = wait_for_queue(repo)
-    finally:
-        stop_workers(repo)
-    logs = "".join(run(["dvc", "queue", "logs", n], repo, check=False).stdout for n in EXPS)
-    assert status.count("Success") == 2 and "Failed" not in status, status + logs
+    run_queue(repo, EXPS)
     run(["git", "checkout", "src/mnistgan/training.py"], repo)
     table = run(["dvc", "exp", "show", "--no-pager", "--csv"], repo).stdout
     assert all(name in table for name in EXPS), table
@@ -114,3 +121,36 @@ def test_queued_experiments_are_isolated_and_reproducible(pipeline: Path):
         assert {p: (repo / p).read_bytes() for p in COMPARED} == queued, name
         results[name] = queued
     assert results["exp-a"][COMPARED[2]] != results["exp-b"][COMPARED[2]]
+
+
+def test_queued_experiments_check_out_the_raw_data(pipeline: Path, idx_folder: Path, tmp_path):
+    """The default data settings and no data flags: queued and temp runs get the raw files
+    from the download stage's cache, offline, with the folder they were first copied from
+    gone."""
+    repo, source = pipeline, tmp_path / "mnist"
+    shutil.copytree(idx_folder, source)
+    write_params(repo, {"data": {"source": str(source)}, "train": {"threads": 1}})
+    run(["dvc", "repro"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "baseline run"], repo)
+    shutil.rmtree(source)  # a second fetch, from here or the network, would fail
+
+    seeds = {"seed-1": 1, "seed-2": 2}
+    for name, seed in seeds.items():
+        run(["dvc", "exp", "run", "--queue", "-n", name, "-S", f"train.seed={seed}"], repo)
+    logs = run_queue(repo, seeds)
+    assert "Running stage 'train'" in logs and "Running stage 'download'" not in logs, logs
+    temp = run(["dvc", "exp", "run", "--temp", "-S", "train.seed=3"], repo, env=OFFLINE).stdout
+    assert "Running stage 'train'" in temp and "Running stage 'download'" not in temp, temp
+
+    # dvc exp show: what experiments compare, not where the data came from, nor the floor.
+    table = run(["dvc", "exp", "show", "--no-pager", "--csv"], repo).stdout
+    header = table.splitlines()[0].split(",")
+    assert all(name in table for name in seeds), table
+    assert "fid" in header and "real_fid" in header and "counts.train" in header, header
+    assert not [c for c in header if "md5" in c or "official" in c or "class_counts" in c]
+    assert [c for c in header if c.startswith("real_")] == ["real_fid"], header
+    # The README's line: only what differs (the floor, the same for all, drops out).
+    cmd = ["dvc", "exp", "show", "--no-pager", "--csv", "--only-changed", "--sort-by", "fid"]
+    header = run(cmd, repo).stdout.splitlines()[0].split(",")
+    assert "fid" in header and "train.seed" in header and "real_fid" not in header, header

@@ -1,86 +1,27 @@
-"""MNIST-like data sets on disk: find the four IDX files, download them if missing, split them.
+"""The prepare stage's data: the four raw IDX files checked and read, the training set split.
 
-MNIST, Fashion-MNIST and KMNIST share the IDX format, the image size and the file names;
-they differ in mirrors and MD5s, which come from torchvision's dataset classes.
+The download stage (mnistgan.raw) puts the files in data/raw/<dataset>/.
 """
 
-import hashlib
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import torch
-from torchvision.datasets import KMNIST, MNIST, FashionMNIST
-from torchvision.datasets.utils import download_url
 
 from .errors import UserError
 from .idx import read_idx
-
-FILES = {  # role -> official file name
-    "train_images": "train-images-idx3-ubyte.gz",
-    "train_labels": "train-labels-idx1-ubyte.gz",
-    "test_images": "t10k-images-idx3-ubyte.gz",
-    "test_labels": "t10k-labels-idx1-ubyte.gz",
-}
-DATASETS = {"mnist": MNIST, "fashion-mnist": FashionMNIST, "kmnist": KMNIST}
-
-
-def official_md5(dataset: str) -> dict[str, str]:
-    return dict(DATASETS[dataset].resources)
-
-
-def md5(path: Path) -> str:
-    with path.open("rb") as f:  # streamed: a plain file may be large
-        return hashlib.file_digest(f, "md5").hexdigest()
-
-
-def find_raw(raw_dir: Path) -> dict[str, Path]:
-    """Each official file found in `raw_dir`, gzipped or plain (name without .gz)."""
-    found = {}
-    for name in FILES.values():
-        for candidate in (raw_dir / name, raw_dir / name.removesuffix(".gz")):
-            if candidate.is_file():
-                found[name] = candidate
-                break
-    return found
-
-
-def download(raw_dir: Path, names: list[str], dataset: str = "mnist") -> list[str]:
-    """Fetch `names` from torchvision's mirrors into `raw_dir`, MD5-checked; return errors."""
-    errors, md5s = [], official_md5(dataset)
-    for name in names:
-        for mirror in DATASETS[dataset].mirrors:
-            with tempfile.TemporaryDirectory() as tmp:
-                try:
-                    download_url(mirror + name, tmp, filename=name)
-                except Exception as e:  # any network failure: try the next mirror
-                    errors.append(f"{mirror}{name}: {e}")
-                    continue
-                got = md5(Path(tmp, name))
-                if got != md5s[name]:
-                    errors.append(f"{mirror}{name}: MD5 {got} != official {md5s[name]}")
-                    continue
-                raw_dir.mkdir(parents=True, exist_ok=True)
-                shutil.move(Path(tmp, name), raw_dir / name)
-                break
-    return errors
+from .raw import FILES, find_raw, md5, official_md5
 
 
 def locate(raw_dir: Path, dataset: str = "mnist") -> dict[str, Path]:
-    """The four files, downloading what is missing; a UserError naming each file otherwise."""
+    """The four files; a UserError naming each missing one otherwise."""
     found = find_raw(raw_dir)
     missing = [n for n in FILES.values() if n not in found]
     if missing:
-        print(f"downloading {dataset} {', '.join(missing)} into {raw_dir}", file=sys.stderr)
-        errors = download(raw_dir, missing, dataset)
-        found = find_raw(raw_dir)
-        missing = [n for n in FILES.values() if n not in found]
-        if missing:
-            raise UserError(
-                f"missing {dataset} file(s) {', '.join(missing)}: put them (plain or .gz) in "
-                f"{raw_dir}/ or set data.raw_dir; download failed: {'; '.join(errors[-2:])}"
-            )
+        raise UserError(
+            f"missing {dataset} file(s) {', '.join(missing)} in {raw_dir}/: "
+            "`dvc repro` puts them there (its download stage)"
+        )
     return {role: found[name] for role, name in FILES.items()}
 
 
@@ -94,7 +35,7 @@ def provenance(files: dict[str, Path], dataset: str = "mnist") -> dict[str, dict
     if unofficial:
         print(
             f"warning: {len(unofficial)} of 4 files are not the official {dataset} release "
-            f"({', '.join(unofficial)}); MD5s recorded in metrics/data.json",
+            f"({', '.join(unofficial)}); MD5s recorded in data/prepared/provenance.json",
             file=sys.stderr,
         )
     return out

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import torch
 
-from .data import FILES
 from .idx import read_idx, write_idx
+from .raw import FILES
 
 
 def build_from_t10k(source: Path, dest: Path) -> Path:

@@ -55,7 +55,7 @@ def beta() -> Any:
 @dataclass(frozen=True)
 class DataParams:
     dataset: Literal["mnist", "fashion-mnist", "kmnist"]
-    raw_dir: str
+    source: str | None  # a folder with the four IDX files, copied instead of downloaded
     val_size: int = rule(
         f"an integer in [1, {MAX_IMAGES}] (the real floor of evaluate draws from them)",
         lambda v: 1 <= v <= MAX_IMAGES,
