@@ -29,7 +29,8 @@ FORMAT = 1  # what save_model writes
 OLDEST_FORMAT = 0  # 0: a file without "format", whose config was the whole model: section
 
 # Keys that networks' configs gained after files without them were written, with the value
-# that builds what those files hold
+# that builds what those files hold. Not d_features nor g_taper: which value does depends on
+# how old such a file is, so one without them is refused, naming the key
 ADDED = {
     "generator": {"mixture": 0, "g_refine": 0},
     "discriminator": {"supervised_d": False},
