@@ -24,9 +24,9 @@ import yaml
 
 from mnistgan import cpu, floor, params, training
 from mnistgan.checkpoint import load_model, load_safely
-from mnistgan.classifier import build_classifier
+from mnistgan.classifier import ClassifierConfig, build_classifier
 from mnistgan.models import build_generator
-from mnistgan.params import EvaluatorParams
+from mnistgan.resume import sampled_generator
 from mnistgan.sampling import digit_frequencies, generate, latents, prior_labels
 
 EVALUATE_SEED, SAMPLE_SEED = 2, 1  # the default evaluate.seed and sample.seed
@@ -67,7 +67,7 @@ def main() -> None:
     train = load_safely("data/prepared/train.pt")
     test, val = load_safely("data/prepared/test.pt"), load_safely("data/prepared/val.pt")
     classifier, _ = load_model(
-        "models/classifier.pt", "classifier", build_classifier, EvaluatorParams
+        "models/classifier.pt", "classifier", build_classifier, ClassifierConfig
     )
     z = latents(10000, m.z_dim, SAMPLE_SEED)
     prior = digit_frequencies(train["labels"])
@@ -80,9 +80,8 @@ def main() -> None:
         if epoch not in evals:
             return
         start = time.perf_counter()
-        state = load_safely(checkpoint)
         g = build_generator(m)
-        g.load_state_dict(state["g_ema"] if t.ema is not None else state["g"])
+        g.load_state_dict(sampled_generator(checkpoint))
         train_s = round(start - began - scoring)
         row = {"name": args.name, "epoch": epoch, "ema": t.ema, "train_s": train_s}
         print(json.dumps(row | score(g, y, z, classifier, test, val)), flush=True)

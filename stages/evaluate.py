@@ -11,10 +11,9 @@ import pandas as pd
 
 from mnistgan import atomic, floor, params
 from mnistgan.checkpoint import load_model, load_safely
-from mnistgan.classifier import build_classifier
+from mnistgan.classifier import ClassifierConfig, build_classifier
 from mnistgan.errors import exit_on_user_error
-from mnistgan.models import build_discriminator
-from mnistgan.params import EvaluatorParams, ModelParams
+from mnistgan.models import DiscriminatorConfig, build_discriminator
 from mnistgan.pixels import grid
 from mnistgan.quality import class_histogram
 from mnistgan.tracking import open_live
@@ -34,14 +33,14 @@ def main() -> None:
     )
 
     d, cfg = load_model(
-        "models/discriminator.pt", "discriminator", build_discriminator, ModelParams
+        "models/discriminator.pt", "discriminator", build_discriminator, DiscriminatorConfig
     )
     real_labels = sets.reference_labels if cfg.conditional else None
     real_scores = d_scores(d, sets.reference, real_labels)
     fake_scores = d_scores(d, sets.samples, sets.sample_labels if cfg.conditional else None)
 
     classifier, _ = load_model(
-        "models/classifier.pt", "classifier", build_classifier, EvaluatorParams
+        "models/classifier.pt", "classifier", build_classifier, ClassifierConfig
     )
     scores = floor.score(classifier, sets, p.seed)
     metrics = discriminator_metrics(real_scores, fake_scores) | scores.metrics

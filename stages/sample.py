@@ -10,8 +10,12 @@ from mnistgan import atomic, device, params
 from mnistgan.checkpoint import load_model, load_safely
 from mnistgan.errors import exit_on_user_error
 from mnistgan.interpolation import STEPS, digit_rows, latent_rows
-from mnistgan.models import build_discriminator, build_generator
-from mnistgan.params import ModelParams
+from mnistgan.models import (
+    DiscriminatorConfig,
+    GeneratorConfig,
+    build_discriminator,
+    build_generator,
+)
 from mnistgan.pixels import grid_png
 from mnistgan.rejection import drafts_needed, most_sure, sureness
 from mnistgan.sampling import class_latents, digit_frequencies, generate, latents, prior_labels
@@ -24,7 +28,7 @@ def main() -> None:
     p = params.load().sample
     where = device.resolve(p.device, "sample.device")
     device.make_deterministic(where)
-    g, cfg = load_model(GENERATOR, "generator", build_generator, ModelParams)
+    g, cfg = load_model(GENERATOR, "generator", build_generator, GeneratorConfig)
     g = g.to(where)  # the noise and labels are drawn on the CPU, whatever the device
     z = latents(drafts_needed(p.n, p.keep), cfg.z_dim, p.seed)
     labels = None
@@ -34,7 +38,7 @@ def main() -> None:
     images = generate(g, z, labels, source=GENERATOR)
     if p.keep < 1:
         d, _ = load_model(
-            "models/discriminator.pt", "discriminator", build_discriminator, ModelParams
+            "models/discriminator.pt", "discriminator", build_discriminator, DiscriminatorConfig
         )
         kept = most_sure(*sureness(d, images, labels), p.n)
         images, labels = images[kept], None if labels is None else labels[kept]

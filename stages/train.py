@@ -37,9 +37,9 @@ def main() -> None:
     # With train.ema set, the EMA generator is the one sampled and evaluated downstream;
     # generator_raw.pt is always the last training iterate (the same weights when EMA is off).
     ema = result.generator_ema
-    save_model("models/generator.pt", "generator", ema or result.generator, p.model)
-    save_model("models/generator_raw.pt", "generator", result.generator, p.model)
-    save_model("models/discriminator.pt", "discriminator", result.discriminator, p.model)
+    save_model("models/generator.pt", "generator", ema or result.generator)
+    save_model("models/generator_raw.pt", "generator", result.generator)
+    save_model("models/discriminator.pt", "discriminator", result.discriminator)
     rows = result.history.rows
     atomic.write_bytes("metrics/train/losses.png", losses_png(training.COLUMNS, rows))
     atomic.write_json(

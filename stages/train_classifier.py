@@ -21,7 +21,7 @@ def main() -> None:
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731
     model = train_classifier(train["images"], train["labels"], p, log, where)
     print(f"classifier trained in {time.perf_counter() - began:.1f} s", file=sys.stderr)
-    save_model("models/classifier.pt", "classifier", model, p)
+    save_model("models/classifier.pt", "classifier", model)
     split = {name: load_safely(f"data/prepared/{name}.pt") for name in ("val", "test")}
     atomic.write_json(
         "metrics/classifier.json",

@@ -1,7 +1,7 @@
 """Checkpoints are loaded without unpickling: a file that would run code is refused."""
 
 import pickle
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
@@ -11,15 +11,24 @@ from conftest import REPO, run
 from mnistgan import atomic, params
 from mnistgan.checkpoint import load_model, save_model
 from mnistgan.errors import UserError
-from mnistgan.models import build, build_discriminator, build_generator
-from mnistgan.params import ModelParams
+from mnistgan.models import (
+    DiscriminatorConfig,
+    GeneratorConfig,
+    build,
+    build_discriminator,
+    build_generator,
+    narrow,
+)
 
 MODEL = params.load(REPO / "params.yaml").model
-BUILDERS = {"generator": build_generator, "discriminator": build_discriminator}
+BUILDERS = {
+    "generator": (build_generator, GeneratorConfig),
+    "discriminator": (build_discriminator, DiscriminatorConfig),
+}
 
 
 def load_generator(path: Path):
-    return load_model(path, "generator", build_generator, ModelParams)
+    return load_model(path, "generator", build_generator, GeneratorConfig)
 
 
 class Evil:
@@ -66,9 +75,9 @@ def test_plain_pickle_is_refused(tmp_path):
 
 def test_roundtrip(tmp_path):
     g, d = build(MODEL, seed=0)
-    save_model(tmp_path / "g.pt", "generator", g, MODEL)
+    save_model(tmp_path / "g.pt", "generator", g)
     loaded, cfg = load_generator(tmp_path / "g.pt")
-    assert cfg == MODEL
+    assert cfg == narrow(GeneratorConfig, MODEL)
     for a, b in zip(g.state_dict().values(), loaded.state_dict().values(), strict=True):
         assert torch.equal(a, b)
 
@@ -80,9 +89,9 @@ def test_conditional_spectral_norm_roundtrip(tmp_path, arch):
     x, y = torch.zeros(2, 1, 28, 28), torch.tensor([3, 4])
     d(x, y)  # one power iteration in train mode moves the spectral norm's u and v buffers
     for kind, model in (("generator", g), ("discriminator", d)):
-        save_model(tmp_path / f"{kind}.pt", kind, model, cfg)
-        loaded, loaded_cfg = load_model(tmp_path / f"{kind}.pt", kind, BUILDERS[kind], ModelParams)
-        assert loaded_cfg == cfg
+        save_model(tmp_path / f"{kind}.pt", kind, model)
+        loaded, loaded_cfg = load_model(tmp_path / f"{kind}.pt", kind, *BUILDERS[kind])
+        assert loaded_cfg == model.config
         a, b = model.state_dict(), loaded.state_dict()
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert any("parametrizations" in k for k in d.state_dict())
@@ -91,7 +100,7 @@ def test_conditional_spectral_norm_roundtrip(tmp_path, arch):
 
 def test_wrong_kind_is_refused(tmp_path):
     _, d = build(MODEL, seed=0)
-    save_model(tmp_path / "d.pt", "discriminator", d, MODEL)
+    save_model(tmp_path / "d.pt", "discriminator", d)
     with pytest.raises(UserError, match="not a mnistgan generator checkpoint"):
         load_generator(tmp_path / "d.pt")
 
@@ -101,7 +110,12 @@ def test_wrong_shapes_are_a_clear_error(tmp_path):
     other = replace(MODEL, features=MODEL.features * 2)
     atomic.write_torch(
         tmp_path / "g.pt",
-        {"kind": "generator", "config": vars(other), "state_dict": g.state_dict()},
+        {
+            "format": 1,
+            "kind": "generator",
+            "config": asdict(narrow(GeneratorConfig, other)),
+            "state_dict": g.state_dict(),
+        },
     )
     with pytest.raises(UserError, match="weights do not fit a dcgan generator"):
         load_generator(tmp_path / "g.pt")
@@ -143,7 +157,8 @@ def lying_generator(path: Path, lie: str) -> None:
         with torch.device("meta"):
             shapes = {k: v.shape for k, v in build_generator(claimed).state_dict().items()}
         state = {k: v.flatten()[:1].view(()).expand(shapes[k]) for k, v in state.items()}
-    torch.save({"kind": "generator", "config": vars(claimed), "state_dict": state}, path)
+    config = asdict(narrow(GeneratorConfig, claimed))
+    torch.save({"format": 1, "kind": "generator", "config": config, "state_dict": state}, path)
 
 
 @pytest.mark.slow  # a fresh process

@@ -9,6 +9,7 @@ import yaml
 from mnistgan.checkpoint import load_model, save_model
 from mnistgan.classifier import (
     FEATURES,
+    ClassifierConfig,
     LeNet,
     accuracy,
     build_classifier,
@@ -17,8 +18,8 @@ from mnistgan.classifier import (
 )
 from mnistgan.data import FILES, load_pair
 from mnistgan.errors import UserError
-from mnistgan.models import build_generator
-from mnistgan.params import EvaluatorParams, ModelParams, parse
+from mnistgan.models import GeneratorConfig, build_generator
+from mnistgan.params import EvaluatorParams, parse
 
 REPO = Path(__file__).resolve().parents[1]
 CFG = EvaluatorParams(epochs=3, batch_size=64, lr=0.002, seed=0, device="cpu")
@@ -51,13 +52,13 @@ def test_classifier_learns_real_digits_repeatably(digits):
 def test_classifier_checkpoint_round_trip(tmp_path):
     torch.manual_seed(0)
     model = LeNet().eval()
-    save_model(tmp_path / "e.pt", "classifier", model, CFG)
-    loaded, cfg = load_model(tmp_path / "e.pt", "classifier", build_classifier, EvaluatorParams)
-    assert cfg == CFG
+    save_model(tmp_path / "e.pt", "classifier", model)
+    loaded, cfg = load_model(tmp_path / "e.pt", "classifier", build_classifier, ClassifierConfig)
+    assert cfg == ClassifierConfig()
     images = torch.randint(0, 256, (4, 1, 28, 28), dtype=torch.uint8)
     assert torch.equal(embed(model, images)[0], embed(loaded, images)[0])
     with pytest.raises(UserError, match="not a mnistgan generator checkpoint"):
-        load_model(tmp_path / "e.pt", "generator", build_generator, ModelParams)
+        load_model(tmp_path / "e.pt", "generator", build_generator, GeneratorConfig)
 
 
 def test_batch_larger_than_the_data_is_a_user_error():

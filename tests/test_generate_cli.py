@@ -21,7 +21,7 @@ TINY = replace(params.load(REPO / "params.yaml").model, features=4, d_features=4
 @pytest.fixture
 def checkpoint(tmp_path):
     path = tmp_path / "g.pt"
-    save_model(path, "generator", build(TINY, seed=0)[0], TINY)
+    save_model(path, "generator", build(TINY, seed=0)[0])
     return path
 
 

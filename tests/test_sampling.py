@@ -11,8 +11,7 @@ from conftest import REPO, run
 from mnistgan import params
 from mnistgan.checkpoint import load_model, save_model
 from mnistgan.errors import UserError
-from mnistgan.models import build, build_generator
-from mnistgan.params import ModelParams
+from mnistgan.models import GeneratorConfig, build, build_generator
 from mnistgan.sampling import generate, latents
 
 MODEL = replace(params.load(REPO / "params.yaml").model, features=4, d_features=4)
@@ -23,12 +22,12 @@ def broken_generator(path: Path) -> None:
     diverged run leaves inf there), which to_uint8 would map to black."""
     g, _ = build(MODEL, seed=0)
     g.body[1].running_mean.fill_(-float("inf"))
-    save_model(path, "generator", g, MODEL)
+    save_model(path, "generator", g)
 
 
 def test_generate_refuses_non_finite_output_naming_its_source(tmp_path):
     broken_generator(tmp_path / "g.pt")
-    g, _ = load_model(tmp_path / "g.pt", "generator", build_generator, ModelParams)
+    g, _ = load_model(tmp_path / "g.pt", "generator", build_generator, GeneratorConfig)
     with pytest.raises(UserError, match=rf"^{tmp_path / 'g.pt'} draws NaN or inf, not images"):
         generate(g, latents(4, MODEL.z_dim, 0), source=str(tmp_path / "g.pt"))
 

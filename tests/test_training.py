@@ -6,7 +6,7 @@ import pytest
 import torch
 from conftest import REPO
 
-from mnistgan import models, params, training
+from mnistgan import models, params, resume, training
 from mnistgan.errors import UserError
 
 P = params.load(REPO / "params.yaml")
@@ -190,7 +190,7 @@ def test_lr_decay_sets_both_rates_and_a_killed_run_resumes_on_the_same_schedule(
     assert resumed.images_seen == 64  # only epoch 2 ran
     assert all(torch.equal(a, b) for a, b in zip(state(straight), state(resumed), strict=True))
     shorter = replace(cfg, epochs=1)
-    assert training.fingerprint(MODEL, shorter, x, None, ()) != training.fingerprint(
+    assert resume.fingerprint(MODEL, shorter, x, None, ()) != resume.fingerprint(
         MODEL, cfg, x, None, ()
     )
 

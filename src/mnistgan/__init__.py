@@ -10,13 +10,10 @@ A trained generator from Python (docs/model-card.md):
 
 def load_generator(path):
     """The generator saved at `path` (models/generator.pt), on the CPU in eval mode, with the
-    model params it was built from as `g.config` (sampling needs its z_dim). Loaded with
+    model params that build it as `g.config` (sampling needs its z_dim). Loaded with
     weights_only=True (mnistgan.checkpoint): a file crafted to run code is refused."""
     # imported here, so importing any one module of the package stays as light as that module
     from .checkpoint import load_model
-    from .models import build_generator
-    from .params import ModelParams
+    from .models import GeneratorConfig, build_generator
 
-    g, cfg = load_model(path, "generator", build_generator, ModelParams)
-    g.config = cfg
-    return g
+    return load_model(path, "generator", build_generator, GeneratorConfig)[0]

@@ -9,8 +9,8 @@ import torch
 from . import atomic
 from .checkpoint import load_model
 from .errors import UserError, exit_on_user_error
-from .models import build_generator
-from .params import MAX_GRID, MAX_IMAGES, MAX_SEED, ModelParams
+from .models import GeneratorConfig, build_generator
+from .params import MAX_GRID, MAX_IMAGES, MAX_SEED
 from .pixels import grid_png
 from .sampling import balanced_labels, generate, latents
 
@@ -38,7 +38,7 @@ def main() -> None:
             f"write them to a .pt file instead (--out {Path(args.out).with_suffix('.pt')})"
         )
 
-    g, cfg = load_model(args.checkpoint, "generator", build_generator, ModelParams)
+    g, cfg = load_model(args.checkpoint, "generator", build_generator, GeneratorConfig)
     labels = None
     if args.digit is not None and not cfg.conditional:
         raise UserError(

@@ -1,4 +1,10 @@
-"""Model files: state dicts plus the config that rebuilds them, loaded without unpickling.
+"""Model files: a network's weights plus the config that builds it, loaded without unpickling.
+
+A file holds {"format", "kind", "config", "state_dict"}. Its config is the network's own
+(mnistgan.models.GeneratorConfig, ...), not the params it was trained with: a generator file
+carries no discriminator key, so a key added for one network leaves the other's files as
+they were. A key added to a network's config goes into ADDED with the value that builds what
+older files hold, and FORMAT goes up by one: files of every format since OLDEST_FORMAT load.
 
 `torch.load(..., weights_only=True)` only reconstructs tensors and plain containers, so a
 file crafted to run code is refused instead of executed. A leaf module: callers hand it the
@@ -8,6 +14,7 @@ builder of their own model, so loading a GAN never imports the classifier, nor t
 import os
 import pickle
 from collections.abc import Callable
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +23,27 @@ from torch import nn
 
 from . import atomic
 from .errors import UserError
-from .params import parse_section
+from .params import parse_section, preview
+
+FORMAT = 1  # what save_model writes
+OLDEST_FORMAT = 0  # 0: a file without "format", whose config was the whole model: section
+
+# Keys that networks' configs gained after files without them were written, with the value
+# that builds what those files hold. Not d_features nor g_taper: which value does depends on
+# how old such a file is, so one without them is refused, naming the key
+ADDED = {
+    "generator": {"mixture": 0, "g_refine": 0},
+    "discriminator": {"supervised_d": False},
+}
 
 
-def save_model(path: str | Path, kind: str, model: nn.Module, cfg: Any) -> None:
-    """Weights plus `cfg` (the params dataclass the model was built or trained with)."""
+def save_model(path: str | Path, kind: str, model: nn.Module) -> None:
+    """Weights plus `model.config`, the network's own config (what builds it)."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    atomic.write_torch(path, {"kind": kind, "config": vars(cfg).copy(), "state_dict": state})
+    config = asdict(model.config)
+    atomic.write_torch(
+        path, {"format": FORMAT, "kind": kind, "config": config, "state_dict": state}
+    )
 
 
 def load_safely(path: str | Path) -> Any:
@@ -51,8 +72,9 @@ def load_model(
     ckpt = load_safely(path)
     if not isinstance(ckpt, dict) or ckpt.get("kind") != kind or "state_dict" not in ckpt:
         raise UserError(f"{path}: not a mnistgan {kind} checkpoint")
+    config = upgrade(path, kind, ckpt.get("format", 0), ckpt.get("config"), config_type)
     try:
-        cfg = parse_section(config_type, ckpt.get("config"), "config")
+        cfg = parse_section(config_type, config, "config")
     except UserError as e:
         raise UserError(f"{path}: bad model config in checkpoint: {e}") from None
     arch = f"{cfg.arch} " if hasattr(cfg, "arch") else ""
@@ -69,6 +91,23 @@ def load_model(
         detail = str(e).splitlines()[0]
         raise UserError(f"{path}: weights do not fit a {arch}{kind} ({detail})") from None
     return model.eval(), cfg
+
+
+def upgrade(path: str | Path, kind: str, fmt: Any, config: Any, config_type: type) -> Any:
+    """A `kind` file's config of format `fmt` as today's `config_type` reads it: an older
+    file keeps only this network's keys (format 0 held every model: key) and gets the
+    ADDED keys it lacks."""
+    if type(fmt) is not int:
+        raise UserError(f"{path}: format: got {preview(fmt)}, expected an integer")
+    readable = f"this mnistgan reads formats {OLDEST_FORMAT} to {FORMAT}"
+    if fmt > FORMAT:
+        raise UserError(f"{path}: model file format {fmt} is too new: {readable}; update it")
+    if fmt < OLDEST_FORMAT:
+        raise UserError(f"{path}: model file format {fmt} is too old: {readable}; retrain it")
+    if fmt == FORMAT or not isinstance(config, dict):
+        return config
+    names = {f.name for f in fields(config_type)}
+    return ADDED.get(kind, {}) | {k: v for k, v in config.items() if k in names}
 
 
 def misfit_weights(stored: Any, expected: dict[str, torch.Tensor]) -> str | None:

@@ -5,6 +5,7 @@ papers use a LeNet for this (Binkowski et al. 2018, App. F).
 """
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +18,12 @@ from .pixels import to_unit
 FEATURES = 128  # width of the penultimate layer: the dimension of the metrics' feature space
 
 
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """What builds the classifier, so what its model file holds: nothing yet, its layers are
+    fixed (evaluator params shape its training, not its layers)."""
+
+
 class LeNet(nn.Module):
     """conv5(16) -> pool -> conv5(32) -> pool -> fc(128) = features -> fc(10) = logits.
 
@@ -25,6 +32,7 @@ class LeNet(nn.Module):
 
     def __init__(self):
         super().__init__()
+        self.config = ClassifierConfig()  # what a model file stores to build it again
         self.body = nn.Sequential(
             nn.Conv2d(1, 16, 5),
             nn.ReLU(True),
@@ -45,7 +53,7 @@ class LeNet(nn.Module):
         return self.head(self.body(x))
 
 
-def build_classifier(cfg: EvaluatorParams) -> nn.Module:
+def build_classifier(cfg: ClassifierConfig) -> nn.Module:
     return LeNet()
 
 

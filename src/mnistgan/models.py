@@ -2,6 +2,9 @@
 per image); generators map z of shape (N, z_dim) (plus digit labels (N,) when conditional) to
 images (N, 1, 28, 28) in [-1, 1]."""
 
+from dataclasses import field, fields, make_dataclass
+from typing import Any
+
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
@@ -10,6 +13,28 @@ from .params import ModelParams
 
 N_CLASSES = 10
 BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
+
+
+def model_keys(name: str, keys: str) -> type:
+    """A frozen dataclass of these `model:` params, with their types and bounds (ModelParams):
+    what builds one network, so all that a model file of it holds (mnistgan.checkpoint)."""
+    picked = [f for f in fields(ModelParams) if f.name in keys.split()]
+    return make_dataclass(
+        name, [(f.name, f.type, field(metadata=f.metadata)) for f in picked], frozen=True
+    )
+
+
+GeneratorConfig = model_keys(
+    "GeneratorConfig", "arch z_dim features conditional g_refine g_taper mixture"
+)
+DiscriminatorConfig = model_keys(
+    "DiscriminatorConfig", "arch d_features conditional spectral_norm d_norm supervised_d"
+)
+
+
+def narrow(config_type: type, cfg: Any) -> Any:
+    """The `config_type` part of `cfg` (the model params, or a network's config already)."""
+    return config_type(**{f.name: getattr(cfg, f.name) for f in fields(config_type)})
 
 
 def mlp_generator(in_dim: int) -> nn.Module:
@@ -115,8 +140,9 @@ class Generator(nn.Module):
     de Vries et al. 2017), so each layer draws for its digit: FID 5.15 -> 4.07 at epoch 20
     with matched fake labels (docs/study-quality.md)."""
 
-    def __init__(self, cfg: ModelParams):
+    def __init__(self, cfg: GeneratorConfig):
         super().__init__()
+        self.config = cfg  # what a model file stores to build it again
         self.mixture = MixtureLatent(cfg.mixture) if cfg.mixture else nn.Identity()
         self.embed = nn.Embedding(N_CLASSES, N_CLASSES) if cfg.conditional else None
         in_dim = cfg.z_dim + N_CLASSES if cfg.conditional else cfg.z_dim
@@ -153,8 +179,9 @@ class Discriminator(nn.Module):
     cross-entropy on real images' labels. An unconditional G then gains little from strokes
     that sit between digits, which a plain D let it draw (docs/study-quality.md)."""
 
-    def __init__(self, cfg: ModelParams):
+    def __init__(self, cfg: DiscriminatorConfig):
         super().__init__()
+        self.config = cfg
         if cfg.arch == "mlp":
             self.features, width = mlp_features()
         else:
@@ -191,13 +218,13 @@ def dcgan_init(module: nn.Module) -> None:
         nn.init.zeros_(module.embed.weight)
 
 
-def build_generator(cfg: ModelParams) -> nn.Module:
-    return Generator(cfg)
+def build_generator(cfg: ModelParams | GeneratorConfig) -> nn.Module:
+    return Generator(narrow(GeneratorConfig, cfg))
 
 
-def build_discriminator(cfg: ModelParams, init=None) -> nn.Module:
+def build_discriminator(cfg: ModelParams | DiscriminatorConfig, init=None) -> nn.Module:
     """`init` runs before spectral norm wraps the weights (after, it would set a copy)."""
-    d = Discriminator(cfg)
+    d = Discriminator(narrow(DiscriminatorConfig, cfg))
     if init is not None:
         d.apply(init)
     if cfg.spectral_norm:

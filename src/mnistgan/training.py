@@ -5,21 +5,19 @@ byte-identical to an uninterrupted one."""
 
 import contextlib
 import copy
-import hashlib
 import json
 import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from . import atomic, distributed, objectives
-from .checkpoint import load_safely
+from . import distributed, objectives
 from .device import autocast, generator_device, resolve
 from .distributed import World
 from .ema import update_ema, warmed_decay
@@ -27,6 +25,7 @@ from .errors import UserError
 from .models import build
 from .params import ModelParams, TrainParams
 from .pixels import to_unit
+from .resume import fingerprint, load_resume, save_resume
 from .sampling import class_latents, digit_frequencies, generate, latents
 
 COLUMNS = ["step", "epoch", "d_loss", "g_loss", "d_real", "d_fake"]
@@ -40,27 +39,6 @@ def prepare_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Modu
     if any(isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d) for m in model.modules()):
         model = model.to(memory_format=torch.channels_last)
     return model
-
-
-def fingerprint(
-    model: ModelParams,
-    train: TrainParams,
-    images: torch.Tensor,
-    labels: torch.Tensor | None,
-    nets: tuple[torch.nn.Module, ...],
-) -> str:
-    """Identifies what a checkpoint was trained on: params, data and the nets' weight shapes
-    (a checkpoint from code whose layers have changed since is ignored, not half-loaded);
-    not the number of processes (they train the same model), nor the epoch count unless the
-    learning rates decay towards the last epoch."""
-    shapes = [(k, list(v.shape)) for net in nets for k, v in net.state_dict().items()]
-    epochs = train.epochs if train.lr_decay else None
-    config = [asdict(model), asdict(train) | {"epochs": epochs, "processes": None}, shapes]
-    h = hashlib.sha256(json.dumps(config).encode())
-    h.update(images.numpy().tobytes())
-    if labels is not None:
-        h.update(labels.numpy().tobytes())
-    return h.hexdigest()
 
 
 def fixed_latents(model: ModelParams, seed: int) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -321,50 +299,6 @@ def say(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
-def resume(checkpoint: Path, fp: str, nets: Nets, epochs: int) -> tuple[History, int]:
-    """(history, epochs done) from `checkpoint` when it was made by this very run (same
-    fingerprint, not past `epochs`), loaded into `nets`; else a fresh start. A checkpoint
-    that cannot be loaded is moved aside, not a reason to fail: it is no DVC output, so
-    nothing else would ever remove it, and every later run would stop on it."""
-    if not checkpoint.exists():
-        return History(), 0
-    fresh = copy.deepcopy(nets.state_dict())  # a load that fails half-way is undone
-    try:
-        state = load_safely(checkpoint)
-        if not isinstance(state, dict) or "fingerprint" not in state:
-            raise UserError("not a training checkpoint")
-        if state["fingerprint"] != fp:
-            say(f"ignoring {checkpoint}: it was trained with other params, data or code")
-            return History(), 0
-        if state["epoch"] > epochs:
-            say(f"ignoring {checkpoint}: it is past train.epochs={epochs}")
-            return History(), 0
-        nets.load_state_dict(state)
-        if any(non_finite(net) for net in (nets.g, nets.g_ema, nets.d)):
-            raise UserError("it holds non-finite weights")
-        history = History(state["rows"], state["epoch_means"], state["grids"])
-    except Exception as e:  # anything in the file may be wrong: its content is not ours
-        nets.load_state_dict(fresh)
-        aside = checkpoint.with_name(checkpoint.name + ".bad")
-        checkpoint.replace(aside)
-        why = str(e).removeprefix(f"{checkpoint}: ")
-        why = why if isinstance(e, UserError) else f"{type(e).__name__}: {why}"
-        why = why.strip().splitlines()[0][:200]
-        say(f"warning: ignoring {checkpoint} ({why}): moved it to {aside}, training from scratch")
-        return History(), 0
-    say(f"resuming from {checkpoint} after epoch {state['epoch']}")
-    return history, state["epoch"]
-
-
-def save_checkpoint(checkpoint: Path, fp: str, epoch: int, nets: Nets, history: History) -> None:
-    atomic.write_torch(
-        checkpoint,
-        {"fingerprint": fp, "epoch": epoch}
-        | nets.state_dict()
-        | {"rows": history.rows, "epoch_means": history.epoch_means, "grids": history.grids},
-    )
-
-
 OnRow = Callable[[list[float]], None]  # a logged row of COLUMNS
 OnEpoch = Callable[[int, dict[str, float], torch.Tensor], None]  # epoch, its means, its grid
 
@@ -405,7 +339,8 @@ def train(
     autocast(cfg.amp, device)  # refuse a bad train.amp before any work
     nets = build_nets(model_cfg, cfg, device)
     fp = fingerprint(model_cfg, cfg, images, labels, (nets.g, nets.d))
-    history, start = resume(checkpoint, fp, nets, cfg.epochs) if world.main else (None, 0)
+    start, logged = load_resume(checkpoint, fp, nets, cfg.epochs) if world.main else (0, {})
+    history = History(**logged)
     if world.size > 1:  # rank 0 alone reads the checkpoint; every rank starts from its state
         state, history, start = distributed.from_main((nets.state_dict(), history, start), world)
         nets.load_state_dict(state)
@@ -466,7 +401,7 @@ def train(
                 raise diverged(f"non-finite {bad} in the {name} at epoch {epoch}", checkpoint)
         history.grids.append(generate(g_ema if g_ema is not None else g, fixed_z, fixed_y))
         if world.main:
-            save_checkpoint(checkpoint, fp, epoch, nets, history)
+            save_resume(checkpoint, fp, epoch, nets, vars(history))
             pace = time_left(time.perf_counter() - began, epoch - start, cfg.epochs - epoch)
             say(f"epoch {epoch}/{cfg.epochs}: " + json.dumps(history.epoch_means[-1]) + pace)
         on_epoch(epoch, history.epoch_means[-1], history.grids[-1])

@@ -1,0 +1,99 @@
+"""The resume checkpoint (models/checkpoint.pt): all that training has changed by the end of
+an epoch (nets, optimizers, noise generator, what it logged) under a fingerprint of what it
+trains on, so a killed run resumes where it was and ends byte-identical to an uninterrupted
+one. Unlike a model file (mnistgan.checkpoint) it lives only as long as one run."""
+
+import copy
+import hashlib
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import atomic
+from .checkpoint import load_safely
+from .errors import UserError
+from .params import ModelParams, TrainParams
+
+LOGGED = ("rows", "epoch_means", "grids")  # what training logged so far (training.History)
+NETS = ("g", "g_ema", "d")  # the networks among the nets' state (training.Nets)
+
+
+def fingerprint(
+    model: ModelParams,
+    train: TrainParams,
+    images: torch.Tensor,
+    labels: torch.Tensor | None,
+    nets: tuple[torch.nn.Module, ...],
+) -> str:
+    """Identifies what a checkpoint was trained on: params, data and the nets' weight shapes
+    (a checkpoint from code whose layers have changed since is ignored, not half-loaded);
+    not the number of processes (they train the same model), nor the epoch count unless the
+    learning rates decay towards the last epoch."""
+    shapes = [(k, list(v.shape)) for net in nets for k, v in net.state_dict().items()]
+    epochs = train.epochs if train.lr_decay else None
+    config = [asdict(model), asdict(train) | {"epochs": epochs, "processes": None}, shapes]
+    h = hashlib.sha256(json.dumps(config).encode())
+    h.update(images.numpy().tobytes())
+    if labels is not None:
+        h.update(labels.numpy().tobytes())
+    return h.hexdigest()
+
+
+def save_resume(path: Path, fp: str, epoch: int, nets: Any, logged: dict) -> None:
+    """`nets` (training.Nets) and `logged` (LOGGED's lists) after `epoch`, under `fp`."""
+    atomic.write_torch(path, {"fingerprint": fp, "epoch": epoch} | nets.state_dict() | logged)
+
+
+def load_resume(path: Path, fp: str, nets: Any, epochs: int) -> tuple[int, dict]:
+    """(epochs done, LOGGED's lists) from the checkpoint at `path`, loaded into `nets`, when
+    this very run made it (fingerprint `fp`, not past `epochs`); else (0, {}), a fresh start.
+    A checkpoint that cannot be loaded is moved aside, not a reason to fail: it is no DVC
+    output, so nothing else would ever remove it, and every later run would stop on it."""
+    if not path.exists():
+        return 0, {}
+    fresh = copy.deepcopy(nets.state_dict())  # a load that fails half-way is undone
+    try:
+        state = load_safely(path)
+        if not isinstance(state, dict) or "fingerprint" not in state:
+            raise UserError("not a training checkpoint")
+        if state["fingerprint"] != fp:
+            say(f"ignoring {path}: it was trained with other params, data or code")
+            return 0, {}
+        if state["epoch"] > epochs:
+            say(f"ignoring {path}: it is past train.epochs={epochs}")
+            return 0, {}
+        nets.load_state_dict(state)
+        loaded = nets.state_dict()
+        if any(not finite(loaded[net]) for net in NETS):
+            raise UserError("it holds non-finite weights")
+        logged = {k: state[k] for k in LOGGED}
+    except Exception as e:  # anything in the file may be wrong: its content is not ours
+        nets.load_state_dict(fresh)
+        aside = path.with_name(path.name + ".bad")
+        path.replace(aside)
+        why = str(e).removeprefix(f"{path}: ")
+        why = why if isinstance(e, UserError) else f"{type(e).__name__}: {why}"
+        why = why.strip().splitlines()[0][:200]
+        say(f"warning: ignoring {path} ({why}): moved it to {aside}, training from scratch")
+        return 0, {}
+    say(f"resuming from {path} after epoch {state['epoch']}")
+    return state["epoch"], logged
+
+
+def sampled_generator(path: Path) -> dict[str, torch.Tensor]:
+    """The weights of the generator a run would ship if it stopped at the checkpoint at
+    `path`: its EMA when training keeps one (for scoring a run as it goes)."""
+    state = load_safely(path)
+    return state["g_ema"] if state["g_ema"] is not None else state["g"]
+
+
+def finite(state: dict[str, torch.Tensor] | None) -> bool:
+    return state is None or all(v.isfinite().all() for v in state.values() if v.is_floating_point())
+
+
+def say(msg: str) -> None:
+    print(msg, file=sys.stderr)
