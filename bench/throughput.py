@@ -96,13 +96,13 @@ def naive(root: Path, n: int, p: params.Params, device: torch.device) -> float:
 
 def step_flops(images: torch.Tensor, p: params.Params, device: torch.device) -> int:
     """FLOPs of one project step, forward and backward of both updates (Adam excluded)."""
-    g, d = (training.prepare_model(m, device) for m in build(p.model, p.train.seed))
+    g, d = (training.prepare_net(net, device) for net in build(p.model, p.train.seed))
     opt_g, opt_d = (torch.optim.Adam(m.parameters(), fused=True) for m in (g, d))
     real = to_unit(images[: p.train.batch_size]).to(device)
     z = torch.randn(len(real), p.model.z_dim, device=device)
     batches = [training.Batch(real, z)]  # unconditional bce, as the benchmarked defaults
     with FlopCounterMode(display=False) as counter:
-        training.gan_step(g, d, opt_g, opt_d, batches, "bce", p.train.gp_weight)
+        training.gan_step(g, d, opt_g, opt_d, batches, training.StepConfig())
     return counter.get_total_flops()
 
 
