@@ -7,12 +7,12 @@ from mnistgan.errors import exit_on_user_error
 
 
 def main() -> None:
-    p = params.load().data
-    files = data.locate(Path(p.raw_dir), p.dataset)
-    provenance = data.provenance(files, p.dataset)
+    p = params.load()
+    files = data.locate(Path(p.data.raw_dir), p.data.dataset)
+    provenance = data.provenance(files, p.data.dataset)
     x, y = data.load_pair(files["train_images"], files["train_labels"])
     test_x, test_y = data.load_pair(files["test_images"], files["test_labels"])
-    splits = data.split(x, y, p.val_size, p.limit, p.seed)
+    splits = data.split(x, y, p.data.val_size, p.data.limit, p.data.seed)
     splits["test"] = {"images": test_x, "labels": test_y}
 
     for name, split in splits.items():
@@ -20,7 +20,7 @@ def main() -> None:
     atomic.write_json(
         "metrics/data.json",
         {
-            "dataset": p.dataset,
+            "dataset": p.data.dataset,
             "counts": {name: len(s["labels"]) for name, s in splits.items()},
             "class_counts": {name: data.class_counts(s["labels"]) for name, s in splits.items()},
             "files": provenance,

@@ -17,6 +17,6 @@ def load_generator(path):
     from .models import build_generator
     from .params import ModelParams
 
-    g, cfg = load_model(path, "generator", build_generator, ModelParams)
-    g.config = cfg
+    g, model_params = load_model(path, "generator", build_generator, ModelParams)
+    g.config = model_params
     return g

@@ -115,17 +115,21 @@ class Generator(nn.Module):
     de Vries et al. 2017), so each layer draws for its digit: FID 5.15 -> 4.07 at epoch 20
     with matched fake labels (docs/study-quality.md)."""
 
-    def __init__(self, cfg: ModelParams):
+    def __init__(self, model_params: ModelParams):
         super().__init__()
-        self.mixture = MixtureLatent(cfg.mixture) if cfg.mixture else nn.Identity()
-        self.embed = nn.Embedding(N_CLASSES, N_CLASSES) if cfg.conditional else None
-        in_dim = cfg.z_dim + N_CLASSES if cfg.conditional else cfg.z_dim
-        if cfg.arch == "mlp":
+        self.mixture = (
+            MixtureLatent(model_params.mixture) if model_params.mixture else nn.Identity()
+        )
+        self.embed = nn.Embedding(N_CLASSES, N_CLASSES) if model_params.conditional else None
+        in_dim = model_params.z_dim + N_CLASSES if model_params.conditional else model_params.z_dim
+        if model_params.arch == "mlp":
             self.body = mlp_generator(in_dim)
         else:
-            self.body = dcgan_generator(in_dim, cfg.features, cfg.g_refine, cfg.g_taper)
+            self.body = dcgan_generator(
+                in_dim, model_params.features, model_params.g_refine, model_params.g_taper
+            )
         norms = [m.num_features for m in self.body if isinstance(m, BATCH_NORMS)]
-        films = [nn.Linear(N_CLASSES, 2 * c) for c in norms] if cfg.conditional else []
+        films = [nn.Linear(N_CLASSES, 2 * c) for c in norms] if model_params.conditional else []
         self.films = nn.ModuleList(films)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
@@ -153,15 +157,15 @@ class Discriminator(nn.Module):
     cross-entropy on real images' labels. An unconditional G then gains little from strokes
     that sit between digits, which a plain D let it draw (docs/study-quality.md)."""
 
-    def __init__(self, cfg: ModelParams):
+    def __init__(self, model_params: ModelParams):
         super().__init__()
-        if cfg.arch == "mlp":
+        if model_params.arch == "mlp":
             self.features, width = mlp_features()
         else:
-            self.features, width = dcgan_features(cfg.d_features, cfg.d_norm)
-        self.supervised = cfg.supervised_d
-        self.head = nn.Linear(width, N_CLASSES if cfg.supervised_d else 1)
-        self.embed = nn.Embedding(N_CLASSES, width) if cfg.conditional else None
+            self.features, width = dcgan_features(model_params.d_features, model_params.d_norm)
+        self.supervised = model_params.supervised_d
+        self.head = nn.Linear(width, N_CLASSES if model_params.supervised_d else 1)
+        self.embed = nn.Embedding(N_CLASSES, width) if model_params.conditional else None
 
     def forward(
         self, x: torch.Tensor, y: torch.Tensor | None = None, with_classes: bool = False
@@ -191,25 +195,25 @@ def dcgan_init(module: nn.Module) -> None:
         nn.init.zeros_(module.embed.weight)
 
 
-def build_generator(cfg: ModelParams) -> nn.Module:
-    return Generator(cfg)
+def build_generator(model_params: ModelParams) -> nn.Module:
+    return Generator(model_params)
 
 
-def build_discriminator(cfg: ModelParams, init=None) -> nn.Module:
+def build_discriminator(model_params: ModelParams, init=None) -> nn.Module:
     """`init` runs before spectral norm wraps the weights (after, it would set a copy)."""
-    d = Discriminator(cfg)
+    d = Discriminator(model_params)
     if init is not None:
         d.apply(init)
-    if cfg.spectral_norm:
+    if model_params.spectral_norm:
         for m in list(d.modules()):
             if isinstance(m, (nn.Conv2d, nn.Linear)):
                 spectral_norm(m)
     return d
 
 
-def build(cfg: ModelParams, seed: int) -> tuple[nn.Module, nn.Module]:
+def build(model_params: ModelParams, seed: int) -> tuple[nn.Module, nn.Module]:
     """Generator and discriminator with DCGAN init, seeded so runs are repeatable."""
     torch.manual_seed(seed)
-    g = build_generator(cfg)
+    g = build_generator(model_params)
     g.apply(dcgan_init)
-    return g, build_discriminator(cfg, dcgan_init)
+    return g, build_discriminator(model_params, dcgan_init)
