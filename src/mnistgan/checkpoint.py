@@ -19,10 +19,10 @@ from .errors import UserError
 from .params import parse_section
 
 
-def save_model(path: str | Path, kind: str, model: nn.Module, cfg: Any) -> None:
-    """Weights plus `cfg` (the params dataclass the model was built or trained with)."""
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    atomic.write_torch(path, {"kind": kind, "config": vars(cfg).copy(), "state_dict": state})
+def save_model(path: str | Path, kind: str, net: nn.Module, net_params: Any) -> None:
+    """Weights plus `net_params` (the params dataclass the net was built or trained with)."""
+    state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+    atomic.write_torch(path, {"kind": kind, "config": vars(net_params).copy(), "state_dict": state})
 
 
 def load_safely(path: str | Path) -> Any:
@@ -52,23 +52,23 @@ def load_model(
     if not isinstance(ckpt, dict) or ckpt.get("kind") != kind or "state_dict" not in ckpt:
         raise UserError(f"{path}: not a mnistgan {kind} checkpoint")
     try:
-        cfg = parse_section(config_type, ckpt.get("config"), "config")
+        net_params = parse_section(config_type, ckpt.get("config"), "config")
     except UserError as e:
         raise UserError(f"{path}: bad model config in checkpoint: {e}") from None
-    arch = f"{cfg.arch} " if hasattr(cfg, "arch") else ""
+    arch = f"{net_params.arch} " if hasattr(net_params, "arch") else ""
     # a config may lie about the model's size: compare shapes on the meta device (nothing is
     # allocated), so the model built is never bigger than the weights the file really holds
     with torch.device("meta"):
-        expected = build(cfg).state_dict()
+        expected = build(net_params).state_dict()
     if (misfit := misfit_weights(ckpt["state_dict"], expected)) is not None:
         raise UserError(f"{path}: weights do not fit a {arch}{kind} ({misfit[:200]})")
-    model = build(cfg)
+    net = build(net_params)
     try:
-        model.load_state_dict(ckpt["state_dict"])
+        net.load_state_dict(ckpt["state_dict"])
     except (RuntimeError, TypeError) as e:
         detail = str(e).splitlines()[0]
         raise UserError(f"{path}: weights do not fit a {arch}{kind} ({detail})") from None
-    return model.eval(), cfg
+    return net.eval(), net_params
 
 
 def misfit_weights(stored: Any, expected: dict[str, torch.Tensor]) -> str | None:
