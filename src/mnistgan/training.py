@@ -231,14 +231,9 @@ class StepConfig:
 def step_config(
     train_params: TrainParams, prior: torch.Tensor | None, cast: Callable = contextlib.nullcontext
 ) -> StepConfig:
-    return StepConfig(
-        train_params.loss,
-        train_params.gp_weight,
-        train_params.balance,
-        train_params.digit_loss,
-        prior,
-        cast,
-    )
+    """The step of train.*: `prior` for its balance term, `cast` from device.precision."""
+    keys = ("loss", "gp_weight", "balance", "digit_loss")
+    return StepConfig(**{k: getattr(train_params, k) for k in keys}, prior=prior, cast=cast)
 
 
 def scores(
