@@ -62,8 +62,8 @@ def torchvision_root(folder: Path, tmp: Path) -> Path:
 
 
 def project(images: torch.Tensor, p: params.Params, checkpoint: Path) -> float:
-    cfg = replace(p.train, epochs=1, log_every=10**9)
-    result = training.train(images, p.model, cfg, checkpoint)
+    train_params = replace(p.train, epochs=1, log_every=10**9)
+    result = training.train(images, p.model, train_params, checkpoint)
     return result.images_seen / result.seconds
 
 
@@ -71,7 +71,7 @@ def naive(root: Path, n: int, p: params.Params, device: torch.device) -> float:
     tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
     dataset = Subset(MNIST(str(root), train=True, transform=tf), range(n))
     loader = DataLoader(dataset, batch_size=p.train.batch_size, shuffle=True, drop_last=True)
-    g, d = (m.to(device) for m in build(p.model, p.train.seed))
+    g, d = (net.to(device) for net in build(p.model, p.train.seed))
     betas = (p.train.beta1, p.train.beta2)
     opt_g = torch.optim.Adam(g.parameters(), lr=p.train.lr_g, betas=betas)
     opt_d = torch.optim.Adam(d.parameters(), lr=p.train.lr_d, betas=betas)
@@ -97,13 +97,13 @@ def naive(root: Path, n: int, p: params.Params, device: torch.device) -> float:
 
 def step_flops(images: torch.Tensor, p: params.Params, device: torch.device) -> int:
     """FLOPs of one project step, forward and backward of both updates (Adam excluded)."""
-    g, d = (training.prepare_model(m, device) for m in build(p.model, p.train.seed))
-    opt_g, opt_d = (torch.optim.Adam(m.parameters(), fused=True) for m in (g, d))
+    g, d = (training.prepare_net(net, device) for net in build(p.model, p.train.seed))
+    opt_g, opt_d = (torch.optim.Adam(net.parameters(), fused=True) for net in (g, d))
     real = to_unit(images[: p.train.batch_size]).to(device)
     z = torch.randn(len(real), p.model.z_dim, device=device)
     batches = [training.Batch(real, z)]  # unconditional bce, as the benchmarked defaults
     with FlopCounterMode(display=False) as counter:
-        training.gan_step(g, d, opt_g, opt_d, batches, "bce", p.train.gp_weight)
+        training.gan_step(g, d, opt_g, opt_d, batches, training.StepConfig())
     return counter.get_total_flops()
 
 

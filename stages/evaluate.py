@@ -23,26 +23,26 @@ UNCERTAIN = 64  # images in metrics/eval/uncertain.png
 
 
 def main() -> None:
-    p = params.load().evaluate
+    p = params.load()
     sets = floor.draw_sets(
         load_safely("data/samples/samples.pt"),
         load_safely("data/prepared/test.pt"),
         load_safely("data/prepared/val.pt"),
-        p.n_samples,
-        p.seed,
+        p.evaluate.n_samples,
+        p.evaluate.seed,
     )
 
-    d, cfg = load_model(
+    d, d_config = load_model(
         "models/discriminator.pt", "discriminator", build_discriminator, DiscriminatorConfig
     )
-    real_labels = sets.reference_labels if cfg.conditional else None
+    real_labels = sets.reference_labels if d_config.conditional else None
     real_scores = d_scores(d, sets.reference, real_labels)
-    fake_scores = d_scores(d, sets.samples, sets.sample_labels if cfg.conditional else None)
+    fake_scores = d_scores(d, sets.samples, sets.sample_labels if d_config.conditional else None)
 
     classifier, _ = load_model(
         "models/classifier.pt", "classifier", build_classifier, ClassifierConfig
     )
-    scores = floor.score(classifier, sets, p.seed)
+    scores = floor.score(classifier, sets, p.evaluate.seed)
     metrics = discriminator_metrics(real_scores, fake_scores) | scores.metrics
     real = {k: v for k, v in metrics.items() if k.startswith("real_")}
     metrics = {k: v for k, v in metrics.items() if k not in real or k == "real_fid"}

@@ -6,12 +6,12 @@ from mnistgan.errors import exit_on_user_error
 
 
 def main() -> None:
-    p = params.load().data
-    files = data.locate(raw.raw_folder(p.dataset), p.dataset)
-    provenance = data.provenance(files, p.dataset)
+    p = params.load()
+    files = data.locate(raw.raw_folder(p.data.dataset), p.data.dataset)
+    provenance = data.provenance(files, p.data.dataset)
     x, y = data.load_pair(files["train_images"], files["train_labels"])
     test_x, test_y = data.load_pair(files["test_images"], files["test_labels"])
-    splits = data.split(x, y, p.val_size, p.limit, p.seed)
+    splits = data.split(x, y, p.data.val_size, p.data.limit, p.data.seed)
     splits["test"] = {"images": test_x, "labels": test_y}
 
     for name, split in splits.items():
@@ -19,7 +19,7 @@ def main() -> None:
     atomic.write_json(
         "data/prepared/provenance.json",
         {
-            "dataset": p.dataset,
+            "dataset": p.data.dataset,
             "files": provenance,
             "class_counts": {name: data.class_counts(s["labels"]) for name, s in splits.items()},
         },

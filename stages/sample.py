@@ -25,36 +25,37 @@ GENERATOR = "models/generator.pt"
 
 
 def main() -> None:
-    p = params.load().sample
-    where = device.resolve(p.device, "sample.device")
+    p = params.load()
+    where = device.resolve(p.sample.device, "sample.device")
     device.make_deterministic(where)
-    g, cfg = load_model(GENERATOR, "generator", build_generator, GeneratorConfig)
+    g, g_config = load_model(GENERATOR, "generator", build_generator, GeneratorConfig)
     g = g.to(where)  # the noise and labels are drawn on the CPU, whatever the device
-    z = latents(drafts_needed(p.n, p.keep), cfg.z_dim, p.seed)
+    z = latents(drafts_needed(p.sample.n, p.sample.keep), g_config.z_dim, p.sample.seed)
     labels = None
-    if cfg.conditional:  # each digit as often as in the training data
+    if g_config.conditional:  # each digit as often as in the training data
         prior = digit_frequencies(load_safely("data/prepared/train.pt")["labels"])
-        labels = prior_labels(prior, len(z), p.seed)
+        labels = prior_labels(prior, len(z), p.sample.seed)
     images = generate(g, z, labels, source=GENERATOR)
-    if p.keep < 1:
+    if p.sample.keep < 1:
         d, _ = load_model(
             "models/discriminator.pt", "discriminator", build_discriminator, DiscriminatorConfig
         )
-        kept = most_sure(*sureness(d, images, labels), p.n)
+        kept = most_sure(*sureness(d, images, labels), p.sample.n)
         images, labels = images[kept], None if labels is None else labels[kept]
-    if cfg.conditional:
+    if g_config.conditional:
         atomic.write_torch("data/samples/samples.pt", {"images": images, "labels": labels})
         grid = grid_png(
-            generate(g, *class_latents(cfg.z_dim, p.seed + 1), source=GENERATOR), nrow=10
+            generate(g, *class_latents(g_config.z_dim, p.sample.seed + 1), source=GENERATOR),
+            nrow=10,
         )
     else:
         atomic.write_torch("data/samples/samples.pt", {"images": images})
-        grid = grid_png(images[: p.grid])
+        grid = grid_png(images[: p.sample.grid])
     atomic.write_bytes("metrics/samples.png", grid)
 
-    rows = [latent_rows(g, cfg.z_dim, INTERPOLATION_ROWS, p.seed + 2)]
-    if cfg.conditional:
-        rows.append(digit_rows(g, cfg.z_dim, 10, p.seed + 3))
+    rows = [latent_rows(g, g_config.z_dim, INTERPOLATION_ROWS, p.sample.seed + 2)]
+    if g_config.conditional:
+        rows.append(digit_rows(g, g_config.z_dim, 10, p.sample.seed + 3))
     atomic.write_bytes("metrics/interpolations.png", grid_png(torch.cat(rows), nrow=STEPS))
 
 

@@ -12,22 +12,22 @@ from mnistgan.errors import exit_on_user_error
 
 
 def main() -> None:
-    p = params.load().evaluator
-    where = device.resolve(p.device, "evaluator.device")
+    p = params.load()
+    where = device.resolve(p.evaluator.device, "evaluator.device")
     device.make_deterministic(where)
     cpu.keep_freed_memory()
     train = load_safely("data/prepared/train.pt")
     began = time.perf_counter()
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731
-    model = train_classifier(train["images"], train["labels"], p, log, where)
+    classifier = train_classifier(train["images"], train["labels"], p.evaluator, log, where)
     print(f"classifier trained in {time.perf_counter() - began:.1f} s", file=sys.stderr)
-    save_model("models/classifier.pt", "classifier", model)
+    save_model("models/classifier.pt", "classifier", classifier)
     split = {name: load_safely(f"data/prepared/{name}.pt") for name in ("val", "test")}
     atomic.write_json(
         "metrics/classifier.json",
         {
-            "test_accuracy": accuracy(model, split["test"]["images"], split["test"]["labels"]),
-            "val_accuracy": accuracy(model, split["val"]["images"], split["val"]["labels"]),
+            "test_accuracy": accuracy(classifier, split["test"]["images"], split["test"]["labels"]),
+            "val_accuracy": accuracy(classifier, split["val"]["images"], split["val"]["labels"]),
             "train_images": len(train["labels"]),
         },
     )

@@ -27,12 +27,9 @@ def one_step(model: ModelParams, train: TrainParams) -> tuple[list[float], torch
     batches = training.draw_batches(
         data, labels, torch.arange(n), 0, train, model, torch.Generator().manual_seed(0)
     )
-    cpu = torch.device("cpu")
-    stats = training.gan_step(
-        nets.g, nets.d, nets.opt_g, nets.opt_d, batches, train.loss, train.gp_weight,
-        lambda: device.autocast(train.amp, cpu), train.balance, torch.full((10,), 0.1),
-        train.digit_loss,
-    )  # fmt: skip
+    cast = device.precision(train.amp, torch.device("cpu"))
+    config = training.step_config(train, torch.full((10,), 0.1), cast)
+    stats = training.gan_step(nets.g, nets.d, nets.opt_g, nets.opt_d, batches, config)
     return stats.tolist(), nets.d
 
 
@@ -79,7 +76,7 @@ def test_supervised_d_learns_the_digits_of_real_images():
         batches = training.draw_batches(
             data, labels, torch.arange(32), 0, train, model, torch.Generator().manual_seed(step)
         )
-        training.gan_step(nets.g, nets.d, nets.opt_g, nets.opt_d, batches, "bce", 0.0)
+        training.gan_step(nets.g, nets.d, nets.opt_g, nets.opt_d, batches, training.StepConfig())
     nets.d.eval()
     _, classes = nets.d(data.contiguous(), with_classes=True)
     assert torch.equal(classes[:, :2].argmax(1), labels)
@@ -147,13 +144,12 @@ def test_digit_loss_adds_the_cross_entropy_of_the_digit_d_reads_in_the_fakes():
         batches = training.draw_batches(
             data, labels, torch.arange(16), 0, train, model, torch.Generator().manual_seed(0)
         )
-        stats = training.gan_step(
-            nets.g, nets.d, nets.opt_g, nets.opt_d, batches, "bce", 0.0, digit_loss=weight
-        )
+        config = training.StepConfig(digit_loss=weight)
+        stats = training.gan_step(nets.g, nets.d, nets.opt_g, nets.opt_d, batches, config)
         g_losses.append(stats[1])
         ds.append(nets.d)
     g, _ = models.build(model, train.seed)  # G before its update: it drew the fakes
-    g = training.prepare_model(g, torch.device("cpu"))
+    g = training.prepare_net(g, torch.device("cpu"))
     b = batches[0]
     with torch.no_grad():
         _, classes = ds[1](g(b.z, b.fake_y), b.fake_y, with_classes=True)

@@ -54,10 +54,10 @@ def test_channels_last_step_matches_nchw_step():
     for layout in (False, True):
         g, d = build(ModelParams("dcgan", 100, 8, 8, False, False, "batch", False, 1, True, 10), 0)
         if layout:
-            g, d = (training.prepare_model(m, torch.device("cpu")) for m in (g, d))
+            g, d = (training.prepare_net(net, torch.device("cpu")) for net in (g, d))
         opt_g, opt_d = (torch.optim.Adam(m.parameters(), fused=True) for m in (g, d))
         batches = [training.Batch(real, z)]
-        stats.append(training.gan_step(g, d, opt_g, opt_d, batches, "bce", 0.0))
+        stats.append(training.gan_step(g, d, opt_g, opt_d, batches, training.StepConfig()))
         stats.append(next(iter(g.parameters())).detach().clone())
     assert torch.allclose(stats[0], stats[2], atol=1e-5)
     # Adam's first step is ~lr * sign(grad) (lr 1e-3): a near-zero gradient magnifies float

@@ -38,18 +38,18 @@ def main() -> None:
             f"write them to a .pt file instead (--out {Path(args.out).with_suffix('.pt')})"
         )
 
-    g, cfg = load_model(args.checkpoint, "generator", build_generator, GeneratorConfig)
+    g, g_config = load_model(args.checkpoint, "generator", build_generator, GeneratorConfig)
     labels = None
-    if args.digit is not None and not cfg.conditional:
+    if args.digit is not None and not g_config.conditional:
         raise UserError(
             f"--digit: {args.checkpoint} is an unconditional generator (model.conditional: "
             "false); train with model.conditional: true to choose the digit"
         )
-    if cfg.conditional:  # the chosen digit, or every digit in turn
+    if g_config.conditional:  # the chosen digit, or every digit in turn
         labels = (
             balanced_labels(args.n) if args.digit is None else torch.full((args.n,), args.digit)
         )
-    images = generate(g, latents(args.n, cfg.z_dim, args.seed), labels, source=args.checkpoint)
+    images = generate(g, latents(args.n, g_config.z_dim, args.seed), labels, source=args.checkpoint)
     if Path(args.out).suffix == ".pt":
         out = {"images": images} if labels is None else {"images": images, "labels": labels}
         atomic.write_torch(args.out, out)

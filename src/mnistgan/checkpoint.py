@@ -37,10 +37,10 @@ ADDED = {
 }
 
 
-def save_model(path: str | Path, kind: str, model: nn.Module) -> None:
-    """Weights plus `model.config`, the network's own config (what builds it)."""
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    config = asdict(model.config)
+def save_model(path: str | Path, kind: str, net: nn.Module) -> None:
+    """Weights plus `net.config`, the network's own config (what builds it)."""
+    state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+    config = asdict(net.config)
     atomic.write_torch(
         path, {"format": FORMAT, "kind": kind, "config": config, "state_dict": state}
     )
@@ -74,23 +74,23 @@ def load_model(
         raise UserError(f"{path}: not a mnistgan {kind} checkpoint")
     config = upgrade(path, kind, ckpt.get("format", 0), ckpt.get("config"), config_type)
     try:
-        cfg = parse_section(config_type, config, "config")
+        net_params = parse_section(config_type, config, "config")
     except UserError as e:
         raise UserError(f"{path}: bad model config in checkpoint: {e}") from None
-    arch = f"{cfg.arch} " if hasattr(cfg, "arch") else ""
+    arch = f"{net_params.arch} " if hasattr(net_params, "arch") else ""
     # a config may lie about the model's size: compare shapes on the meta device (nothing is
     # allocated), so the model built is never bigger than the weights the file really holds
     with torch.device("meta"):
-        expected = build(cfg).state_dict()
+        expected = build(net_params).state_dict()
     if (misfit := misfit_weights(ckpt["state_dict"], expected)) is not None:
         raise UserError(f"{path}: weights do not fit a {arch}{kind} ({misfit[:200]})")
-    model = build(cfg)
+    net = build(net_params)
     try:
-        model.load_state_dict(ckpt["state_dict"])
+        net.load_state_dict(ckpt["state_dict"])
     except (RuntimeError, TypeError) as e:
         detail = str(e).splitlines()[0]
         raise UserError(f"{path}: weights do not fit a {arch}{kind} ({detail})") from None
-    return model.eval(), cfg
+    return net.eval(), net_params
 
 
 def upgrade(path: str | Path, kind: str, fmt: Any, config: Any, config_type: type) -> Any:

@@ -53,66 +53,67 @@ class LeNet(nn.Module):
         return self.head(self.body(x))
 
 
-def build_classifier(cfg: ClassifierConfig) -> nn.Module:
+def build_classifier(config: ClassifierConfig) -> nn.Module:
     return LeNet()
 
 
 @torch.no_grad()
-def embed(model: nn.Module, images: torch.Tensor, batch: int = 1000):
+def embed(classifier: nn.Module, images: torch.Tensor, batch: int = 1000):
     """Penultimate features (N, FEATURES) and class probabilities (N, 10) of uint8 images."""
-    model.eval()
+    classifier.eval()
     feats, probs = [], []
     for b in images.split(batch):
-        f = model.features(to_unit(b))
+        f = classifier.features(to_unit(b))
         feats.append(f)
-        probs.append(torch.softmax(model.head(f), dim=1))
+        probs.append(torch.softmax(classifier.head(f), dim=1))
     return torch.cat(feats), torch.cat(probs)
 
 
-def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
-    _, probs = embed(model, images)
+def accuracy(classifier: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
+    _, probs = embed(classifier, images)
     return float((probs.argmax(1) == labels).double().mean())
 
 
 def train_classifier(
     images: torch.Tensor,
     labels: torch.Tensor,
-    cfg: EvaluatorParams,
+    evaluator_params: EvaluatorParams,
     log=print,
     device: torch.device | str = "cpu",
 ) -> nn.Module:
     """Adam with a cosine-decayed learning rate on uint8 `images`, on `device`; seeded, so
-    repeatable on CPU. Returns the model on the CPU.
+    repeatable on CPU. Returns the classifier on the CPU.
 
     Batches are slices of one in-memory tensor in a seeded permuted order (no DataLoader),
     drawn on the CPU whatever the device, so every device sees the same batches.
     """
-    steps = len(images) // cfg.batch_size
+    batch_size, epochs = evaluator_params.batch_size, evaluator_params.epochs
+    steps = len(images) // batch_size
     if steps == 0:
         raise UserError(
-            f"evaluator.batch_size: got {cfg.batch_size}, expected at most {len(images)} "
+            f"evaluator.batch_size: got {batch_size}, expected at most {len(images)} "
             "(the number of training images)"
         )
-    torch.manual_seed(cfg.seed)  # weights and dropout
-    model = LeNet().to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    total = cfg.epochs * steps
+    torch.manual_seed(evaluator_params.seed)  # weights and dropout
+    classifier = LeNet().to(device)
+    opt = torch.optim.Adam(classifier.parameters(), lr=evaluator_params.lr)
+    total = epochs * steps
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / total))
     )
-    rng = torch.Generator().manual_seed(cfg.seed)
+    rng = torch.Generator().manual_seed(evaluator_params.seed)
     x, labels = to_unit(images).to(device), labels.to(device)
-    for epoch in range(cfg.epochs):
-        model.train()
+    for epoch in range(epochs):
+        classifier.train()
         perm = torch.randperm(len(x), generator=rng).to(device)
         loss_sum = torch.zeros((), dtype=torch.float64)
         for i in range(steps):
-            idx = perm[i * cfg.batch_size : (i + 1) * cfg.batch_size]
-            loss = F.cross_entropy(model(x[idx]), labels[idx])
+            idx = perm[i * batch_size : (i + 1) * batch_size]
+            loss = F.cross_entropy(classifier(x[idx]), labels[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
             loss_sum += loss.detach().cpu()  # a GPU waits here: the LeNet is small
-        log(f"classifier epoch {epoch + 1}/{cfg.epochs}: loss {float(loss_sum) / steps:.4f}")
-    return model.cpu().eval()
+        log(f"classifier epoch {epoch + 1}/{epochs}: loss {float(loss_sum) / steps:.4f}")
+    return classifier.cpu().eval()

@@ -6,7 +6,7 @@ stage is deterministic anyway; the evaluate stage always runs there (see stages/
 import contextlib
 import functools
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -90,6 +90,15 @@ def autocast(amp: str | None, device: torch.device) -> contextlib.AbstractContex
             "(emulated, it is far slower than fp32); use auto or null"
         )
     return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+def precision(
+    amp: str | None, device: torch.device
+) -> Callable[[], contextlib.AbstractContextManager]:
+    """The maker of a fresh autocast context (autocast) for each forward pass, checked at once:
+    a bad `amp` is refused before any work, not at the first step."""
+    autocast(amp, device)
+    return functools.partial(autocast, amp, device)
 
 
 def make_deterministic(device: torch.device) -> None:

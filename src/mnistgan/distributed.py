@@ -152,16 +152,16 @@ class SyncBatchNorm2d(SyncStats, nn.BatchNorm2d):
 SYNCED = {nn.BatchNorm1d: SyncBatchNorm1d, nn.BatchNorm2d: SyncBatchNorm2d}
 
 
-def wrap(model: nn.Module, world: World, device: torch.device) -> nn.Module:
-    """`model` with synchronised batch norm (in place: same parameters, buffers and state-dict
+def wrap(net: nn.Module, world: World, device: torch.device) -> nn.Module:
+    """`net` with synchronised batch norm (in place: same parameters, buffers and state-dict
     keys, so optimizers, checkpoints and saved models are unchanged) inside DDP."""
     if world.size == 1:
-        return model
-    for m in model.modules():
+        return net
+    for m in net.modules():
         m.__class__ = SYNCED.get(type(m), type(m))
     # no buffer sync per forward: running statistics come from all-reduced batch statistics
     ids = [device.index] if device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(model, ids, forward_sync_buffers=False)
+    return nn.parallel.DistributedDataParallel(net, ids, forward_sync_buffers=False)
 
 
 def mean_(t: torch.Tensor, world: World) -> torch.Tensor:

@@ -32,9 +32,9 @@ DiscriminatorConfig = model_keys(
 )
 
 
-def narrow(config_type: type, cfg: Any) -> Any:
-    """The `config_type` part of `cfg` (the model params, or a network's config already)."""
-    return config_type(**{f.name: getattr(cfg, f.name) for f in fields(config_type)})
+def narrow(config_type: type, model_params: Any) -> Any:
+    """The `config_type` part of `model_params` (or of a network's config already)."""
+    return config_type(**{f.name: getattr(model_params, f.name) for f in fields(config_type)})
 
 
 def mlp_generator(in_dim: int) -> nn.Module:
@@ -140,18 +140,18 @@ class Generator(nn.Module):
     de Vries et al. 2017), so each layer draws for its digit: FID 5.15 -> 4.07 at epoch 20
     with matched fake labels (docs/study-quality.md)."""
 
-    def __init__(self, cfg: GeneratorConfig):
+    def __init__(self, config: GeneratorConfig):
         super().__init__()
-        self.config = cfg  # what a model file stores to build it again
-        self.mixture = MixtureLatent(cfg.mixture) if cfg.mixture else nn.Identity()
-        self.embed = nn.Embedding(N_CLASSES, N_CLASSES) if cfg.conditional else None
-        in_dim = cfg.z_dim + N_CLASSES if cfg.conditional else cfg.z_dim
-        if cfg.arch == "mlp":
+        self.config = config  # what a model file stores to build it again
+        self.mixture = MixtureLatent(config.mixture) if config.mixture else nn.Identity()
+        self.embed = nn.Embedding(N_CLASSES, N_CLASSES) if config.conditional else None
+        in_dim = config.z_dim + N_CLASSES if config.conditional else config.z_dim
+        if config.arch == "mlp":
             self.body = mlp_generator(in_dim)
         else:
-            self.body = dcgan_generator(in_dim, cfg.features, cfg.g_refine, cfg.g_taper)
+            self.body = dcgan_generator(in_dim, config.features, config.g_refine, config.g_taper)
         norms = [m.num_features for m in self.body if isinstance(m, BATCH_NORMS)]
-        films = [nn.Linear(N_CLASSES, 2 * c) for c in norms] if cfg.conditional else []
+        films = [nn.Linear(N_CLASSES, 2 * c) for c in norms] if config.conditional else []
         self.films = nn.ModuleList(films)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
@@ -179,16 +179,16 @@ class Discriminator(nn.Module):
     cross-entropy on real images' labels. An unconditional G then gains little from strokes
     that sit between digits, which a plain D let it draw (docs/study-quality.md)."""
 
-    def __init__(self, cfg: DiscriminatorConfig):
+    def __init__(self, config: DiscriminatorConfig):
         super().__init__()
-        self.config = cfg
-        if cfg.arch == "mlp":
+        self.config = config
+        if config.arch == "mlp":
             self.features, width = mlp_features()
         else:
-            self.features, width = dcgan_features(cfg.d_features, cfg.d_norm)
-        self.supervised = cfg.supervised_d
-        self.head = nn.Linear(width, N_CLASSES if cfg.supervised_d else 1)
-        self.embed = nn.Embedding(N_CLASSES, width) if cfg.conditional else None
+            self.features, width = dcgan_features(config.d_features, config.d_norm)
+        self.supervised = config.supervised_d
+        self.head = nn.Linear(width, N_CLASSES if config.supervised_d else 1)
+        self.embed = nn.Embedding(N_CLASSES, width) if config.conditional else None
 
     def forward(
         self, x: torch.Tensor, y: torch.Tensor | None = None, with_classes: bool = False
@@ -218,25 +218,25 @@ def dcgan_init(module: nn.Module) -> None:
         nn.init.zeros_(module.embed.weight)
 
 
-def build_generator(cfg: ModelParams | GeneratorConfig) -> nn.Module:
-    return Generator(narrow(GeneratorConfig, cfg))
+def build_generator(model_params: ModelParams | GeneratorConfig) -> nn.Module:
+    return Generator(narrow(GeneratorConfig, model_params))
 
 
-def build_discriminator(cfg: ModelParams | DiscriminatorConfig, init=None) -> nn.Module:
+def build_discriminator(model_params: ModelParams | DiscriminatorConfig, init=None) -> nn.Module:
     """`init` runs before spectral norm wraps the weights (after, it would set a copy)."""
-    d = Discriminator(narrow(DiscriminatorConfig, cfg))
+    d = Discriminator(narrow(DiscriminatorConfig, model_params))
     if init is not None:
         d.apply(init)
-    if cfg.spectral_norm:
+    if model_params.spectral_norm:
         for m in list(d.modules()):
             if isinstance(m, (nn.Conv2d, nn.Linear)):
                 spectral_norm(m)
     return d
 
 
-def build(cfg: ModelParams, seed: int) -> tuple[nn.Module, nn.Module]:
+def build(model_params: ModelParams, seed: int) -> tuple[nn.Module, nn.Module]:
     """Generator and discriminator with DCGAN init, seeded so runs are repeatable."""
     torch.manual_seed(seed)
-    g = build_generator(cfg)
+    g = build_generator(model_params)
     g.apply(dcgan_init)
-    return g, build_discriminator(cfg, dcgan_init)
+    return g, build_discriminator(model_params, dcgan_init)

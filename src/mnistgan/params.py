@@ -1,6 +1,10 @@
 """params.yaml as typed, validated config objects: a typo or a bad value is an error that
 names the key, never a silent default. Every key is required, so params.yaml is the one
-place where values live."""
+place where values live.
+
+Names across the code: `p` is a whole Params (`p.train.lr_g` reads as the key does); a
+section handed on its own is named after it (`model_params`, `train_params`, ...); networks
+are `g`, `d`, `g_ema`, `classifier`, or `net` for any one, never `model` or `cfg`."""
 
 import math
 import re

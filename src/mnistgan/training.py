@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from . import distributed, objectives
-from .device import autocast, generator_device, resolve
+from .device import generator_device, precision, resolve
 from .distributed import World
 from .ema import update_ema, warmed_decay
 from .errors import UserError
@@ -32,20 +32,20 @@ COLUMNS = ["step", "epoch", "d_loss", "g_loss", "d_real", "d_fake"]
 GRID_SIZE = 64
 
 
-def prepare_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
-    """Move to `device`; conv models go channels_last (faster convs on CPU with oneDNN, and
+def prepare_net(net: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """Move to `device`; conv nets go channels_last (faster convs on CPU with oneDNN, and
     the layout tensor cores want on GPU)."""
-    model = model.to(device)
-    if any(isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d) for m in model.modules()):
-        model = model.to(memory_format=torch.channels_last)
-    return model
+    net = net.to(device)
+    if any(isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d) for m in net.modules()):
+        net = net.to(memory_format=torch.channels_last)
+    return net
 
 
-def fixed_latents(model: ModelParams, seed: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+def fixed_latents(model_params: ModelParams, seed: int) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The noise (and labels) of the per-epoch sample grid: 8x8, or one digit per row of 10."""
-    if not model.conditional:
-        return latents(GRID_SIZE, model.z_dim, seed), None
-    return class_latents(model.z_dim, seed)
+    if not model_params.conditional:
+        return latents(GRID_SIZE, model_params.z_dim, seed), None
+    return class_latents(model_params.z_dim, seed)
 
 
 @dataclass
@@ -111,29 +111,30 @@ class Nets:
         self.rng.set_state(state["rng"])
 
 
-def build_nets(model_cfg: ModelParams, cfg: TrainParams, device: torch.device) -> Nets:
-    g, d = build(model_cfg, cfg.seed)
-    g, d = prepare_model(g, device), prepare_model(d, device)
-    g_ema = copy.deepcopy(g) if cfg.ema is not None else None
-    betas = (cfg.beta1, cfg.beta2)
+def build_nets(model_params: ModelParams, train_params: TrainParams, device: torch.device) -> Nets:
+    g, d = build(model_params, train_params.seed)
+    g, d = prepare_net(g, device), prepare_net(d, device)
+    g_ema = copy.deepcopy(g) if train_params.ema is not None else None
+    betas = (train_params.beta1, train_params.beta2)
     # fused: one kernel per step for all params, on CPU and Apple GPUs too (torch >= 2.4)
-    opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr_g, betas=betas, fused=True)
-    opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr_d, betas=betas, fused=True)
-    rng = torch.Generator(generator_device(device)).manual_seed(cfg.seed)
+    opt_g = torch.optim.Adam(g.parameters(), lr=train_params.lr_g, betas=betas, fused=True)
+    opt_d = torch.optim.Adam(d.parameters(), lr=train_params.lr_d, betas=betas, fused=True)
+    rng = torch.Generator(generator_device(device)).manual_seed(train_params.seed)
     return Nets(g, d, g_ema, opt_g, opt_d, rng)
 
 
-def steps_per_epoch(n_images: int, cfg: TrainParams) -> int:
+def steps_per_epoch(n_images: int, train_params: TrainParams) -> int:
     """Generator steps in an epoch: each takes d_steps batches. Refuses sizes that give none."""
-    steps = n_images // (cfg.batch_size * cfg.d_steps)
-    if steps == 0 and n_images < cfg.batch_size:
+    batch_size, d_steps = train_params.batch_size, train_params.d_steps
+    steps = n_images // (batch_size * d_steps)
+    if steps == 0 and n_images < batch_size:
         raise UserError(
-            f"train.batch_size: got {cfg.batch_size}, expected at most {n_images} "
+            f"train.batch_size: got {batch_size}, expected at most {n_images} "
             "(the number of training images)"
         )
     if steps == 0:
         raise UserError(
-            f"train.d_steps: got {cfg.d_steps}, expected at most {n_images // cfg.batch_size} "
+            f"train.d_steps: got {d_steps}, expected at most {n_images // batch_size} "
             "(the number of batches of training images)"
         )
     return steps
@@ -146,10 +147,10 @@ def lr_scale(step: int, total: int, decay: float) -> float:
     return 1.0 if step < start else (total - step) / (total - start)
 
 
-def schedule_lrs(nets: Nets, cfg: TrainParams, step: int, total: int) -> None:
+def schedule_lrs(nets: Nets, train_params: TrainParams, step: int, total: int) -> None:
     """Set both optimizers' learning rates for `step` of `total` (lr_scale)."""
-    scale = lr_scale(step, total, cfg.lr_decay)
-    for opt, lr in ((nets.opt_g, cfg.lr_g), (nets.opt_d, cfg.lr_d)):
+    scale = lr_scale(step, total, train_params.lr_decay)
+    for opt, lr in ((nets.opt_g, train_params.lr_g), (nets.opt_d, train_params.lr_d)):
         for group in opt.param_groups:
             group["lr"] = lr * scale
 
@@ -159,8 +160,8 @@ def draw_batches(
     labels: torch.Tensor | None,
     order: torch.Tensor,
     step: int,
-    cfg: TrainParams,
-    model: ModelParams,
+    train_params: TrainParams,
+    model_params: ModelParams,
     rng: torch.Generator,
     part: slice = slice(None),
 ) -> list[Batch]:
@@ -170,19 +171,43 @@ def draw_batches(
     counts on both sides, so D cannot tell by label frequencies. `part`: the rows of each
     batch this process trains on (all draws are made, so every process's `rng` stays in
     step)."""
-    batches, n, device = [], cfg.batch_size, data.device
-    for k in range(step * cfg.d_steps, (step + 1) * cfg.d_steps):
+    batches, n, d_steps, device = [], train_params.batch_size, train_params.d_steps, data.device
+    for k in range(step * d_steps, (step + 1) * d_steps):
         idx = order[k * n : (k + 1) * n][part]
-        z = torch.randn(n, model.z_dim, generator=rng, device=rng.device)[part].to(device)
+        z = torch.randn(n, model_params.z_dim, generator=rng, device=rng.device)[part].to(device)
         b = Batch(data[idx], z)
         if labels is not None:
             b.real_y = labels[idx]
-        if model.conditional:
+        if model_params.conditional:
             b.fake_y = b.real_y
-        if cfg.loss == "wgan-gp":
+        if train_params.loss == "wgan-gp":
             b.eps = torch.rand(n, 1, 1, 1, generator=rng, device=rng.device)[part].to(device)
         batches.append(b)
     return batches
+
+
+@dataclass(frozen=True)
+class StepConfig:
+    """How a training step updates D and G, beyond the nets and batches: the objective, the
+    gradient penalty's weight (wgan-gp), G's class-balance term against `prior`, the training
+    digit frequencies (a supervised D), G's digit cross-entropy (a supervised D and a
+    conditional G), and `cast`, the maker of the forward passes' autocast context (backward
+    runs outside it). The defaults are a plain bce step in fp32."""
+
+    loss: str = "bce"
+    gp_weight: float = 10.0
+    balance: float = 0.0
+    digit_loss: float = 0.0
+    prior: torch.Tensor | None = None
+    cast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
+
+
+def step_config(
+    train_params: TrainParams, prior: torch.Tensor | None, cast: Callable = contextlib.nullcontext
+) -> StepConfig:
+    """The step of train.*: `prior` for its balance term, `cast` from device.precision."""
+    keys = ("loss", "gp_weight", "balance", "digit_loss")
+    return StepConfig(**{k: getattr(train_params, k) for k in keys}, prior=prior, cast=cast)
 
 
 def scores(
@@ -192,74 +217,96 @@ def scores(
     return d(x, y, with_classes=True) if supervised else (d(x, y), None)
 
 
-def gan_step(
-    g,
-    d,
-    opt_g,
-    opt_d,
-    batches: list[Batch],
-    loss: str,
-    gp_weight: float,
-    cast=contextlib.nullcontext,
-    balance: float = 0.0,
-    prior: torch.Tensor | None = None,
-    digit_loss: float = 0.0,
-) -> torch.Tensor:
-    """One D update per batch, then one G update on the last batch's fakes. Returns means of
-    (d_loss, g_loss, D(x), D(G(z))) on device, where D(.) is sigmoid(logit): a probability for
-    bce, only a squashed critic score otherwise. `cast` makes the forward passes' autocast
-    context (backward runs outside it). Under DDP the penalty and G's update call D's module
-    itself: they need no sync of D's gradients (DDP expects one backward per forward).
-    `balance` weighs G's class-balance term against `prior`, the training digit frequencies,
-    and `digit_loss` G's cross-entropy between the digit D reads in a fake and the digit it
-    was drawn as (a supervised D only; the second for a conditional G)."""
+def unwrapped(d: torch.nn.Module) -> torch.nn.Module:
+    """D's module itself, under DDP: the penalty and G's update call it, as they need no sync
+    of D's gradients (DDP expects one backward per forward)."""
+    return getattr(d, "module", d)
+
+
+def d_update(
+    g: torch.nn.Module,
+    d: torch.nn.Module,
+    opt_d: torch.optim.Optimizer,
+    b: Batch,
+    config: StepConfig,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One D update on batch `b` against fakes G draws for it. Returns (d_loss, D(x), D(G(z)))
+    on device, where D(.) is sigmoid(logit): a probability for bce, only a squashed critic
+    score otherwise; and the fakes, whose graph through G the G update reuses."""
     # D without batch norm scores each image on its own: one pass over real and fake together
     # is the same maths with bigger, faster matrix products (batch norm needs separate batches)
     batch_norms = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)
-    critic = getattr(d, "module", d)
     one_pass = not any(isinstance(m, batch_norms) for m in d.modules())
+    critic = unwrapped(d)
     supervised = getattr(critic, "supervised", False)
-    d_stats = []
-    for b in batches:
-        with cast():
-            fake = g(b.z, b.fake_y)
-            real_y = b.real_y if b.fake_y is not None else None  # a conditional D's labels
-            if one_pass:
-                y = None if real_y is None else torch.cat([real_y, b.fake_y])
-                logits, classes = scores(d, torch.cat([b.real, fake.detach()]), y, supervised)
-                real_logit, fake_logit = logits.chunk(2)
-            else:
-                real_logit, classes = scores(d, b.real, real_y, supervised)
-                fake_logit = d(fake.detach(), b.fake_y)
-            d_loss = objectives.d_loss(loss, real_logit, fake_logit)
-            if supervised:  # the digit of each real image: the first len(real) rows
-                d_loss = d_loss + F.cross_entropy(classes[: len(b.real)], b.real_y)
-            if loss == "wgan-gp":
-                gp = objectives.gradient_penalty(critic, b.real, fake, real_y, b.eps)
-                d_loss = d_loss + gp_weight * gp
-        opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt_d.step()
-        d_stats.append(
-            torch.stack(
-                [d_loss, torch.sigmoid(real_logit).mean(), torch.sigmoid(fake_logit).mean()]
-            ).detach()
-        )
+    with config.cast():
+        fake = g(b.z, b.fake_y)
+        real_y = b.real_y if b.fake_y is not None else None  # a conditional D's labels
+        if one_pass:
+            y = None if real_y is None else torch.cat([real_y, b.fake_y])
+            logits, classes = scores(d, torch.cat([b.real, fake.detach()]), y, supervised)
+            real_logit, fake_logit = logits.chunk(2)
+        else:
+            real_logit, classes = scores(d, b.real, real_y, supervised)
+            fake_logit = d(fake.detach(), b.fake_y)
+        d_loss = objectives.d_loss(config.loss, real_logit, fake_logit)
+        if supervised:  # the digit of each real image: the first len(real) rows
+            d_loss = d_loss + F.cross_entropy(classes[: len(b.real)], b.real_y)
+        if config.loss == "wgan-gp":
+            gp = objectives.gradient_penalty(critic, b.real, fake, real_y, b.eps)
+            d_loss = d_loss + config.gp_weight * gp
+    opt_d.zero_grad(set_to_none=True)
+    d_loss.backward()
+    opt_d.step()
+    stats = [d_loss, torch.sigmoid(real_logit).mean(), torch.sigmoid(fake_logit).mean()]
+    return torch.stack(stats).detach(), fake
 
+
+def g_update(
+    d: torch.nn.Module,
+    opt_g: torch.optim.Optimizer,
+    fake: torch.Tensor,
+    b: Batch,
+    config: StepConfig,
+) -> torch.Tensor:
+    """One G update on `fake`, drawn for batch `b`: G's objective, plus `balance` times its
+    class-balance term and `digit_loss` times the cross-entropy between the digit D reads in
+    a fake and the digit it was drawn as (a supervised D only; the second for a conditional
+    G). Returns G's loss, on device."""
+    critic = unwrapped(d)
+    supervised = getattr(critic, "supervised", False)
     d.requires_grad_(False)  # G's update needs grads through D, not D's weight grads
-    with cast():
+    with config.cast():
         logit, classes = scores(critic, fake, b.fake_y, supervised)
-        g_loss = objectives.g_loss(loss, logit)
-        if supervised and balance > 0:
-            g_loss = g_loss + balance * objectives.class_balance(classes, prior)
-        if supervised and digit_loss > 0 and b.fake_y is not None:
-            g_loss = g_loss + digit_loss * F.cross_entropy(classes.float(), b.fake_y)
+        g_loss = objectives.g_loss(config.loss, logit)
+        if supervised and config.balance > 0:
+            g_loss = g_loss + config.balance * objectives.class_balance(classes, config.prior)
+        if supervised and config.digit_loss > 0 and b.fake_y is not None:
+            g_loss = g_loss + config.digit_loss * F.cross_entropy(classes.float(), b.fake_y)
     opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
     opt_g.step()
     d.requires_grad_(True)
+    return g_loss.detach()
+
+
+def gan_step(
+    g: torch.nn.Module,
+    d: torch.nn.Module,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    batches: list[Batch],
+    config: StepConfig,
+) -> torch.Tensor:
+    """One D update per batch, then one G update on the last batch's fakes. Returns means of
+    (d_loss, g_loss, D(x), D(G(z))) on device."""
+    d_stats = []
+    for b in batches:
+        stats, fake = d_update(g, d, opt_d, b, config)
+        d_stats.append(stats)
+    g_loss = g_update(d, opt_g, fake, b, config)
     d_mean = torch.stack(d_stats).mean(0)
-    return torch.cat([d_mean[:1], g_loss.detach().view(1), d_mean[1:]])
+    return torch.cat([d_mean[:1], g_loss.view(1), d_mean[1:]])
 
 
 class RunningMean:
@@ -314,10 +361,131 @@ def ignore(*args) -> None:
     pass
 
 
+def used_labels(model_params: ModelParams, labels: torch.Tensor | None) -> torch.Tensor | None:
+    """The labels training uses: a conditional G or a supervised D needs them (refused
+    without), any other model ignores them (so they are no part of its fingerprint)."""
+    for key in ("conditional", "supervised_d"):
+        if getattr(model_params, key) and labels is None:
+            raise UserError(f"model.{key}: true needs the labels of the training images")
+    return labels if model_params.conditional or model_params.supervised_d else None
+
+
+def replay(history: History, on_row: OnRow, on_epoch: OnEpoch) -> None:
+    """Show the callbacks what a resumed run logged before, as a fresh run would have."""
+    for row in history.rows:
+        on_row(row)
+    for epoch, (means, grid) in enumerate(zip(history.epoch_means, history.grids, strict=True)):
+        on_epoch(epoch + 1, means, grid)
+
+
+@dataclass
+class Data:
+    """The training set on the device, normalised once: images in [-1, 1], their labels (None
+    when unused), and the digit frequencies G's class-balance term aims at."""
+
+    images: torch.Tensor
+    labels: torch.Tensor | None
+    prior: torch.Tensor | None
+
+
+def place_data(images: torch.Tensor, labels: torch.Tensor | None, device: torch.device) -> Data:
+    data = to_unit(images).to(device)  # the whole set lives on the device
+    targets = labels.to(device) if labels is not None else None
+    return Data(data, targets, None if labels is None else digit_frequencies(targets))
+
+
+def wrap_nets(
+    nets: Nets, train_params: TrainParams, world: World, device: torch.device
+) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """G and D as the step calls them: in DDP under torchrun, compiled if train.compile.
+    The wrappers share parameters with nets.g and nets.d, whose state dicts keep plain keys."""
+    g, d = distributed.wrap(nets.g, world, device), distributed.wrap(nets.d, world, device)
+    if train_params.compile:
+        g, d = torch.compile(g), torch.compile(d)
+    return g, d
+
+
+@dataclass(frozen=True)
+class Run:
+    """A training run once set up: what every epoch reads."""
+
+    model_params: ModelParams
+    train_params: TrainParams
+    checkpoint: Path
+    world: World
+    device: torch.device
+    part: slice  # this process's rows of every batch
+    steps: int  # generator steps per epoch
+    nets: Nets
+    g: torch.nn.Module  # nets.g and nets.d as the step calls them (wrap_nets)
+    d: torch.nn.Module
+    data: Data
+    config: StepConfig
+
+
+def log_row(run: Run, log_mean: RunningMean, step: int, epoch: int) -> list[float]:
+    """The logged row of COLUMNS for the steps since the last; a non-finite loss stops."""
+    means = log_mean.take(run.world)
+    if not all(map(math.isfinite, means)):
+        raise diverged(f"non-finite loss at epoch {epoch}, step {step}", run.checkpoint)
+    return [step, epoch, *means]
+
+
+def train_epoch(run: Run, epoch: int, history: History, on_row: OnRow) -> dict[str, float]:
+    """Epoch `epoch`'s steps, in a fresh order of the images: learning rates, batches, the
+    GAN step, the EMA, a logged row every train.log_every steps. Returns the epoch's means."""
+    nets, data, train_params, steps = run.nets, run.data, run.train_params, run.steps
+    nets.g.train()
+    nets.d.train()
+    order = torch.randperm(len(data.images), generator=nets.rng, device=nets.rng.device)
+    order = order.to(run.device)
+    epoch_mean, log_mean = RunningMean(run.device), RunningMean(run.device)
+    desc = f"epoch {epoch}/{train_params.epochs}"
+    bar = tqdm(range(steps), desc=desc, disable=None, leave=False)
+    for i in bar:
+        step = (epoch - 1) * steps + i
+        schedule_lrs(nets, train_params, step, train_params.epochs * steps)
+        batches = draw_batches(
+            data.images, data.labels, order, i, train_params, run.model_params, nets.rng, run.part
+        )
+        stats = gan_step(run.g, run.d, nets.opt_g, nets.opt_d, batches, run.config)
+        if nets.g_ema is not None:
+            update_ema(nets.g_ema, nets.g, warmed_decay(train_params.ema, step))
+        epoch_mean.add(stats)
+        log_mean.add(stats)
+        if (step + 1) % train_params.log_every == 0 or i == steps - 1:
+            history.rows.append(log_row(run, log_mean, step + 1, epoch))
+            on_row(history.rows[-1])
+            _, _, d_loss, g_loss, *_ = history.rows[-1]
+            bar.set_postfix(d_loss=f"{d_loss:.3f}", g_loss=f"{g_loss:.3f}")
+    return dict(zip(COLUMNS[2:], epoch_mean.take(run.world), strict=True))
+
+
+def check_nets(nets: Nets, epoch: int, checkpoint: Path) -> None:
+    """Finite losses can hide a broken net: inf batch-norm statistics make G draw NaN."""
+    for name, net in (
+        ("generator", nets.g),
+        ("generator's EMA", nets.g_ema),
+        ("discriminator", nets.d),
+    ):
+        if (bad := non_finite(net)) is not None:
+            raise diverged(f"non-finite {bad} in the {name} at epoch {epoch}", checkpoint)
+
+
+def sampler(nets: Nets) -> torch.nn.Module:
+    """The generator that draws the samples: the EMA when train.ema keeps one."""
+    return nets.g_ema if nets.g_ema is not None else nets.g
+
+
+def finished(net: torch.nn.Module | None) -> torch.nn.Module | None:
+    """A trained net as callers get it: on the CPU, contiguous, in eval mode."""
+    return None if net is None else net.cpu().to(memory_format=torch.contiguous_format).eval()
+
+
 def train(
     images: torch.Tensor,
-    model_cfg: ModelParams,
-    cfg: TrainParams,
+    model_params: ModelParams,
+    train_params: TrainParams,
     checkpoint: Path,
     labels: torch.Tensor | None = None,
     on_row: OnRow = ignore,
@@ -329,86 +497,41 @@ def train(
     see every logged row and finished epoch once, in order, resumed or not (live progress).
     Under torchrun (`world`, see mnistgan.distributed) each process trains on its slice of
     every batch; rank 0 alone reads and writes the checkpoint."""
-    for key in ("conditional", "supervised_d"):
-        if getattr(model_cfg, key) and labels is None:
-            raise UserError(f"model.{key}: true needs the labels of the training images")
-    labels = labels if model_cfg.conditional or model_cfg.supervised_d else None
-    steps = steps_per_epoch(len(images), cfg)
-    part = distributed.rows(cfg.batch_size, world)
-    device = distributed.local_device(resolve(cfg.device, "train.device"), world)
-    autocast(cfg.amp, device)  # refuse a bad train.amp before any work
-    nets = build_nets(model_cfg, cfg, device)
-    fp = fingerprint(model_cfg, cfg, images, labels, (nets.g, nets.d))
-    start, logged = load_resume(checkpoint, fp, nets, cfg.epochs) if world.main else (0, {})
+    epochs, batch_size = train_params.epochs, train_params.batch_size
+    labels = used_labels(model_params, labels)
+    steps = steps_per_epoch(len(images), train_params)
+    part = distributed.rows(batch_size, world)
+    device = distributed.local_device(resolve(train_params.device, "train.device"), world)
+    cast = precision(train_params.amp, device)  # refuses a bad train.amp before any work
+
+    nets = build_nets(model_params, train_params, device)
+    fp = fingerprint(model_params, train_params, images, labels, (nets.g, nets.d))
+    start, logged = load_resume(checkpoint, fp, nets, epochs) if world.main else (0, {})
     history = History(**logged)
     if world.size > 1:  # rank 0 alone reads the checkpoint; every rank starts from its state
         state, history, start = distributed.from_main((nets.state_dict(), history, start), world)
         nets.load_state_dict(state)
-    for row in history.rows:  # replay what a resumed run logged before
-        on_row(row)
-    for epoch, (means, grid) in enumerate(zip(history.epoch_means, history.grids, strict=True)):
-        on_epoch(epoch + 1, means, grid)
+    replay(history, on_row, on_epoch)
 
-    g, d, g_ema = nets.g, nets.d, nets.g_ema
-    data = to_unit(images).to(device)  # the whole set lives on the device, normalised once
-    targets = labels.to(device) if labels is not None else None
-    prior = None if labels is None else digit_frequencies(targets)
-    fixed_z, fixed_y = fixed_latents(model_cfg, cfg.seed + 1)
-    # DDP and compiled wrappers share parameters with g and d, whose state dicts keep plain keys
-    g_step, d_step = distributed.wrap(g, world, device), distributed.wrap(d, world, device)
-    if cfg.compile:
-        g_step, d_step = torch.compile(g_step), torch.compile(d_step)
-    cast = lambda: autocast(cfg.amp, device)  # noqa: E731
-    began, step, total = time.perf_counter(), start * steps, cfg.epochs * steps
-    for epoch in range(start + 1, cfg.epochs + 1):
-        g.train()
-        d.train()
-        order = torch.randperm(len(data), generator=nets.rng, device=nets.rng.device).to(device)
-        epoch_mean, log_mean = RunningMean(device), RunningMean(device)
-        bar = tqdm(range(steps), desc=f"epoch {epoch}/{cfg.epochs}", disable=None, leave=False)
-        for i in bar:
-            schedule_lrs(nets, cfg, step, total)
-            batches = draw_batches(data, targets, order, i, cfg, model_cfg, nets.rng, part)
-            stats = gan_step(
-                g_step,
-                d_step,
-                nets.opt_g,
-                nets.opt_d,
-                batches,
-                cfg.loss,
-                cfg.gp_weight,
-                cast,
-                cfg.balance,
-                prior,
-                cfg.digit_loss,
-            )
-            if g_ema is not None:
-                update_ema(g_ema, g, warmed_decay(cfg.ema, step))
-            epoch_mean.add(stats)
-            log_mean.add(stats)
-            step += 1
-            if step % cfg.log_every == 0 or i == steps - 1:
-                means = log_mean.take(world)
-                if not all(map(math.isfinite, means)):
-                    raise diverged(f"non-finite loss at epoch {epoch}, step {step}", checkpoint)
-                history.rows.append([step, epoch, *means])
-                on_row(history.rows[-1])
-                bar.set_postfix(d_loss=f"{means[0]:.3f}", g_loss=f"{means[1]:.3f}")
-        history.epoch_means.append(dict(zip(COLUMNS[2:], epoch_mean.take(world), strict=True)))
-        # finite losses can hide a broken net: inf batch-norm statistics make G draw NaN
-        for name, net in (("generator", g), ("generator's EMA", g_ema), ("discriminator", d)):
-            if (bad := non_finite(net)) is not None:
-                raise diverged(f"non-finite {bad} in the {name} at epoch {epoch}", checkpoint)
-        history.grids.append(generate(g_ema if g_ema is not None else g, fixed_z, fixed_y))
+    data = place_data(images, labels, device)
+    g, d = wrap_nets(nets, train_params, world, device)
+    config = step_config(train_params, data.prior, cast)
+    run = Run(
+        model_params, train_params, checkpoint, world, device, part, steps, nets, g, d, data, config
+    )
+    grid_z, grid_y = fixed_latents(model_params, train_params.seed + 1)
+    began = time.perf_counter()
+    for epoch in range(start + 1, epochs + 1):
+        history.epoch_means.append(train_epoch(run, epoch, history, on_row))
+        check_nets(nets, epoch, checkpoint)
+        history.grids.append(generate(sampler(nets), grid_z, grid_y))
         if world.main:
             save_resume(checkpoint, fp, epoch, nets, vars(history))
-            pace = time_left(time.perf_counter() - began, epoch - start, cfg.epochs - epoch)
-            say(f"epoch {epoch}/{cfg.epochs}: " + json.dumps(history.epoch_means[-1]) + pace)
+            pace = time_left(time.perf_counter() - began, epoch - start, epochs - epoch)
+            say(f"epoch {epoch}/{epochs}: " + json.dumps(history.epoch_means[-1]) + pace)
         on_epoch(epoch, history.epoch_means[-1], history.grids[-1])
+
     seconds = time.perf_counter() - began
-    images_seen = (cfg.epochs - start) * steps * cfg.batch_size * cfg.d_steps
-    g, d, g_ema = (
-        m.cpu().to(memory_format=torch.contiguous_format).eval() if m is not None else None
-        for m in (g, d, g_ema)
-    )
-    return Result(g, g_ema, d, history, seconds, images_seen)
+    images_seen = (epochs - start) * steps * batch_size * train_params.d_steps
+    nets_out = finished(nets.g), finished(nets.g_ema), finished(nets.d)
+    return Result(*nets_out, history, seconds, images_seen)
