@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from mnistgan import atomic, data, params
+from mnistgan.digits import digit_counts
 from mnistgan.errors import exit_on_user_error
 
 
@@ -22,7 +23,9 @@ def main() -> None:
         {
             "dataset": p.dataset,
             "counts": {name: len(s["labels"]) for name, s in splits.items()},
-            "class_counts": {name: data.class_counts(s["labels"]) for name, s in splits.items()},
+            "class_counts": {
+                name: digit_counts(s["labels"]).tolist() for name, s in splits.items()
+            },
             "files": provenance,
         },
     )

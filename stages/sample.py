@@ -8,6 +8,7 @@ import torch
 
 from mnistgan import atomic, device, params
 from mnistgan.checkpoint import load_model, load_safely
+from mnistgan.digits import N_CLASSES
 from mnistgan.errors import exit_on_user_error
 from mnistgan.interpolation import STEPS, digit_rows, latent_rows
 from mnistgan.models import build_discriminator, build_generator
@@ -50,7 +51,7 @@ def main() -> None:
 
     rows = [latent_rows(g, cfg.z_dim, INTERPOLATION_ROWS, p.seed + 2)]
     if cfg.conditional:
-        rows.append(digit_rows(g, cfg.z_dim, 10, p.seed + 3))
+        rows.append(digit_rows(g, cfg.z_dim, N_CLASSES, p.seed + 3))
     atomic.write_bytes("metrics/interpolations.png", grid_png(torch.cat(rows), nrow=STEPS))
 
 

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, run
+from conftest import SMALL, run
 
-from mnistgan import atomic, params
+from mnistgan import atomic
 from mnistgan.checkpoint import load_model, save_model
 from mnistgan.errors import UserError
 from mnistgan.models import build, build_discriminator, build_generator
 from mnistgan.params import ModelParams
 
-MODEL = params.load(REPO / "params.yaml").model
+MODEL = SMALL.model
 BUILDERS = {"generator": build_generator, "discriminator": build_discriminator}
 
 
