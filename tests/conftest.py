@@ -45,8 +45,8 @@ def real_mnist_source() -> Path | None:
 
 
 @pytest.fixture(scope="session")
-def idx_folder(tmp_path_factory) -> Path:
-    """An IDX folder of real digits: 8,000 train + 2,000 test from the official t10k files."""
+def real_mnist() -> Path:
+    """The folder of the official t10k files; the test skips, saying why, without one."""
     source = real_mnist_source()
     if source is None:
         pytest.skip(
@@ -54,7 +54,13 @@ def idx_folder(tmp_path_factory) -> Path:
             "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz, or provide "
             "../shared/datasets/mnist beside the repo"
         )
-    return build_from_t10k(source, tmp_path_factory.mktemp("mnist_idx"))
+    return source
+
+
+@pytest.fixture(scope="session")
+def idx_folder(real_mnist, tmp_path_factory) -> Path:
+    """An IDX folder of real digits: 8,000 train + 2,000 test from the official t10k files."""
+    return build_from_t10k(real_mnist, tmp_path_factory.mktemp("mnist_idx"))
 
 
 def small_raw() -> dict:

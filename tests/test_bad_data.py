@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, real_mnist_source, run, write_small_params
+from conftest import REPO, run, write_small_params
 
 from mnistgan import data
 from mnistgan.digits import digit_counts
@@ -138,13 +138,12 @@ def test_download_with_wrong_md5_is_refused_and_not_kept(tmp_path, monkeypatch):
     assert not (tmp_path / "raw").exists()
 
 
-def test_download_with_right_md5_is_kept(tmp_path, monkeypatch, idx_folder):
-    shared = real_mnist_source()  # idx_folder skips the test when there is none
+def test_download_with_right_md5_is_kept(tmp_path, monkeypatch, real_mnist):
     name = "t10k-labels-idx1-ubyte.gz"
     monkeypatch.setattr(
         data,
         "download_url",
-        lambda url, root, filename: shutil.copy(shared / name, Path(root, filename)),
+        lambda url, root, filename: shutil.copy(real_mnist / name, Path(root, filename)),
     )
     assert data.download(tmp_path / "raw", [name]) == []
     assert data.md5(tmp_path / "raw" / name) == data.official_md5("mnist")[name]

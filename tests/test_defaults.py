@@ -12,8 +12,13 @@ from mnistgan import device, models, params, training
 from mnistgan.errors import UserError
 from mnistgan.params import ModelParams, TrainParams
 
-SHIPPED = params.load(REPO / "params.yaml")  # read by the first two tests alone
 P, RAW = SMALL, small_raw()
+
+
+@pytest.fixture(scope="module")
+def shipped() -> params.Params:
+    """The shipped params.yaml, read by the first two tests alone."""
+    return params.load(REPO / "params.yaml")
 
 
 def one_step(model: ModelParams, train: TrainParams) -> tuple[list[float], torch.nn.Module]:
@@ -36,8 +41,8 @@ def one_step(model: ModelParams, train: TrainParams) -> tuple[list[float], torch
     return stats.tolist(), nets.d
 
 
-def test_params_yaml_parses_and_is_the_studied_default():
-    m, t = SHIPPED.model, SHIPPED.train
+def test_params_yaml_parses_and_is_the_studied_default(shipped):
+    m, t = shipped.model, shipped.train
     assert m.arch == "dcgan" and not m.conditional
     assert m.supervised_d and m.g_refine == 1 and m.mixture == 10
     assert m.g_taper  # f/2 channels at 28x28: a third of the 40-epoch recipe's time
@@ -47,9 +52,9 @@ def test_params_yaml_parses_and_is_the_studied_default():
 
 
 @pytest.mark.parametrize("conditional", [False, True])
-def test_default_model_trains_a_step_at_default_shapes(conditional):
-    model = replace(SHIPPED.model, conditional=conditional)
-    stats, d = one_step(model, SHIPPED.train)
+def test_default_model_trains_a_step_at_default_shapes(shipped, conditional):
+    model = replace(shipped.model, conditional=conditional)
+    stats, d = one_step(model, shipped.train)
     assert all(map(torch.isfinite, torch.tensor(stats)))
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in d.parameters())
     g = models.build_generator(model).eval()
