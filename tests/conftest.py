@@ -98,7 +98,7 @@ def small_raw() -> dict:
             "seed": 0,
             "device": "cpu",
             "threads": None,
-            "amp": None,  # fp32: bf16 autocast is slower on most CPUs
+            "amp": None,  # fp32 on every CPU, with bf16 instructions or without
             "compile": False,
             "log_every": 1,
             "loss": "bce",
