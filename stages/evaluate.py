@@ -12,6 +12,7 @@ import pandas as pd
 from mnistgan import atomic, floor, params
 from mnistgan.checkpoint import load_model, load_safely
 from mnistgan.classifier import ClassifierConfig, build_classifier
+from mnistgan.digits import N_CLASSES
 from mnistgan.errors import exit_on_user_error
 from mnistgan.models import DiscriminatorConfig, build_discriminator
 from mnistgan.pixels import grid
@@ -64,7 +65,7 @@ def main() -> None:
     hists["real"] = scores.reference_hist
     class_table = pd.concat(
         [
-            pd.DataFrame({"digit": range(10), "source": source, "fraction": hist.tolist()})
+            pd.DataFrame({"digit": range(N_CLASSES), "source": source, "fraction": hist.tolist()})
             for source, hist in hists.items()
         ]
     )

@@ -2,6 +2,7 @@
 split (metrics/data.json) and where the data came from (data/prepared/provenance.json)."""
 
 from mnistgan import atomic, data, params, raw
+from mnistgan.digits import digit_counts
 from mnistgan.errors import exit_on_user_error
 
 
@@ -21,7 +22,9 @@ def main() -> None:
         {
             "dataset": p.data.dataset,
             "files": provenance,
-            "class_counts": {name: data.class_counts(s["labels"]) for name, s in splits.items()},
+            "class_counts": {
+                name: digit_counts(s["labels"]).tolist() for name, s in splits.items()
+            },
         },
     )
     atomic.write_json(

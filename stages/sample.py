@@ -8,6 +8,7 @@ import torch
 
 from mnistgan import atomic, device, params
 from mnistgan.checkpoint import load_model, load_safely
+from mnistgan.digits import N_CLASSES
 from mnistgan.errors import exit_on_user_error
 from mnistgan.interpolation import STEPS, digit_rows, latent_rows
 from mnistgan.models import (
@@ -55,7 +56,7 @@ def main() -> None:
 
     rows = [latent_rows(g, g_config.z_dim, INTERPOLATION_ROWS, p.sample.seed + 2)]
     if g_config.conditional:
-        rows.append(digit_rows(g, g_config.z_dim, 10, p.sample.seed + 3))
+        rows.append(digit_rows(g, g_config.z_dim, N_CLASSES, p.sample.seed + 3))
     atomic.write_bytes("metrics/interpolations.png", grid_png(torch.cat(rows), nrow=STEPS))
 
 

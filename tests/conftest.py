@@ -1,4 +1,5 @@
-"""Shared fixtures: real MNIST digits, and a temporary copy of the repo to run DVC in.
+"""Shared helpers: small params and random digits for unit tests, real MNIST digits, and a
+temporary copy of the repo to run DVC in.
 
 Real digits come from $MNISTGAN_REAL_MNIST (a folder with the official t10k files) or
 ../shared/datasets/mnist beside the repo. From those 10,000 real test digits we build an
@@ -6,6 +7,7 @@ IDX folder of 8,000 "train" and 2,000 "test" images (mnistgan.fixture): not the 
 split, but real handwriting.
 """
 
+import hashlib
 import os
 import shutil
 import signal
@@ -15,8 +17,10 @@ from pathlib import Path
 
 import psutil
 import pytest
+import torch
 import yaml
 
+from mnistgan import params
 from mnistgan.fixture import build_from_t10k
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,8 +51,8 @@ def real_mnist_source() -> Path | None:
 
 
 @pytest.fixture(scope="session")
-def idx_folder(tmp_path_factory) -> Path:
-    """An IDX folder of real digits: 8,000 train + 2,000 test from the official t10k files."""
+def real_mnist() -> Path:
+    """The folder of the official t10k files; the test skips, saying why, without one."""
     source = real_mnist_source()
     if source is None:
         pytest.skip(
@@ -56,7 +60,81 @@ def idx_folder(tmp_path_factory) -> Path:
             "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz, or provide "
             "../shared/datasets/mnist beside the repo"
         )
-    return build_from_t10k(source, tmp_path_factory.mktemp("mnist_idx"))
+    return source
+
+
+@pytest.fixture(scope="session")
+def idx_folder(real_mnist, tmp_path_factory) -> Path:
+    """An IDX folder of real digits: 8,000 train + 2,000 test from the official t10k files."""
+    return build_from_t10k(real_mnist, tmp_path_factory.mktemp("mnist_idx"))
+
+
+def small_raw() -> dict:
+    """A params mapping of tiny values for unit tests, fresh on each call: their own, so
+    tuning a default in params.yaml breaks no unit test (test_defaults guards that file)."""
+    return {
+        "data": {
+            "dataset": "mnist",
+            "source": None,
+            "val_size": 16,
+            "limit": None,
+            "seed": 0,
+        },
+        "model": {
+            "arch": "dcgan",
+            "z_dim": 16,
+            "features": 4,
+            "d_features": 4,
+            "conditional": False,
+            "spectral_norm": False,
+            "d_norm": "batch",
+            "supervised_d": True,
+            "g_refine": 1,
+            "g_taper": True,
+            "mixture": 10,
+        },
+        "train": {
+            "epochs": 1,
+            "batch_size": 16,
+            "lr_g": 0.0012,
+            "lr_d": 0.0012,
+            "lr_decay": 0.5,
+            "beta1": 0.5,
+            "beta2": 0.999,
+            "seed": 0,
+            "device": "cpu",
+            "threads": None,
+            "amp": None,  # fp32 on every CPU, with bf16 instructions or without
+            "compile": False,
+            "log_every": 1,
+            "loss": "bce",
+            "gp_weight": 10.0,
+            "d_steps": 1,
+            "ema": 0.995,
+            "balance": 4.0,
+            "digit_loss": 0.7,
+            "processes": 1,
+        },
+        "sample": {"n": 64, "seed": 1, "grid": 16, "keep": 1.0, "device": "cpu"},
+        "evaluator": {"epochs": 1, "batch_size": 64, "lr": 0.002, "seed": 3, "device": "cpu"},
+        "evaluate": {"n_samples": 64, "seed": 2},
+    }
+
+
+SMALL = params.parse(small_raw())
+
+
+def write_small_params(folder: Path, override: dict) -> None:
+    """`folder`/params.yaml: small_raw() with `override` merged in, for a stage run there."""
+    text = yaml.safe_dump(merge(small_raw(), override), sort_keys=False)
+    (folder / "params.yaml").write_text(text)
+
+
+def images(n: int = 64) -> torch.Tensor:
+    """n random uint8 "digits", the same on every call: data for tests of training."""
+    return torch.randint(
+        0, 256, (n, 1, 28, 28), generator=torch.Generator().manual_seed(0), dtype=torch.uint8
+    )
 
 
 def merge(base: dict, override: dict) -> dict:
@@ -92,6 +170,43 @@ def run(
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}")
     return result
+
+
+# Pipeline outputs that must be byte-identical between runs of the same params
+DETERMINISTIC = [
+    "models/generator.pt",
+    "models/generator_raw.pt",
+    "models/discriminator.pt",
+    "models/classifier.pt",
+    "metrics/classifier.json",
+    "data/raw/mnist/train-images-idx3-ubyte.gz",
+    "data/prepared/train.pt",
+    "data/prepared/provenance.json",
+    "data/samples/samples.pt",
+    "metrics/samples.png",
+    "metrics/interpolations.png",
+    "metrics/train/plots/images/samples/8.png",  # 512 images, batch 64: epoch 1 ends at step 8
+    "metrics/train/plots/metrics/d_loss.tsv",
+    "metrics/train/plots/metrics/d_fake.tsv",
+    "metrics/train/losses.png",
+    "metrics/train/metrics.json",
+    "metrics/eval/metrics.json",
+    "metrics/eval/floor.json",
+    "metrics/eval/d_scores.csv",
+    "metrics/eval/class_hist.csv",
+    "metrics/eval/plots/images/uncertain.png",
+    "metrics/data.json",
+    "plots/page.html",
+]
+
+
+def digests(repo: Path, paths: list[str] = DETERMINISTIC) -> dict[str, str]:
+    return {p: hashlib.sha256((repo / p).read_bytes()).hexdigest() for p in paths}
+
+
+def ran(stdout: str) -> set[str]:
+    """The stages `dvc repro` ran, from its output."""
+    return {line.split("'")[1] for line in stdout.splitlines() if line.startswith("Running stage")}
 
 
 def kill_train_stage_after(repo: Path, line: str) -> None:

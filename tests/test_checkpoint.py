@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, run
+from conftest import SMALL, run
 
-from mnistgan import atomic, params
+from mnistgan import atomic
 from mnistgan.checkpoint import load_model, save_model
 from mnistgan.errors import UserError
 from mnistgan.models import (
@@ -20,7 +20,7 @@ from mnistgan.models import (
     narrow,
 )
 
-MODEL = params.load(REPO / "params.yaml").model
+MODEL = SMALL.model
 BUILDERS = {
     "generator": (build_generator, GeneratorConfig),
     "discriminator": (build_discriminator, DiscriminatorConfig),

@@ -1,10 +1,8 @@
 """The digit classifier: shapes, learning real digits, determinism, safe checkpoints."""
 
-from pathlib import Path
-
 import pytest
 import torch
-import yaml
+from conftest import small_raw
 
 from mnistgan.checkpoint import load_model, save_model
 from mnistgan.classifier import (
@@ -21,7 +19,6 @@ from mnistgan.errors import UserError
 from mnistgan.models import GeneratorConfig, build_generator
 from mnistgan.params import EvaluatorParams, parse
 
-REPO = Path(__file__).resolve().parents[1]
 CFG = EvaluatorParams(epochs=3, batch_size=64, lr=0.002, seed=0, device="cpu")
 
 
@@ -68,7 +65,7 @@ def test_batch_larger_than_the_data_is_a_user_error():
 
 
 def test_evaluator_params_are_validated():
-    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw = small_raw()
     raw["evaluator"]["lr"] = 0
     with pytest.raises(UserError, match="evaluator.lr: got 0"):
         parse(raw)

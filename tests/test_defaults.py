@@ -1,19 +1,24 @@
 """The shipped params.yaml: it parses, and its model trains a step at its own shapes. Guards
-the defaults chosen by the study (docs/study-quality.md) without training for minutes."""
+the defaults chosen by the study (docs/study-quality.md) without training for minutes. Then
+the model features those defaults turn on, each on the tests' own small params."""
 
 from dataclasses import replace
 
 import pytest
 import torch
-import yaml
-from conftest import REPO
+from conftest import REPO, SMALL, small_raw
 
 from mnistgan import device, models, params, training
 from mnistgan.errors import UserError
 from mnistgan.params import ModelParams, TrainParams
 
-P = params.load(REPO / "params.yaml")
-RAW = yaml.safe_load((REPO / "params.yaml").read_text())
+P, RAW = SMALL, small_raw()
+
+
+@pytest.fixture(scope="module")
+def shipped() -> params.Params:
+    """The shipped params.yaml, read by the first two tests alone."""
+    return params.load(REPO / "params.yaml")
 
 
 def one_step(model: ModelParams, train: TrainParams) -> tuple[list[float], torch.nn.Module]:
@@ -33,19 +38,20 @@ def one_step(model: ModelParams, train: TrainParams) -> tuple[list[float], torch
     return stats.tolist(), nets.d
 
 
-def test_params_yaml_parses_and_is_the_studied_default():
-    assert P.model.arch == "dcgan" and not P.model.conditional
-    assert P.model.supervised_d and P.model.g_refine == 1 and P.model.mixture == 10
-    assert P.model.g_taper  # f/2 channels at 28x28: a third of the 40-epoch recipe's time
-    assert P.train.ema is not None and P.train.lr_decay > 0 and P.train.amp == "auto"
-    assert P.train.digit_loss > 0  # holds a conditional G to its digit (round 4)
-    assert P.model.features == 32 and P.model.d_features == 32  # G 48 paid, but not in time
+def test_params_yaml_parses_and_is_the_studied_default(shipped):
+    m, t = shipped.model, shipped.train
+    assert m.arch == "dcgan" and not m.conditional
+    assert m.supervised_d and m.g_refine == 1 and m.mixture == 10
+    assert m.g_taper  # f/2 channels at 28x28: a third of the 40-epoch recipe's time
+    assert t.ema is not None and t.lr_decay > 0 and t.amp == "auto"
+    assert t.digit_loss > 0  # holds a conditional G to its digit (round 4)
+    assert m.features == 32 and m.d_features == 32  # G 48 paid, but not in time
 
 
 @pytest.mark.parametrize("conditional", [False, True])
-def test_default_model_trains_a_step_at_default_shapes(conditional):
-    model = replace(P.model, conditional=conditional)
-    stats, d = one_step(model, P.train)
+def test_default_model_trains_a_step_at_default_shapes(shipped, conditional):
+    model = replace(shipped.model, conditional=conditional)
+    stats, d = one_step(model, shipped.train)
     assert all(map(torch.isfinite, torch.tensor(stats)))
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in d.parameters())
     g = models.build_generator(model).eval()

@@ -12,16 +12,15 @@ from types import SimpleNamespace
 import pytest
 import torch
 import torch.multiprocessing as mp
-from conftest import kill_train_stage_after, run, write_params
-from test_training import MODEL, images
-from test_training import TRAIN as TRAIN_ANY_AMP
+from conftest import SMALL, images, kill_train_stage_after, run, write_params
 
 from mnistgan import distributed, training
 
 # Logged losses and D outputs, 2 processes vs 1, over 2 epochs: measured max abs difference
 # 1.2e-7 in every run below, one float32 rounding step (sums taken in another order).
 TOLERANCE = 1e-5
-TRAIN = replace(TRAIN_ANY_AMP, amp=None)  # fp32: bf16 autocast rounds far coarser than that
+MODEL = SMALL.model
+TRAIN = replace(SMALL.train, epochs=2, lr_decay=0.0, amp=None)  # fp32: bf16 rounds far coarser
 RUNS = [  # (model, train); G has batch norm, synchronised, and so does D in the last run
     (replace(MODEL, d_norm="none"), TRAIN),
     (replace(MODEL, d_norm="layer", conditional=True), replace(TRAIN, loss="wgan-gp", d_steps=2)),
@@ -57,6 +56,7 @@ def worker(rank: int, port: int, out: Path) -> None:
     distributed.leave()
 
 
+@pytest.mark.slow  # 2 processes, 3 runs each
 def test_two_processes_match_one(tmp_path):
     """bce without batch norm in D; wgan-gp (the penalty's double backward) with labels and 2
     D steps a G step; bce with batch norm in D (real and fake in two passes)."""

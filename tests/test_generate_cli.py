@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 import torch
-from conftest import REPO, run
+from conftest import SMALL, run
 
 from mnistgan import __main__ as cli
 from mnistgan import params
@@ -15,7 +15,7 @@ from mnistgan.checkpoint import save_model
 from mnistgan.errors import UserError
 from mnistgan.models import build
 
-TINY = replace(params.load(REPO / "params.yaml").model, features=4, d_features=4)
+TINY = replace(SMALL.model, features=4, d_features=4)
 
 
 @pytest.fixture

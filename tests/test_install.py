@@ -5,6 +5,7 @@ import re
 import sys
 import tomllib
 
+import pytest
 from conftest import REPO, run
 
 TEST_TOOLS = {"pytest", "psutil", "playwright", "ruff"}
@@ -45,6 +46,7 @@ def test_ci_installs_and_tests_as_the_readme_says():
     assert [c for c in ci if c.startswith(("pip install -r", "python -m pytest"))] == readme_says
 
 
+@pytest.mark.slow  # a fresh Python that imports torch
 def test_stages_that_write_no_table_never_import_pandas():
     """evaluate writes CSVs with pandas; DVCLive (train, evaluate) loads it on its own."""
     modules = [

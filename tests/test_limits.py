@@ -5,8 +5,7 @@ import sys
 
 import pytest
 import torch
-import yaml
-from conftest import REPO, run
+from conftest import REPO, run, write_small_params
 
 from mnistgan import __main__ as cli
 from mnistgan import cpu, distributed
@@ -56,9 +55,7 @@ def test_processes_beyond_the_cores_or_gpus_are_refused(monkeypatch, kind, have,
 @pytest.mark.slow
 def test_train_refuses_more_processes_than_cores_before_torchrun(tmp_path):
     n = cpu.usable_cores() + 1
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["train"].update(processes=n, batch_size=8 * n, device="cpu")
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    write_small_params(tmp_path, {"train": {"processes": n, "batch_size": 8 * n}})
     done = run(["python", str(REPO / "stages/train.py")], tmp_path, check=False, timeout=120)
     expected = f"error: train.processes: got {n}, expected at most {n - 1}: one process per "
     assert done.returncode == 1 and done.stderr.startswith(expected), done.stderr[-3000:]

@@ -7,15 +7,14 @@ from dataclasses import replace
 import pytest
 import torch
 import yaml
-from conftest import REPO, run
+from conftest import REPO, SMALL, run
 
 import mnistgan
-from mnistgan import params
 from mnistgan.checkpoint import save_model
 from mnistgan.models import GeneratorConfig, build_generator, narrow
 
 CARD = REPO / "docs/model-card.md"
-TINY = replace(params.load(REPO / "params.yaml").model, features=8, d_features=8, z_dim=12)
+TINY = replace(SMALL.model, features=8, d_features=8, z_dim=12)
 
 
 def test_the_generator_artifact_has_a_card_on_lenet_fid():

@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 import torch
-from conftest import REPO
+from conftest import SMALL
 
 from mnistgan import params, training
 from mnistgan.ema import update_ema, warmed_decay
@@ -14,7 +14,7 @@ from mnistgan.models import BATCH_NORMS, build
 from mnistgan.objectives import gradient_penalty
 from mnistgan.sampling import digit_frequencies, prior_labels
 
-P = params.load(REPO / "params.yaml")
+P = SMALL
 MODEL = replace(P.model, features=4, d_features=4, z_dim=16)
 # constant rates, as in test_training: a shorter run stands in for a killed one below
 TRAIN = replace(P.train, epochs=1, batch_size=16, log_every=1, device="cpu", lr_decay=0.0)

@@ -1,49 +1,14 @@
 """The user journey, for real: dvc repro, rerun, change params, compare, plot, experiment."""
 
-import hashlib
 import json
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import run, write_params
+from conftest import digests, ran, run, write_params
 from PIL import Image
 
 pytestmark = pytest.mark.e2e
-
-DETERMINISTIC = [
-    "models/generator.pt",
-    "models/generator_raw.pt",
-    "models/discriminator.pt",
-    "models/classifier.pt",
-    "metrics/classifier.json",
-    "data/raw/mnist/train-images-idx3-ubyte.gz",
-    "data/prepared/train.pt",
-    "data/prepared/provenance.json",
-    "data/samples/samples.pt",
-    "metrics/samples.png",
-    "metrics/interpolations.png",
-    "metrics/train/plots/images/samples/8.png",  # 512 images, batch 64: epoch 1 ends at step 8
-    "metrics/train/plots/metrics/d_loss.tsv",
-    "metrics/train/plots/metrics/d_fake.tsv",
-    "metrics/train/losses.png",
-    "metrics/train/metrics.json",
-    "metrics/eval/metrics.json",
-    "metrics/eval/floor.json",
-    "metrics/eval/d_scores.csv",
-    "metrics/eval/class_hist.csv",
-    "metrics/eval/plots/images/uncertain.png",
-    "metrics/data.json",
-    "plots/page.html",
-]
-
-
-def digests(repo: Path) -> dict[str, str]:
-    return {p: hashlib.sha256((repo / p).read_bytes()).hexdigest() for p in DETERMINISTIC}
-
-
-def ran(stdout: str) -> set[str]:
-    return {line.split("'")[1] for line in stdout.splitlines() if line.startswith("Running stage")}
 
 
 def test_user_journey(pipeline: Path):

@@ -53,6 +53,7 @@ def test_keep_freed_memory_is_a_no_op_without_glibc_mallopt(monkeypatch, libc):
     cpu.keep_freed_memory()
 
 
+@pytest.mark.slow  # every stage, trainings included
 def test_every_stage_runs_without_linux_apis(pipeline, monkeypatch, tmp_path):
     """The whole pipeline on tiny params, in this process (~3 s)."""
     monkeypatch.chdir(pipeline)

@@ -2,12 +2,12 @@ from dataclasses import replace
 
 import pytest
 import torch
-from conftest import REPO
+from conftest import SMALL
 
-from mnistgan import models, params
+from mnistgan import models
 from mnistgan.rejection import drafts_needed, most_sure, sureness
 
-P = params.load(REPO / "params.yaml")
+P = SMALL
 
 
 @pytest.mark.parametrize("n,keep,drafts", [(10000, 0.6, 16667), (10, 1.0, 10), (6, 0.6, 10)])

@@ -3,19 +3,13 @@ reuses what clone A ran, through the committed dvc.lock and `dvc exp pull`, and 
 nothing. (DVC's run cache restores stages on the machine that ran them; across machines only
 stages without uncached outputs, as DVC pushes no objects of `cache: false` files.)"""
 
-import hashlib
 from pathlib import Path
 
 import pytest
-from conftest import run
-from test_pipeline_e2e import DETERMINISTIC, ran
+from conftest import DETERMINISTIC, digests, ran, run
 
 pytestmark = pytest.mark.e2e
 MODELS = ["models/generator.pt", "models/discriminator.pt", "models/classifier.pt"]
-
-
-def digests(repo: Path, paths: list[str]) -> dict[str, str]:
-    return {p: hashlib.sha256((repo / p).read_bytes()).hexdigest() for p in paths}
 
 
 def test_second_clone_reuses_runs_made_elsewhere(pipeline: Path, tmp_path: Path):

@@ -3,11 +3,11 @@
 from dataclasses import replace
 
 import torch
-from conftest import REPO
+from conftest import SMALL
 
-from mnistgan import params, resume, training
+from mnistgan import resume, training
 
-P = params.load(REPO / "params.yaml")
+P = SMALL
 MODEL = replace(P.model, features=4, d_features=4)
 TRAIN = replace(P.train, epochs=1, batch_size=16, device="cpu", ema=0.9)
 

@@ -1,20 +1,18 @@
 """A broken generator is refused where it is drawn from, not turned into black squares."""
 
 import os
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run
+from conftest import REPO, SMALL, run, write_small_params
 
-from mnistgan import params
 from mnistgan.checkpoint import load_model, save_model
 from mnistgan.errors import UserError
 from mnistgan.models import GeneratorConfig, build, build_generator
 from mnistgan.sampling import generate, latents
 
-MODEL = replace(params.load(REPO / "params.yaml").model, features=4, d_features=4)
+MODEL = replace(SMALL.model, features=4, d_features=4)
 
 
 def broken_generator(path: Path) -> None:
@@ -36,7 +34,7 @@ def test_generate_refuses_non_finite_output_naming_its_source(tmp_path):
 def test_sample_stage_and_generate_command_refuse_a_broken_generator(tmp_path):
     for name in ("src", "stages"):
         os.symlink(REPO / name, tmp_path / name)
-    shutil.copy(REPO / "params.yaml", tmp_path)
+    write_small_params(tmp_path, {})
     broken_generator(tmp_path / "models/generator.pt")
     for cmd, out in (
         (["python", "-m", "stages.sample"], "data/samples/samples.pt"),

@@ -4,22 +4,16 @@ from dataclasses import replace
 
 import pytest
 import torch
-from conftest import REPO
+from conftest import SMALL, images
 
-from mnistgan import models, params, resume, training
+from mnistgan import models, resume, training
 from mnistgan.errors import UserError
 
-P = params.load(REPO / "params.yaml")
+P = SMALL
 MODEL = replace(P.model, features=4, d_features=4)
 # Constant rates: the tests below "kill" a run by training it for fewer epochs, and with
 # lr_decay the epoch count is part of the fingerprint (the lr_decay test kills it for real)
 TRAIN = replace(P.train, epochs=2, batch_size=16, log_every=1, device="cpu", lr_decay=0.0)
-
-
-def images(n: int = 64) -> torch.Tensor:
-    return torch.randint(
-        0, 256, (n, 1, 28, 28), generator=torch.Generator().manual_seed(0), dtype=torch.uint8
-    )
 
 
 def digits(n: int = 64) -> torch.Tensor:

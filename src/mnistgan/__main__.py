@@ -8,6 +8,7 @@ import torch
 
 from . import atomic
 from .checkpoint import load_model
+from .digits import N_CLASSES
 from .errors import UserError, exit_on_user_error
 from .models import GeneratorConfig, build_generator
 from .params import MAX_GRID, MAX_IMAGES, MAX_SEED
@@ -24,7 +25,9 @@ def main() -> None:
         "-n", type=int, default=64, help=f"number of images (a .png grid holds {MAX_GRID} at most)"
     )
     gen.add_argument("--seed", type=int, default=0)
-    gen.add_argument("--digit", type=int, choices=range(10), help="conditional models: which digit")
+    gen.add_argument(
+        "--digit", type=int, choices=range(N_CLASSES), help="conditional models: which digit"
+    )
     gen.add_argument("--out", required=True, help="a .png grid, or a .pt file {'images': uint8}")
     args = parser.parse_args()
     if not 1 <= args.n <= MAX_IMAGES:

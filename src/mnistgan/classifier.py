@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .digits import N_CLASSES
 from .errors import UserError
 from .params import EvaluatorParams
 from .pixels import to_unit
@@ -44,7 +45,7 @@ class LeNet(nn.Module):
             nn.Linear(32 * 4 * 4, FEATURES),
             nn.ReLU(True),
         )
-        self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(FEATURES, 10))
+        self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(FEATURES, N_CLASSES))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)

@@ -71,7 +71,3 @@ def split(
         "train": {"images": x[train], "labels": y[train]},
         "val": {"images": x[val], "labels": y[val]},
     }
-
-
-def class_counts(labels: torch.Tensor) -> list[int]:
-    return torch.bincount(labels, minlength=10).tolist()

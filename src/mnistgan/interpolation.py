@@ -4,6 +4,7 @@ the generator learned a continuous map, not a lookup of memorised digits."""
 import torch
 from torch import nn
 
+from .digits import N_CLASSES
 from .sampling import generate, latents
 
 STEPS = 10  # images per row, the two end points included
@@ -27,7 +28,7 @@ def latent_rows(g: nn.Module, z_dim: int, rows: int, seed: int) -> torch.Tensor:
     path = slerp(z[:rows], z[rows:], torch.linspace(0, 1, STEPS)).reshape(-1, z_dim)
     y = None
     if getattr(g, "embed", None) is not None:
-        y = (torch.arange(rows) % 10).repeat_interleave(STEPS)
+        y = (torch.arange(rows) % N_CLASSES).repeat_interleave(STEPS)
     return generate(g, path, y)
 
 
@@ -36,8 +37,8 @@ def digit_rows(g: nn.Module, z_dim: int, rows: int, seed: int) -> torch.Tensor:
     fixed along each row, by mixing the two digits' label embeddings."""
     z = latents(rows, z_dim, seed).repeat_interleave(STEPS, 0)
     t = torch.linspace(0, 1, STEPS).repeat(rows)
-    start = torch.arange(rows).repeat_interleave(STEPS) % 10
-    weights = torch.zeros(len(t), 10)
+    start = torch.arange(rows).repeat_interleave(STEPS) % N_CLASSES
+    weights = torch.zeros(len(t), N_CLASSES)
     weights[torch.arange(len(t)), start] = 1 - t
-    weights[torch.arange(len(t)), (start + 1) % 10] += t
+    weights[torch.arange(len(t)), (start + 1) % N_CLASSES] += t
     return generate(g, z, weights)

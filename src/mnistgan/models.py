@@ -9,9 +9,9 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from .digits import N_CLASSES
 from .params import ModelParams
 
-N_CLASSES = 10
 BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 
 

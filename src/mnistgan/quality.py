@@ -11,6 +11,8 @@ features give the same numbers on every run.
 
 import torch
 
+from .digits import digit_counts
+
 K = 5  # nearest neighbours for precision/recall/density/coverage (Kynkaanniemi; Naeem)
 KID_SUBSETS = 100  # subsets and subset size of Binkowski et al.'s reference code,
 KID_SUBSET_SIZE = 1000  # torchmetrics and clean-fid; capped at the set size
@@ -118,7 +120,7 @@ def classifier_score(probs: torch.Tensor) -> float:
 
 def class_histogram(labels: torch.Tensor) -> torch.Tensor:
     """Share of each digit 0-9 among `labels` (float64, sums to 1)."""
-    return torch.bincount(labels, minlength=10).double() / len(labels)
+    return digit_counts(labels).double() / len(labels)
 
 
 def modes_covered(hist: torch.Tensor) -> int:

@@ -3,6 +3,7 @@
 import torch
 from torch import nn
 
+from .digits import N_CLASSES, digit_counts
 from .errors import UserError
 from .pixels import to_uint8
 
@@ -36,12 +37,12 @@ def generate(
 
 def balanced_labels(n: int) -> torch.Tensor:
     """0, 1, ..., 9, 0, 1, ...: every digit equally often (up to one when 10 does not divide n)."""
-    return torch.arange(n) % 10
+    return torch.arange(n) % N_CLASSES
 
 
 def digit_frequencies(labels: torch.Tensor) -> torch.Tensor:
     """The share of each digit among int64 `labels` (10,)."""
-    return torch.bincount(labels, minlength=10) / len(labels)
+    return digit_counts(labels) / len(labels)
 
 
 def prior_labels(prior: torch.Tensor, n: int, seed: int) -> torch.Tensor:
@@ -56,7 +57,7 @@ def prior_labels(prior: torch.Tensor, n: int, seed: int) -> torch.Tensor:
 
 def class_rows(per_class: int = 10) -> torch.Tensor:
     """Labels 0 x per_class, 1 x per_class, ...: digit d in row d of a grid of nrow=per_class."""
-    return torch.arange(10).repeat_interleave(per_class)
+    return torch.arange(N_CLASSES).repeat_interleave(per_class)
 
 
 def class_latents(z_dim: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
