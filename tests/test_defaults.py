@@ -1,5 +1,6 @@
 """The shipped params.yaml: it parses, and its model trains a step at its own shapes. Guards
-the defaults chosen by the study (docs/study-quality.md) without training for minutes."""
+the defaults chosen by the quality study (docs/studies/2026-11-25-quality.md) without
+training for minutes."""
 
 from dataclasses import replace
 
@@ -38,7 +39,7 @@ def test_params_yaml_parses_and_is_the_studied_default():
     assert P.model.supervised_d and P.model.g_refine == 1 and P.model.mixture == 10
     assert P.model.g_taper  # f/2 channels at 28x28: a third of the 40-epoch recipe's time
     assert P.train.ema is not None and P.train.lr_decay > 0 and P.train.amp == "auto"
-    assert P.train.digit_loss > 0  # holds a conditional G to its digit (round 4)
+    assert P.train.digit_loss > 0  # holds a conditional G to its digit
     assert P.model.features == 32 and P.model.d_features == 32  # G 48 paid, but not in time
 
 
