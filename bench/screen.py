@@ -1,5 +1,5 @@
 """Screening: train one configuration with the train stage's own loop and score its generator
-at chosen epochs, so one run answers "how many epochs?" (docs/study-quality.md).
+at chosen epochs, so one run answers "how many epochs?" (docs/studies/2026-11-25-quality.md).
 
     PYTHONPATH=src python bench/screen.py --name lr_decay --evals 20,30,40 \
         -S train.lr_decay=0.5 [-S model.conditional=true ...]

@@ -1,6 +1,7 @@
 """The shipped params.yaml: it parses, and its model trains a step at its own shapes. Guards
-the defaults chosen by the study (docs/study-quality.md) without training for minutes. Then
-the model features those defaults turn on, each on the tests' own small params."""
+the defaults chosen by the quality study (docs/studies/2026-11-25-quality.md) without
+training for minutes. Then the model features those defaults turn on, each on the tests' own
+small params."""
 
 from dataclasses import replace
 
@@ -44,7 +45,7 @@ def test_params_yaml_parses_and_is_the_studied_default(shipped):
     assert m.supervised_d and m.g_refine == 1 and m.mixture == 10
     assert m.g_taper  # f/2 channels at 28x28: a third of the 40-epoch recipe's time
     assert t.ema is not None and t.lr_decay > 0 and t.amp == "auto"
-    assert t.digit_loss > 0  # holds a conditional G to its digit (round 4)
+    assert t.digit_loss > 0  # holds a conditional G to its digit
     assert m.features == 32 and m.d_features == 32  # G 48 paid, but not in time
 
 

@@ -67,7 +67,7 @@ def cuda_bf16() -> bool:
 @functools.cache  # asked before every forward pass
 def native_bf16(device: torch.device) -> bool:
     """Whether `device` computes in bf16 natively: a CUDA GPU from Ampere on, or a CPU with
-    bf16 instructions (CPU_BF16). Elsewhere bf16 is emulated, ~10x slower than fp32 on a CPU
+    bf16 instructions (CPU_BF16). Elsewhere bf16 is emulated, far slower than fp32 on a CPU
     (docs/performance.md). Apple GPUs count as without: bf16 needs macOS 14 there, and no
     speed or repeatability of it was measured for this project, so `auto` trains in fp32."""
     if device.type == "cuda":
@@ -80,7 +80,7 @@ def native_bf16(device: torch.device) -> bool:
 def autocast(amp: str | None, device: torch.device) -> contextlib.AbstractContextManager:
     """bf16 autocast of the forward passes: `bf16` where the device computes bf16 natively
     (refused elsewhere), `auto` there and fp32 elsewhere, null always fp32. On a CPU with
-    AMX bf16 a dcgan step runs ~1.8x faster (docs/performance.md); a run stays
+    bf16 instructions a dcgan step runs faster (docs/performance.md); a run stays
     byte-identical on the same machine, but not across machines with and without bf16."""
     if amp is None or (amp == "auto" and not native_bf16(device)):
         return contextlib.nullcontext()

@@ -50,9 +50,9 @@ def dcgan_generator(in_dim: int, f: int, refine: int = 0, taper: bool = True) ->
     """Linear to a 7x7 map, two stride-2 transposed convs to 14x14 and 28x28, Tanh. With
     `refine` > 0 the second one keeps channels at 28x28 and `refine` 3x3 convs draw the
     pixels from them: strokes are drawn at full resolution, not scattered from 14x14 by one
-    4x4 kernel (docs/study-quality.md). The 28x28 layers are most of a step's cost, so with
-    `taper` channels halve with each doubling of resolution, as in DCGAN (2f, f, f/2), and
-    those layers cost a quarter of keeping f channels there (2f, f, f)."""
+    4x4 kernel (docs/studies/2026-11-25-quality.md). The 28x28 layers are most of a step's
+    cost, so with `taper` channels halve with each doubling of resolution, as in DCGAN (2f,
+    f, f/2), and those layers cost a quarter of keeping f channels there (2f, f, f)."""
     half = max(f // 2, 1) if taper else f
     out = half if refine else 1
     layers = [
@@ -134,11 +134,11 @@ class MixtureLatent(nn.Module):
 class Generator(nn.Module):
     """A body fed z, or z concatenated with a learned 10-dim embedding of the digit (Mirza &
     Osindero 2014). Float labels (N, 10) mix the class embeddings: used to interpolate
-    between digits. A z-sized embedding let G learn to ignore z: each digit came in one
-    style (docs/design.md has the numbers). A conditional G also scales and shifts every
-    batch norm's channels by a linear map of the embedding (class-conditional batch norm,
-    de Vries et al. 2017), so each layer draws for its digit: FID 5.15 -> 4.07 at epoch 20
-    with matched fake labels (docs/study-quality.md)."""
+    between digits. The embedding is small: a z-sized one lets G learn to ignore z, so each
+    digit comes in one style. A conditional G also scales and shifts every batch norm's
+    channels by a linear map of the embedding (class-conditional batch norm, de Vries et al.
+    2017), so each layer draws for its digit, not only the first. docs/design.md has the
+    measurements of both."""
 
     def __init__(self, config: GeneratorConfig):
         super().__init__()
@@ -177,7 +177,8 @@ class Discriminator(nn.Module):
     Supervised (Salimans et al. 2016, K+1 classes): the head gives 10 digit logits l, and the
     real-vs-fake logit is logsumexp(l), so "real" means "some digit"; training adds a
     cross-entropy on real images' labels. An unconditional G then gains little from strokes
-    that sit between digits, which a plain D let it draw (docs/study-quality.md)."""
+    that sit between digits, which a plain D lets it draw
+    (docs/studies/2026-11-25-quality.md)."""
 
     def __init__(self, config: DiscriminatorConfig):
         super().__init__()
