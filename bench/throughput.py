@@ -145,7 +145,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         folder = idx_folder(raw_folder(p.data.dataset), tmp)
-        images = read_idx(find_raw(folder)[FILES["train_images"]], ndim=3).unsqueeze(1)
+        images = read_idx(find_raw(folder)[FILES["train_images"]], (28, 28)).unsqueeze(1)
         images = images[: args.images].clone()
         root = torchvision_root(folder, tmp)
         peak = matmul_peak(device)
