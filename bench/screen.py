@@ -22,12 +22,14 @@ from pathlib import Path
 import torch
 import yaml
 
-from mnistgan import cpu, floor, params, training
-from mnistgan.checkpoint import load_model, load_safely
-from mnistgan.classifier import ClassifierConfig, build_classifier
-from mnistgan.models import build_generator
-from mnistgan.resume import sampled_generator
-from mnistgan.sampling import digit_frequencies, generate, latents, prior_labels
+from mnistgan.core import cpu, params
+from mnistgan.core.checkpoint import load_model, load_safely
+from mnistgan.evaluation import floor
+from mnistgan.evaluation.classifier import ClassifierConfig, build_classifier
+from mnistgan.gan import training
+from mnistgan.gan.models import build_generator
+from mnistgan.gan.resume import sampled_generator
+from mnistgan.gan.sampling import digit_frequencies, generate, latents, prior_labels
 
 EVALUATE_SEED, SAMPLE_SEED = 2, 1  # the default evaluate.seed and sample.seed
 KEYS = ["fid", "real_fid", "classifier_score", "precision", "recall", "class_kl"]

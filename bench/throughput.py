@@ -2,7 +2,7 @@
 
     PYTHONPATH=src python bench/throughput.py [--images 8000] [--archs mlp,dcgan] [--repeats 3]
 
-(a) project: mnistgan.training.train, the train stage's own code, for one epoch on the
+(a) project: mnistgan.gan.training.train, the train stage's own code, for one epoch on the
     first --images real digits (epoch-end sample grid and checkpoint write included).
 (b) naive: the loop of the common GAN tutorials (eriklindernoren/PyTorch-GAN style) on the
     same models: torchvision.datasets.MNIST + ToTensor + Normalize + DataLoader(shuffle=True),
@@ -30,13 +30,16 @@ from torch.utils.flop_counter import FlopCounterMode
 from torchvision import transforms
 from torchvision.datasets import MNIST
 
-from mnistgan import cpu, params, training
-from mnistgan import device as devices
-from mnistgan.fixture import build_from_t10k
-from mnistgan.idx import read_idx
-from mnistgan.models import build
-from mnistgan.pixels import to_unit
-from mnistgan.raw import FILES, find_raw, raw_folder
+from mnistgan.core import cpu, params
+from mnistgan.core import device as devices
+from mnistgan.core.pixels import to_unit
+from mnistgan.data.idx import read_idx
+from mnistgan.data.raw import FILES, find_raw, raw_folder
+from mnistgan.gan import training
+from mnistgan.gan.models import build
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # test digits
+from fixture import build_from_t10k  # noqa: E402
 
 SHARED_T10K = Path(__file__).resolve().parents[2] / "shared/datasets/mnist"
 

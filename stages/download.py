@@ -3,8 +3,9 @@ torchvision's mirrors (MD5-checked), or copied from the folder data.source (offl
 
 from pathlib import Path
 
-from mnistgan import params, raw
-from mnistgan.errors import exit_on_user_error
+from mnistgan.core import params
+from mnistgan.core.errors import exit_on_user_error
+from mnistgan.data import raw
 
 
 def main() -> None:

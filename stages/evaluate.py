@@ -1,24 +1,25 @@
 """Stage evaluate: how good the samples are, against held-out real test images.
 
-Reports the discriminator's verdict (mnistgan.verdict) and the sample-quality metrics, each
-with its real-data floor `real_<key>` (mnistgan.floor). The floor does not depend on the GAN,
-so it goes to its own file, metrics/eval/floor.json, and only real_fid stays among the
-metrics that `dvc exp show` lists. It runs on the CPU, whatever the machine has
-(no device param): the same models and samples then give byte-identical metrics on every
-rerun, which a GPU's kernels, rounding in other orders, would not promise."""
+Reports the discriminator's verdict (mnistgan.evaluation.verdict) and the sample-quality
+metrics, each with its real-data floor `real_<key>` (mnistgan.evaluation.floor). The floor
+does not depend on the GAN, so it goes to its own file, metrics/eval/floor.json, and only
+real_fid stays among the metrics that `dvc exp show` lists. It runs on the CPU, whatever the
+machine has (no device param): the same models and samples then give byte-identical metrics
+on every rerun, which a GPU's kernels, rounding in other orders, would not promise."""
 
 import pandas as pd
 
-from mnistgan import atomic, floor, params
-from mnistgan.checkpoint import load_model, load_safely
-from mnistgan.classifier import ClassifierConfig, build_classifier
-from mnistgan.digits import N_CLASSES
-from mnistgan.errors import exit_on_user_error
-from mnistgan.models import DiscriminatorConfig, build_discriminator
-from mnistgan.pixels import grid
-from mnistgan.quality import class_histogram
-from mnistgan.tracking import open_live
-from mnistgan.verdict import d_scores, discriminator_metrics
+from mnistgan.core import atomic, params
+from mnistgan.core.checkpoint import load_model, load_safely
+from mnistgan.core.digits import N_CLASSES
+from mnistgan.core.errors import exit_on_user_error
+from mnistgan.core.pixels import grid
+from mnistgan.core.tracking import open_live
+from mnistgan.evaluation import floor
+from mnistgan.evaluation.classifier import ClassifierConfig, build_classifier
+from mnistgan.evaluation.quality import class_histogram
+from mnistgan.evaluation.verdict import d_scores, discriminator_metrics
+from mnistgan.gan.models import DiscriminatorConfig, build_discriminator
 
 UNCERTAIN = 64  # images in metrics/eval/uncertain.png
 

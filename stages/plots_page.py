@@ -1,10 +1,10 @@
 """Stage plots_page: plots/page.in.html + the pinned vega libraries -> plots/page.html, the
-page template .dvc/config gives `dvc plots show` / `diff` (see mnistgan.plots_page)."""
+page template .dvc/config gives `dvc plots show` / `diff` (see mnistgan.core.plots_page)."""
 
 from pathlib import Path
 
-from mnistgan import atomic, plots_page
-from mnistgan.errors import exit_on_user_error
+from mnistgan.core import atomic, plots_page
+from mnistgan.core.errors import exit_on_user_error
 
 
 def main() -> None:

@@ -2,24 +2,24 @@
 metrics/interpolations.png. A conditional generator draws each digit as often as the
 training data hold it (data/prepared/train.pt), and its samples carry their `labels`; its
 grid shows one digit per row. With sample.keep < 1, models/discriminator.pt drops the
-drafts it is least sure of (mnistgan.rejection)."""
+drafts it is least sure of (mnistgan.gan.rejection)."""
 
 import torch
 
-from mnistgan import atomic, device, params
-from mnistgan.checkpoint import load_model, load_safely
-from mnistgan.digits import N_CLASSES
-from mnistgan.errors import exit_on_user_error
-from mnistgan.interpolation import STEPS, digit_rows, latent_rows
-from mnistgan.models import (
+from mnistgan.core import atomic, device, params
+from mnistgan.core.checkpoint import load_model, load_safely
+from mnistgan.core.digits import N_CLASSES
+from mnistgan.core.errors import exit_on_user_error
+from mnistgan.core.pixels import grid_png
+from mnistgan.gan.interpolation import STEPS, digit_rows, latent_rows
+from mnistgan.gan.models import (
     DiscriminatorConfig,
     GeneratorConfig,
     build_discriminator,
     build_generator,
 )
-from mnistgan.pixels import grid_png
-from mnistgan.rejection import drafts_needed, most_sure, sureness
-from mnistgan.sampling import class_latents, digit_frequencies, generate, latents, prior_labels
+from mnistgan.gan.rejection import drafts_needed, most_sure, sureness
+from mnistgan.gan.sampling import class_latents, digit_frequencies, generate, latents, prior_labels
 
 INTERPOLATION_ROWS = 8
 GENERATOR = "models/generator.pt"

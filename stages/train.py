@@ -1,15 +1,16 @@
 """Stage train: data/prepared/train.pt -> models/, and metrics/train/ as training goes:
-DVCLive step metrics and per-epoch sample grids (mnistgan.tracking), then losses.png.
-With train.processes > 1 it reruns itself under torchrun (mnistgan.distributed)."""
+DVCLive step metrics and per-epoch sample grids (mnistgan.core.tracking), then losses.png.
+With train.processes > 1 it reruns itself under torchrun (mnistgan.gan.distributed)."""
 
 from functools import partial
 from pathlib import Path
 
-from mnistgan import atomic, cpu, device, distributed, params, training
-from mnistgan.checkpoint import load_safely, save_model
-from mnistgan.errors import exit_on_user_error
-from mnistgan.plotting import losses_png
-from mnistgan.tracking import TrainingLog, open_live
+from mnistgan.core import atomic, cpu, device, params
+from mnistgan.core.checkpoint import load_safely, save_model
+from mnistgan.core.errors import exit_on_user_error
+from mnistgan.core.plotting import losses_png
+from mnistgan.core.tracking import TrainingLog, open_live
+from mnistgan.gan import distributed, training
 
 
 def main() -> None:

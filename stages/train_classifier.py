@@ -5,10 +5,10 @@ Trains the digit classifier whose features the evaluate stage's quality metrics 
 import sys
 import time
 
-from mnistgan import atomic, cpu, device, params
-from mnistgan.checkpoint import load_safely, save_model
-from mnistgan.classifier import accuracy, train_classifier
-from mnistgan.errors import exit_on_user_error
+from mnistgan.core import atomic, cpu, device, params
+from mnistgan.core.checkpoint import load_safely, save_model
+from mnistgan.core.errors import exit_on_user_error
+from mnistgan.evaluation.classifier import accuracy, train_classifier
 
 
 def main() -> None:

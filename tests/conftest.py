@@ -3,7 +3,7 @@ temporary copy of the repo to run DVC in.
 
 Real digits come from $MNISTGAN_REAL_MNIST (a folder with the official t10k files) or
 ../shared/datasets/mnist beside the repo. From those 10,000 real test digits we build an
-IDX folder of 8,000 "train" and 2,000 "test" images (mnistgan.fixture): not the official
+IDX folder of 8,000 "train" and 2,000 "test" images (tests/fixture.py): not the official
 split, but real handwriting.
 """
 
@@ -19,9 +19,9 @@ import psutil
 import pytest
 import torch
 import yaml
+from fixture import build_from_t10k
 
-from mnistgan import params
-from mnistgan.fixture import build_from_t10k
+from mnistgan.core import params
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_CANDIDATES = [os.environ.get("MNISTGAN_REAL_MNIST"), REPO.parent / "shared/datasets/mnist"]

@@ -7,8 +7,8 @@ import re
 import pytest
 from conftest import REPO
 
-from mnistgan import atomic
-from mnistgan.errors import UserError
+from mnistgan.core import atomic
+from mnistgan.core.errors import UserError
 
 
 class Boom(Exception):

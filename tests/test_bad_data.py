@@ -10,10 +10,10 @@ import pytest
 import torch
 from conftest import OFFLINE, REPO, run, write_small_params
 
-from mnistgan import data, raw
-from mnistgan.digits import digit_counts
-from mnistgan.errors import UserError
-from mnistgan.idx import MAX_ITEMS, read_idx, write_idx
+from mnistgan.core.digits import digit_counts
+from mnistgan.core.errors import UserError
+from mnistgan.data import raw, splits
+from mnistgan.data.idx import MAX_ITEMS, read_idx, write_idx
 
 
 def small_idx_folder(folder: Path, n: int = 40) -> Path:
@@ -115,7 +115,7 @@ def test_prepare_keeps_file_provenance_out_of_the_metrics(tmp_path):
     assert metrics == {"counts": {"train": 36, "val": 4, "test": 40}}  # numbers to compare
     provenance = json.loads((tmp_path / "data/prepared/provenance.json").read_text())
     assert provenance["dataset"] == "mnist" and sum(provenance["class_counts"]["val"]) == 4
-    assert set(provenance["files"]) == set(data.FILES.values())
+    assert set(provenance["files"]) == set(splits.FILES.values())
     assert not any(f["official"] for f in provenance["files"].values())
 
 
@@ -124,7 +124,7 @@ def test_prepare_names_every_missing_file(tmp_path):
     (tmp_path / "data/raw/mnist").mkdir(parents=True)
     result = run_stage(tmp_path)
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    for name in data.FILES.values():
+    for name in splits.FILES.values():
         assert name in result.stderr
     assert "data/raw/mnist" in result.stderr and "dvc repro" in result.stderr
     assert not (tmp_path / "data/prepared").exists()
@@ -153,7 +153,7 @@ def test_download_stage_copies_the_source_folder_or_names_what_is_missing(tmp_pa
 def test_download_stage_offline_names_every_file_and_data_source(tmp_path):
     result = run_stage(tmp_path, "download")
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert all(name in result.stderr for name in data.FILES.values())
+    assert all(name in result.stderr for name in splits.FILES.values())
     assert "download failed" in result.stderr and "set data.source" in result.stderr
     assert not list((tmp_path / "data/raw").glob("*/*"))
 
@@ -183,13 +183,13 @@ def test_download_with_right_md5_is_kept(tmp_path, monkeypatch, real_mnist):
 def test_limit_larger_than_data_is_refused():
     x, y = torch.zeros(20, 1, 28, 28, dtype=torch.uint8), torch.zeros(20, dtype=torch.int64)
     with pytest.raises(UserError, match=r"^data\.limit: got 50, expected at most 15"):
-        data.split(x, y, val_size=5, limit=50, seed=0)
+        splits.split(x, y, val_size=5, limit=50, seed=0)
 
 
 def test_split_is_deterministic_and_disjoint():
     x = torch.arange(100, dtype=torch.uint8).view(100, 1, 1, 1).expand(100, 1, 28, 28)
     y = torch.arange(100) % 10
-    a, b = data.split(x, y, 10, 30, 0), data.split(x, y, 10, 30, 0)
+    a, b = splits.split(x, y, 10, 30, 0), splits.split(x, y, 10, 30, 0)
     assert torch.equal(a["train"]["images"], b["train"]["images"])
     train_ids = set(a["train"]["images"][:, 0, 0, 0].tolist())
     val_ids = set(a["val"]["images"][:, 0, 0, 0].tolist())
@@ -226,8 +226,8 @@ def test_header_alone_is_refused(tmp_path, head, item_shape, message):
 BOMB_READER = """
 import atexit, re, sys
 from pathlib import Path
-from mnistgan.errors import exit_on_user_error
-from mnistgan.idx import read_idx
+from mnistgan.core.errors import exit_on_user_error
+from mnistgan.data.idx import read_idx
 kib = lambda key: int(re.search(key + r":\\s+(\\d+)", Path("/proc/self/status").read_text())[1])
 Path("/proc/self/clear_refs").write_text("5")  # peak RSS (VmHWM) := RSS now
 before = kib("VmRSS")
@@ -266,8 +266,8 @@ def test_each_dataset_has_its_files_mirrors_and_md5s(dataset):
     reason="Debian's dataset-fashion-mnist is not installed",
 )
 def test_fashion_mnist_from_debian_loads():
-    files = data.locate(Path("/usr/share/datasets/fashion-mnist"), "fashion-mnist")
-    x, y = data.load_pair(files["train_images"], files["train_labels"])
+    files = splits.locate(Path("/usr/share/datasets/fashion-mnist"), "fashion-mnist")
+    x, y = splits.load_pair(files["train_images"], files["train_labels"])
     assert x.shape == (60000, 1, 28, 28) and digit_counts(y).tolist() == [6000] * 10
     # Debian re-gzipped the files: same content, other archive bytes, so not "official".
-    assert set(data.provenance(files, "fashion-mnist")) == set(data.FILES.values())
+    assert set(splits.provenance(files, "fashion-mnist")) == set(splits.FILES.values())

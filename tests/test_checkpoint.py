@@ -8,10 +8,10 @@ import pytest
 import torch
 from conftest import SMALL, run
 
-from mnistgan import atomic
-from mnistgan.checkpoint import load_model, save_model
-from mnistgan.errors import UserError
-from mnistgan.models import (
+from mnistgan.core import atomic
+from mnistgan.core.checkpoint import load_model, save_model
+from mnistgan.core.errors import UserError
+from mnistgan.gan.models import (
     DiscriminatorConfig,
     GeneratorConfig,
     build,

@@ -4,8 +4,11 @@ import pytest
 import torch
 from conftest import small_raw
 
-from mnistgan.checkpoint import load_model, save_model
-from mnistgan.classifier import (
+from mnistgan.core.checkpoint import load_model, save_model
+from mnistgan.core.errors import UserError
+from mnistgan.core.params import EvaluatorParams, parse
+from mnistgan.data.splits import FILES, load_pair
+from mnistgan.evaluation.classifier import (
     FEATURES,
     ClassifierConfig,
     LeNet,
@@ -14,10 +17,7 @@ from mnistgan.classifier import (
     embed,
     train_classifier,
 )
-from mnistgan.data import FILES, load_pair
-from mnistgan.errors import UserError
-from mnistgan.models import GeneratorConfig, build_generator
-from mnistgan.params import EvaluatorParams, parse
+from mnistgan.gan.models import GeneratorConfig, build_generator
 
 CFG = EvaluatorParams(epochs=3, batch_size=64, lr=0.002, seed=0, device="cpu")
 

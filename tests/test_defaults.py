@@ -9,9 +9,10 @@ import pytest
 import torch
 from conftest import REPO, SMALL, small_raw
 
-from mnistgan import device, models, params, training
-from mnistgan.errors import UserError
-from mnistgan.params import ModelParams, TrainParams
+from mnistgan.core import device, params
+from mnistgan.core.errors import UserError
+from mnistgan.core.params import ModelParams, TrainParams
+from mnistgan.gan import models, training
 
 P, RAW = SMALL, small_raw()
 

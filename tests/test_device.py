@@ -7,8 +7,8 @@ import os
 import pytest
 import torch
 
-from mnistgan import device
-from mnistgan.errors import UserError
+from mnistgan.core import device
+from mnistgan.core.errors import UserError
 
 X86 = {"architecture": "x86_64", "avx2": True, "avx512_f": True}
 ARM = {"architecture": "aarch64", "neon": True, "sve": True, "sve_max_length": 256}

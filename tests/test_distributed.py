@@ -14,7 +14,7 @@ import torch
 import torch.multiprocessing as mp
 from conftest import SMALL, images, kill_train_stage_after, run, write_params
 
-from mnistgan import distributed, training
+from mnistgan.gan import distributed, training
 
 # Logged losses and D outputs, 2 processes vs 1, over 2 epochs: measured max abs difference
 # 1.2e-7 in every run below, one float32 rounding step (sums taken in another order).

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from mnistgan import floor
-from mnistgan.classifier import LeNet
-from mnistgan.errors import UserError
+from mnistgan.core.errors import UserError
+from mnistgan.evaluation import floor
+from mnistgan.evaluation.classifier import LeNet
 
 
 def images(n: int, seed: int) -> dict:

@@ -10,10 +10,10 @@ import torch
 from conftest import SMALL, run
 
 from mnistgan import __main__ as cli
-from mnistgan import params
-from mnistgan.checkpoint import save_model
-from mnistgan.errors import UserError
-from mnistgan.models import build
+from mnistgan.core import params
+from mnistgan.core.checkpoint import save_model
+from mnistgan.core.errors import UserError
+from mnistgan.gan.models import build
 
 TINY = replace(SMALL.model, features=4, d_features=4)
 

@@ -51,7 +51,7 @@ def test_stages_that_write_no_table_never_import_pandas():
     """evaluate writes CSVs with pandas; DVCLive (train, evaluate) loads it on its own."""
     modules = [
         "mnistgan",
-        "mnistgan.atomic",
+        "mnistgan.core.atomic",
         "mnistgan.__main__",
         "stages.prepare",
         "stages.sample",

@@ -8,8 +8,9 @@ import torch
 from conftest import REPO, run, write_small_params
 
 from mnistgan import __main__ as cli
-from mnistgan import cpu, distributed
-from mnistgan.errors import UserError
+from mnistgan.core import cpu
+from mnistgan.core.errors import UserError
+from mnistgan.gan import distributed
 
 
 @pytest.mark.parametrize(

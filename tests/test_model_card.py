@@ -10,8 +10,8 @@ import yaml
 from conftest import REPO, SMALL, run
 
 import mnistgan
-from mnistgan.checkpoint import save_model
-from mnistgan.models import GeneratorConfig, build_generator, narrow
+from mnistgan.core.checkpoint import save_model
+from mnistgan.gan.models import GeneratorConfig, build_generator, narrow
 
 CARD = REPO / "docs/model-card.md"
 TINY = replace(SMALL.model, features=8, d_features=8, z_dim=12)

@@ -11,16 +11,16 @@ import pytest
 import torch
 
 import mnistgan
-from mnistgan import atomic, checkpoint
-from mnistgan.checkpoint import load_model, save_model
-from mnistgan.errors import UserError
-from mnistgan.models import (
+from mnistgan.core import atomic, checkpoint
+from mnistgan.core.checkpoint import load_model, save_model
+from mnistgan.core.errors import UserError
+from mnistgan.gan.models import (
     DiscriminatorConfig,
     GeneratorConfig,
     build_discriminator,
     build_generator,
 )
-from mnistgan.sampling import generate, latents
+from mnistgan.gan.sampling import generate, latents
 
 DATA = Path(__file__).resolve().parent / "data"
 # A tiny generator as it was saved before model files had a format number: the whole model:

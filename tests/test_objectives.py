@@ -6,13 +6,14 @@ import pytest
 import torch
 from conftest import SMALL
 
-from mnistgan import params, training
-from mnistgan.ema import update_ema, warmed_decay
-from mnistgan.errors import UserError
-from mnistgan.interpolation import STEPS, digit_rows, latent_rows, slerp
-from mnistgan.models import BATCH_NORMS, build
-from mnistgan.objectives import gradient_penalty
-from mnistgan.sampling import digit_frequencies, prior_labels
+from mnistgan.core import params
+from mnistgan.core.errors import UserError
+from mnistgan.gan import training
+from mnistgan.gan.ema import update_ema, warmed_decay
+from mnistgan.gan.interpolation import STEPS, digit_rows, latent_rows, slerp
+from mnistgan.gan.models import BATCH_NORMS, build
+from mnistgan.gan.objectives import gradient_penalty
+from mnistgan.gan.sampling import digit_frequencies, prior_labels
 
 P = SMALL
 MODEL = replace(P.model, features=4, d_features=4, z_dim=16)

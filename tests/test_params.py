@@ -8,8 +8,8 @@ import pytest
 import yaml
 from conftest import small_raw
 
-from mnistgan import params
-from mnistgan.errors import UserError
+from mnistgan.core import params
+from mnistgan.core.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
 FLOOR = "the real floor of evaluate draws from them"
@@ -207,8 +207,8 @@ LAUGHS = ['&a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]'] 
 BILLION_LAUGHS = as_written("model", "arch", f"[{', '.join(LAUGHS)}]")
 LOAD = """
 import resource, sys
-from mnistgan import params
-from mnistgan.errors import exit_on_user_error
+from mnistgan.core import params
+from mnistgan.core.errors import exit_on_user_error
 resource.setrlimit(resource.RLIMIT_AS, (256 << 20, 256 << 20))  # expanded: gigabytes
 exit_on_user_error(lambda: params.load(sys.argv[1]))
 """

@@ -11,7 +11,7 @@ import torch
 from conftest import REPO
 
 from mnistgan import __main__ as cli
-from mnistgan import cpu, device
+from mnistgan.core import cpu, device
 
 STAGES = ["download", "prepare", "train", "sample", "train_classifier", "evaluate", "plots_page"]
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from mnistgan import plots_page
-from mnistgan.errors import UserError
+from mnistgan.core import plots_page
+from mnistgan.core.errors import UserError
 
 SKELETON = (Path(__file__).resolve().parents[1] / "plots/page.in.html").read_text()
 

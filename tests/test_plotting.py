@@ -4,8 +4,8 @@ import io
 
 from PIL import Image
 
-from mnistgan.plotting import losses_png
-from mnistgan.training import COLUMNS
+from mnistgan.core.plotting import losses_png
+from mnistgan.gan.training import COLUMNS
 
 
 def history(steps: int, shift: float = 0.0) -> list[list[float]]:

@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from mnistgan import quality
-from mnistgan.quality import (
+from mnistgan.evaluation import quality
+from mnistgan.evaluation.quality import (
     class_histogram,
     class_kl,
     classifier_score,

@@ -103,10 +103,10 @@ def test_queued_experiments_are_isolated_and_reproducible(pipeline: Path):
         run(["dvc", "exp", "run", "--queue", "-n", name, *args], repo)
     # Queued runs must import their snapshot's code, not the workspace's (where the tests'
     # PYTHONPATH, like an editable install, points): break the workspace's copy meanwhile.
-    trainer = repo / "src/mnistgan/training.py"
+    trainer = repo / "src/mnistgan/gan/training.py"
     trainer.write_text('raise SystemExit("imported the workspace, not the snapshot")\n')
     run_queue(repo, EXPS)
-    run(["git", "checkout", "src/mnistgan/training.py"], repo)
+    run(["git", "checkout", "src/mnistgan/gan/training.py"], repo)
     table = run(["dvc", "exp", "show", "--no-pager", "--csv"], repo).stdout
     assert all(name in table for name in EXPS), table
 

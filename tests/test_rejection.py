@@ -4,8 +4,8 @@ import pytest
 import torch
 from conftest import SMALL
 
-from mnistgan import models
-from mnistgan.rejection import drafts_needed, most_sure, sureness
+from mnistgan.gan import models
+from mnistgan.gan.rejection import drafts_needed, most_sure, sureness
 
 P = SMALL
 

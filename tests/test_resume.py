@@ -5,7 +5,7 @@ from dataclasses import replace
 import torch
 from conftest import SMALL
 
-from mnistgan import resume, training
+from mnistgan.gan import resume, training
 
 P = SMALL
 MODEL = replace(P.model, features=4, d_features=4)

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from conftest import REPO, SMALL, run, write_small_params
 
-from mnistgan.checkpoint import load_model, save_model
-from mnistgan.errors import UserError
-from mnistgan.models import GeneratorConfig, build, build_generator
-from mnistgan.sampling import generate, latents
+from mnistgan.core.checkpoint import load_model, save_model
+from mnistgan.core.errors import UserError
+from mnistgan.gan.models import GeneratorConfig, build, build_generator
+from mnistgan.gan.sampling import generate, latents
 
 MODEL = replace(SMALL.model, features=4, d_features=4)
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnistgan.pixels import grid_png
-from mnistgan.tracking import TrainingLog, open_live
-from mnistgan.training import COLUMNS
+from mnistgan.core.pixels import grid_png
+from mnistgan.core.tracking import TrainingLog, open_live
+from mnistgan.gan.training import COLUMNS
 
 ROWS = [[2, 1, 0.5, 1.5, 0.75, 0.25], [3, 1, 0.25, 2.0, 0.5, 0.125], [6, 2, 0.125, 3.0, 0.625, 0.5]]
 MEANS = [

@@ -6,8 +6,8 @@ import pytest
 import torch
 from conftest import SMALL, images
 
-from mnistgan import models, resume, training
-from mnistgan.errors import UserError
+from mnistgan.core.errors import UserError
+from mnistgan.gan import models, resume, training
 
 P = SMALL
 MODEL = replace(P.model, features=4, d_features=4)

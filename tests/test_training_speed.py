@@ -6,9 +6,10 @@ import sys
 import pytest
 import torch
 
-from mnistgan import cpu, training
-from mnistgan.models import build
-from mnistgan.params import ModelParams
+from mnistgan.core import cpu
+from mnistgan.core.params import ModelParams
+from mnistgan.gan import training
+from mnistgan.gan.models import build
 
 RUN = {"capture_output": True, "text": True, "check": True}
 
@@ -29,7 +30,7 @@ def test_keep_freed_memory_keeps_freed_memory_in_the_heap():
     on the next step); tuned, the freed memory stays in the heap for reuse."""
     script = (
         "import ctypes, sys, torch\n"
-        "from mnistgan.cpu import keep_freed_memory\n"
+        "from mnistgan.core.cpu import keep_freed_memory\n"
         "class Info(ctypes.Structure):\n"
         "    _fields_ = [(f'f{i}', ctypes.c_size_t) for i in range(10)]\n"
         "libc = ctypes.CDLL('libc.so.6')\n"

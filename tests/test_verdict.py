@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from mnistgan.verdict import discriminator_metrics, roc_auc
+from mnistgan.evaluation.verdict import discriminator_metrics, roc_auc
 
 
 def brute_auc(pos, neg):

@@ -2,7 +2,8 @@
 
 A trained generator from Python (docs/model-card.md):
 
-    from mnistgan import load_generator, sampling
+    from mnistgan import load_generator
+    from mnistgan.gan import sampling
     g = load_generator("models/generator.pt")
     images = sampling.generate(g, sampling.latents(16, g.config.z_dim, seed=0))
 """
@@ -11,9 +12,9 @@ A trained generator from Python (docs/model-card.md):
 def load_generator(path):
     """The generator saved at `path` (models/generator.pt), on the CPU in eval mode, with the
     model params that build it as `g.config` (sampling needs its z_dim). Loaded with
-    weights_only=True (mnistgan.checkpoint): a file crafted to run code is refused."""
+    weights_only=True (mnistgan.core.checkpoint): a file crafted to run code is refused."""
     # imported here, so importing any one module of the package stays as light as that module
-    from .checkpoint import load_model
-    from .models import GeneratorConfig, build_generator
+    from mnistgan.core.checkpoint import load_model
+    from mnistgan.gan.models import GeneratorConfig, build_generator
 
     return load_model(path, "generator", build_generator, GeneratorConfig)[0]

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import torch
 
-from . import atomic
-from .checkpoint import load_model
-from .digits import N_CLASSES
-from .errors import UserError, exit_on_user_error
-from .models import GeneratorConfig, build_generator
-from .params import MAX_GRID, MAX_IMAGES, MAX_SEED
-from .pixels import grid_png
-from .sampling import balanced_labels, generate, latents
+from mnistgan.core import atomic
+from mnistgan.core.checkpoint import load_model
+from mnistgan.core.digits import N_CLASSES
+from mnistgan.core.errors import UserError, exit_on_user_error
+from mnistgan.core.params import MAX_GRID, MAX_IMAGES, MAX_SEED
+from mnistgan.core.pixels import grid_png
+from mnistgan.gan.models import GeneratorConfig, build_generator
+from mnistgan.gan.sampling import balanced_labels, generate, latents
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .errors import UserError
+from mnistgan.core.errors import UserError
 
 if TYPE_CHECKING:  # only the evaluate stage writes tables: the others never load pandas
     import pandas as pd

@@ -16,7 +16,7 @@ from pathlib import Path
 from torchvision.datasets import KMNIST, MNIST, FashionMNIST
 from torchvision.datasets.utils import download_url
 
-from .errors import UserError
+from mnistgan.core.errors import UserError
 
 FILES = {  # role -> official file name
     "train_images": "train-images-idx3-ubyte.gz",

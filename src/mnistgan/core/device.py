@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from .errors import UserError
+from mnistgan.core.errors import UserError
 
 NAMES = {"cuda": "CUDA GPU", "mps": "Apple GPU (MPS)"}
 

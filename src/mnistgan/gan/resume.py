@@ -1,7 +1,7 @@
 """The resume checkpoint (models/checkpoint.pt): all that training has changed by the end of
 an epoch (nets, optimizers, noise generator, what it logged) under a fingerprint of what it
 trains on, so a killed run resumes where it was and ends byte-identical to an uninterrupted
-one. Unlike a model file (mnistgan.checkpoint) it lives only as long as one run."""
+one. Unlike a model file (mnistgan.core.checkpoint) it lives only as long as one run."""
 
 import copy
 import hashlib
@@ -13,10 +13,10 @@ from typing import Any
 
 import torch
 
-from . import atomic
-from .checkpoint import load_safely
-from .errors import UserError
-from .params import ModelParams, TrainParams
+from mnistgan.core import atomic
+from mnistgan.core.checkpoint import load_safely
+from mnistgan.core.errors import UserError
+from mnistgan.core.params import ModelParams, TrainParams
 
 LOGGED = ("rows", "epoch_means", "grids")  # what training logged so far (training.History)
 NETS = ("g", "g_ema", "d")  # the networks among the nets' state (training.Nets)

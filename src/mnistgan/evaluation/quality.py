@@ -11,7 +11,7 @@ features give the same numbers on every run.
 
 import torch
 
-from .digits import digit_counts
+from mnistgan.core.digits import digit_counts
 
 K = 5  # nearest neighbours for precision/recall/density/coverage (Kynkaanniemi; Naeem)
 KID_SUBSETS = 100  # subsets and subset size of Binkowski et al.'s reference code,

@@ -4,8 +4,8 @@ the generator learned a continuous map, not a lookup of memorised digits."""
 import torch
 from torch import nn
 
-from .digits import N_CLASSES
-from .sampling import generate, latents
+from mnistgan.core.digits import N_CLASSES
+from mnistgan.gan.sampling import generate, latents
 
 STEPS = 10  # images per row, the two end points included
 

@@ -1,5 +1,5 @@
 """The digit classifier: a small LeNet whose penultimate layer is the feature space of the
-sample-quality metrics (mnistgan.quality), and whose softmax reads which digit a sample is.
+sample-quality metrics (evaluation.quality), and whose softmax reads which digit a sample is.
 Inception features are the wrong tool for 28x28 digits and cannot be fetched offline; MNIST
 papers use a LeNet for this (Binkowski et al. 2018, App. F).
 """
@@ -11,10 +11,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .digits import N_CLASSES
-from .errors import UserError
-from .params import EvaluatorParams
-from .pixels import to_unit
+from mnistgan.core.digits import N_CLASSES
+from mnistgan.core.errors import UserError
+from mnistgan.core.params import EvaluatorParams
+from mnistgan.core.pixels import to_unit
 
 FEATURES = 128  # width of the penultimate layer: the dimension of the metrics' feature space
 

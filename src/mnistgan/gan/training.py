@@ -1,4 +1,4 @@
-"""The GAN training loop: a choice of objective (mnistgan.objectives), train.d_steps D updates
+"""The GAN training loop: a choice of objective (mnistgan.gan.objectives), train.d_steps D updates
 per G update, an optional EMA of the generator, batches sliced from one in-memory tensor, and a
 checkpoint at the end of every epoch so a killed run resumes where it was and finishes
 byte-identical to an uninterrupted one."""
@@ -17,16 +17,16 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from . import distributed, objectives
-from .device import generator_device, precision, resolve
-from .distributed import World
-from .ema import update_ema, warmed_decay
-from .errors import UserError
-from .models import build
-from .params import ModelParams, TrainParams
-from .pixels import to_unit
-from .resume import fingerprint, load_resume, save_resume
-from .sampling import class_latents, digit_frequencies, generate, latents
+from mnistgan.core.device import generator_device, precision, resolve
+from mnistgan.core.errors import UserError
+from mnistgan.core.params import ModelParams, TrainParams
+from mnistgan.core.pixels import to_unit
+from mnistgan.gan import distributed, objectives
+from mnistgan.gan.distributed import World
+from mnistgan.gan.ema import update_ema, warmed_decay
+from mnistgan.gan.models import build
+from mnistgan.gan.resume import fingerprint, load_resume, save_resume
+from mnistgan.gan.sampling import class_latents, digit_frequencies, generate, latents
 
 COLUMNS = ["step", "epoch", "d_loss", "g_loss", "d_real", "d_fake"]
 GRID_SIZE = 64
@@ -495,7 +495,7 @@ def train(
     """Train on uint8 `images` (N, 1, 28, 28) (and their int64 `labels` (N,), needed when the
     model is conditional), resuming from `checkpoint` when it matches. `on_row` and `on_epoch`
     see every logged row and finished epoch once, in order, resumed or not (live progress).
-    Under torchrun (`world`, see mnistgan.distributed) each process trains on its slice of
+    Under torchrun (`world`, see mnistgan.gan.distributed) each process trains on its slice of
     every batch; rank 0 alone reads and writes the checkpoint."""
     epochs, batch_size = train_params.epochs, train_params.batch_size
     labels = used_labels(model_params, labels)

@@ -9,15 +9,15 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from .digits import N_CLASSES
-from .params import ModelParams
+from mnistgan.core.digits import N_CLASSES
+from mnistgan.core.params import ModelParams
 
 BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 
 
 def model_keys(name: str, keys: str) -> type:
     """A frozen dataclass of these `model:` params, with their types and bounds (ModelParams):
-    what builds one network, so all that a model file of it holds (mnistgan.checkpoint)."""
+    what builds one network, so all that a model file of it holds (mnistgan.core.checkpoint)."""
     picked = [f for f in fields(ModelParams) if f.name in keys.split()]
     return make_dataclass(
         name, [(f.name, f.type, field(metadata=f.metadata)) for f in picked], frozen=True

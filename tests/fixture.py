@@ -1,4 +1,4 @@
-"""An IDX folder made of the 10,000 real MNIST test digits, for tests and offline demos.
+"""An IDX folder made of the 10,000 real MNIST test digits, for tests and benchmarks.
 
 The official 60k training images are not always at hand (offline machines, CI). This
 splits the real t10k digits into 8,000 "train" and 2,000 "test" images, taking every
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import torch
 
-from .idx import read_idx, write_idx
-from .raw import FILES
+from mnistgan.data.idx import read_idx, write_idx
+from mnistgan.data.raw import FILES
 
 
 def build_from_t10k(source: Path, dest: Path) -> Path:

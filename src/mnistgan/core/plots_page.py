@@ -11,7 +11,7 @@ requirements.txt (upstream's minified builds of vega 5.33.0, vega-lite 5.23.0 an
 import importlib.resources
 import re
 
-from .errors import UserError
+from mnistgan.core.errors import UserError
 
 PACKAGE = "js_lib_vega_embed"
 LIBRARIES = ["vega5.js", "vega-lite5.js", "vega-embed6.js"]  # in load order

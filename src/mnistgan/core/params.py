@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import yaml
 
-from .errors import UserError
+from mnistgan.core.errors import UserError
 
 # Upper bounds on sizes: far above real use, low enough that a typo (1e9) is refused naming
 # its key instead of meeting the allocator or the OOM killer. A model file's stored config is

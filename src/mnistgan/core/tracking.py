@@ -7,7 +7,7 @@ so a rerun writes the same bytes."""
 import torch
 from dvclive import Live
 
-from .pixels import grid
+from mnistgan.core.pixels import grid
 
 
 def open_live(folder: str) -> Live:

@@ -12,7 +12,7 @@ import math
 import torch
 from torch import nn
 
-from .pixels import to_unit
+from mnistgan.core.pixels import to_unit
 
 
 def drafts_needed(n: int, keep: float) -> int:

@@ -3,9 +3,9 @@
 import torch
 from torch import nn
 
-from .digits import N_CLASSES, digit_counts
-from .errors import UserError
-from .pixels import to_uint8
+from mnistgan.core.digits import N_CLASSES, digit_counts
+from mnistgan.core.errors import UserError
+from mnistgan.core.pixels import to_uint8
 
 
 @torch.no_grad()

@@ -1,7 +1,7 @@
 """Model files: a network's weights plus the config that builds it, loaded without unpickling.
 
 A file holds {"format", "kind", "config", "state_dict"}. Its config is the network's own
-(mnistgan.models.GeneratorConfig, ...), not the params it was trained with: a generator file
+(mnistgan.gan.models.GeneratorConfig, ...), not the params it was trained with: a generator file
 carries no discriminator key, so a key added for one network leaves the other's files as
 they were. A key added to a network's config goes into ADDED with the value that builds what
 older files hold, and FORMAT goes up by one: files of every format since OLDEST_FORMAT load.
@@ -21,9 +21,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import atomic
-from .errors import UserError
-from .params import parse_section, preview
+from mnistgan.core import atomic
+from mnistgan.core.errors import UserError
+from mnistgan.core.params import parse_section, preview
 
 FORMAT = 1  # what save_model writes
 OLDEST_FORMAT = 0  # 0: a file without "format", whose config was the whole model: section

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .classifier import embed
-from .errors import UserError
-from .quality import class_histogram, conditional_accuracy, knn_radii, quality
+from mnistgan.core.errors import UserError
+from mnistgan.evaluation.classifier import embed
+from mnistgan.evaluation.quality import class_histogram, conditional_accuracy, knn_radii, quality
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ images (a D that cannot is either fooled or broken; the quality metrics tell whi
 import torch
 from torch import nn
 
-from .pixels import to_unit
+from mnistgan.core.pixels import to_unit
 
 
 @torch.no_grad()

@@ -14,8 +14,8 @@ import torch.distributed as dist
 import torch.distributed.nn.functional as dist_nn
 from torch import nn
 
-from .cpu import usable_cores
-from .errors import UserError
+from mnistgan.core.cpu import usable_cores
+from mnistgan.core.errors import UserError
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The prepare stage's data: the four raw IDX files checked and read, the training set split.
 
-The download stage (mnistgan.raw) puts the files in data/raw/<dataset>/.
+The download stage (mnistgan.data.raw) puts the files in data/raw/<dataset>/.
 """
 
 import sys
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import torch
 
-from .errors import UserError
-from .idx import read_idx
-from .raw import FILES, find_raw, md5, official_md5
+from mnistgan.core.errors import UserError
+from mnistgan.data.idx import read_idx
+from mnistgan.data.raw import FILES, find_raw, md5, official_md5
 
 
 def locate(raw_dir: Path, dataset: str = "mnist") -> dict[str, Path]:

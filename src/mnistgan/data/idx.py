@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import UserError
+from mnistgan.core.errors import UserError
 
 UBYTE = 0x08
 MAX_ITEMS = 1_000_000  # MNIST, Fashion-MNIST and KMNIST hold 70,000 each

@@ -1,0 +1,1 @@
+"""What every side shares: params, errors, files written atomically, devices, pixels, tracking."""

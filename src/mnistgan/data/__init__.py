@@ -1,0 +1,1 @@
+"""The raw IDX files and the prepared splits."""

@@ -1,0 +1,1 @@
+"""The GAN: its networks, objectives, training loop and sampling."""

@@ -1,0 +1,54 @@
+"""The package's parts stay apart: the GAN side and the evaluation side never import each
+other, core imports neither, and each stage's deps in dvc.yaml name every library folder the
+stage runs code from, so a changed module always reruns the stages it shapes."""
+
+import ast
+from pathlib import Path
+
+import yaml
+from conftest import REPO
+
+PKG = REPO / "src/mnistgan"
+PARTS = ["core", "data", "gan", "evaluation"]
+MAY_IMPORT = {"core": {"core"}, "data": {"core", "data"}, "gan": {"core", "gan"}}
+MAY_IMPORT["evaluation"] = {"core", "evaluation"}
+
+
+def parts_imported(path: Path) -> set[str]:
+    """The parts of mnistgan that the module at `path` imports."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+        names += [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        for name in names:
+            bits = name.split(".")
+            if bits[0] == "mnistgan" and len(bits) > 1 and bits[1] in PARTS:
+                found.add(bits[1])
+    return found
+
+
+def test_each_part_imports_only_what_it_may():
+    for part, allowed in MAY_IMPORT.items():
+        for module in (PKG / part).glob("*.py"):
+            assert parts_imported(module) <= allowed, f"{module.relative_to(REPO)}"
+
+
+def test_every_library_module_lives_in_a_part():
+    assert {p.name for p in PKG.glob("*.py")} == {"__init__.py", "__main__.py"}
+
+
+def test_stage_deps_name_every_part_the_stage_runs():
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    for name, stage in stages.items():
+        needed = {"core"}
+        todo = parts_imported(REPO / f"stages/{name}.py")
+        while todo:  # and what those parts import in turn
+            part = todo.pop()
+            needed.add(part)
+            todo |= MAY_IMPORT[part] - needed
+        deps = set(stage["deps"])
+        if name == "download":  # its one module: a rerun fetches the data set again
+            assert "src/mnistgan/data/raw.py" in deps
+            continue
+        missing = {f"src/mnistgan/{part}" for part in needed} - deps
+        assert not missing, f"{name}: {missing}"
