@@ -27,6 +27,7 @@ def data(n: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
     return images, torch.randint(0, 10, (n,), generator=g)
 
 
+@pytest.mark.slow  # six training runs
 @pytest.mark.parametrize("arch", ["mlp", "dcgan"])
 @pytest.mark.parametrize(
     "loss,d_norm,sn",
