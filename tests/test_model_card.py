@@ -25,10 +25,21 @@ def test_the_generator_artifact_has_a_card_on_lenet_fid():
 
 
 def test_load_generator_gives_an_eval_mode_generator_with_its_config(tmp_path):
-    cfg = replace(TINY, conditional=True)
-    save_model(tmp_path / "g.pt", "generator", build_generator(cfg))
+    model_params = replace(TINY, conditional=True)
+    save_model(tmp_path / "g.pt", "generator", build_generator(model_params))
     g = mnistgan.load_generator(tmp_path / "g.pt")
-    assert not g.training and g.config == narrow(GeneratorConfig, cfg)
+    assert not g.training and g.config == narrow(GeneratorConfig, model_params)
+
+
+def test_sample_draws_the_same_images_for_a_seed_and_the_digits_asked(tmp_path):
+    torch.manual_seed(0)
+    save_model(tmp_path / "g.pt", "generator", build_generator(replace(TINY, conditional=True)))
+    g = mnistgan.load_generator(tmp_path / "g.pt")
+    images = mnistgan.sample(g, 20, seed=1)
+    assert images.shape == (20, 1, 28, 28) and images.dtype == torch.uint8
+    assert torch.equal(images, mnistgan.sample(g, 20, seed=1))
+    sevens = mnistgan.sample(g, 20, seed=1, digits=torch.full((20,), 7))
+    assert not torch.equal(images, sevens)  # each digit in turn, unless told otherwise
 
 
 @pytest.mark.slow  # a fresh python, as a user's

@@ -2,10 +2,9 @@
 
 A trained generator from Python (docs/model-card.md):
 
-    from mnistgan import load_generator
-    from mnistgan.gan import sampling
+    from mnistgan import load_generator, sample
     g = load_generator("models/generator.pt")
-    images = sampling.generate(g, sampling.latents(16, g.config.z_dim, seed=0))
+    images = sample(g, 16, seed=0)  # uint8 (16, 1, 28, 28)
 """
 
 
@@ -18,3 +17,13 @@ def load_generator(path):
     from mnistgan.gan.models import GeneratorConfig, build_generator
 
     return load_model(path, "generator", build_generator, GeneratorConfig)[0]
+
+
+def sample(g, n: int, seed: int = 0, digits=None):
+    """`n` uint8 images (n, 1, 28, 28) from generator `g`, the same for the same `seed`; a
+    conditional `g` draws `digits` (a tensor of n labels; None: each digit in turn)."""
+    from mnistgan.gan.sampling import balanced_labels, generate, latents
+
+    if g.config.conditional and digits is None:
+        digits = balanced_labels(n)
+    return generate(g, latents(n, g.config.z_dim, seed), digits)
