@@ -71,7 +71,7 @@ def main() -> None:
     classifier, _ = load_model(
         "models/classifier.pt", "classifier", build_classifier, ClassifierConfig
     )
-    z = latents(10000, m.z_dim, SAMPLE_SEED)
+    z = latents(10000, m.z_dim, SAMPLE_SEED, p.sample.temperature)
     prior = digit_frequencies(train["labels"])
     y = prior_labels(prior, len(z), SAMPLE_SEED) if m.conditional else None
     checkpoint = Path(tempfile.mkdtemp()) / "checkpoint.pt"

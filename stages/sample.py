@@ -31,7 +31,8 @@ def main() -> None:
     device.make_deterministic(where)
     g, g_config = load_model(GENERATOR, "generator", build_generator, GeneratorConfig)
     g = g.to(where)  # the noise and labels are drawn on the CPU, whatever the device
-    z = latents(drafts_needed(p.sample.n, p.sample.keep), g_config.z_dim, p.sample.seed)
+    n, t = drafts_needed(p.sample.n, p.sample.keep), p.sample.temperature
+    z = latents(n, g_config.z_dim, p.sample.seed, t)
     labels = None
     if g_config.conditional:  # each digit as often as in the training data
         prior = digit_frequencies(load_safely("data/prepared/train.pt")["labels"])
@@ -46,7 +47,7 @@ def main() -> None:
     if g_config.conditional:
         atomic.write_torch("data/samples/samples.pt", {"images": images, "labels": labels})
         grid = grid_png(
-            generate(g, *class_latents(g_config.z_dim, p.sample.seed + 1), source=GENERATOR),
+            generate(g, *class_latents(g_config.z_dim, p.sample.seed + 1, t), source=GENERATOR),
             nrow=10,
         )
     else:

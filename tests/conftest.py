@@ -115,7 +115,14 @@ def small_raw() -> dict:
             "digit_loss": 0.7,
             "processes": 1,
         },
-        "sample": {"n": 64, "seed": 1, "grid": 16, "keep": 1.0, "device": "cpu"},
+        "sample": {
+            "n": 64,
+            "seed": 1,
+            "grid": 16,
+            "keep": 1.0,
+            "temperature": 1.0,
+            "device": "cpu",
+        },
         "evaluator": {"epochs": 1, "batch_size": 64, "lr": 0.002, "seed": 3, "device": "cpu"},
         "evaluate": {"n_samples": 64, "seed": 2},
     }

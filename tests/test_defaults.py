@@ -12,7 +12,7 @@ from conftest import REPO, SMALL, small_raw
 from mnistgan.core import device, params
 from mnistgan.core.errors import UserError
 from mnistgan.core.params import ModelParams, TrainParams
-from mnistgan.gan import models, training
+from mnistgan.gan import models, sampling, training
 
 P, RAW = SMALL, small_raw()
 
@@ -48,6 +48,7 @@ def test_params_yaml_parses_and_is_the_studied_default(shipped):
     assert t.ema is not None and t.lr_decay > 0 and t.amp == "auto"
     assert t.digit_loss > 0  # holds a conditional G to its digit
     assert m.features == 32 and m.d_features == 32  # G 48 paid, but not in time
+    assert shipped.sample.temperature == sampling.TEMPERATURE  # what generate draws at
 
 
 @pytest.mark.parametrize("conditional", [False, True])

@@ -13,6 +13,7 @@ from mnistgan import __main__ as cli
 from mnistgan.core import params
 from mnistgan.core.checkpoint import save_model
 from mnistgan.core.errors import UserError
+from mnistgan.gan import sampling
 from mnistgan.gan.models import build
 
 TINY = replace(SMALL.model, features=4, d_features=4)
@@ -65,3 +66,22 @@ def test_checkpoint_that_is_not_a_regular_file_is_refused_not_waited_on(tmp_path
     assert result.returncode == 1
     assert result.stderr == f"error: {fifo}: not a regular file\n"
     assert not out.exists()
+
+
+def test_temperature_scales_z_and_defaults_to_the_pipelines(tmp_path, monkeypatch, checkpoint):
+    drawn = {}
+    for t in (None, "1.1", "1.0"):
+        out = tmp_path / f"{t}.pt"
+        generate(monkeypatch, checkpoint, "--out", str(out), *(["--temperature", t] if t else []))
+        drawn[t] = torch.load(out, weights_only=True)["images"]
+    assert sampling.TEMPERATURE == 1.1 and torch.equal(drawn[None], drawn["1.1"])
+    assert not torch.equal(drawn["1.1"], drawn["1.0"])
+    for bad in ("0", "5"):
+        with pytest.raises(UserError, match=f"^--temperature: got {bad}.0, expected a number"):
+            generate(
+                monkeypatch, checkpoint, "--temperature", bad, "--out", str(tmp_path / "x.png")
+            )
+
+
+def test_latents_at_a_temperature_are_the_same_draw_scaled():
+    assert torch.equal(sampling.latents(8, 5, 3, 1.5), sampling.latents(8, 5, 3) * 1.5)

@@ -19,11 +19,13 @@ def load_generator(path):
     return load_model(path, "generator", build_generator, GeneratorConfig)[0]
 
 
-def sample(g, n: int, seed: int = 0, digits=None):
+def sample(g, n: int, seed: int = 0, digits=None, temperature: float | None = None):
     """`n` uint8 images (n, 1, 28, 28) from generator `g`, the same for the same `seed`; a
-    conditional `g` draws `digits` (a tensor of n labels; None: each digit in turn)."""
-    from mnistgan.gan.sampling import balanced_labels, generate, latents
+    conditional `g` draws `digits` (a tensor of n labels; None: each digit in turn). The
+    latent's `temperature` defaults to the pipeline's (mnistgan.gan.sampling.TEMPERATURE)."""
+    from mnistgan.gan.sampling import TEMPERATURE, balanced_labels, generate, latents
 
     if g.config.conditional and digits is None:
         digits = balanced_labels(n)
-    return generate(g, latents(n, g.config.z_dim, seed), digits)
+    t = TEMPERATURE if temperature is None else temperature
+    return generate(g, latents(n, g.config.z_dim, seed, t), digits)

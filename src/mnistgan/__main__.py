@@ -13,7 +13,7 @@ from mnistgan.core.errors import UserError, exit_on_user_error
 from mnistgan.core.params import MAX_GRID, MAX_IMAGES, MAX_SEED
 from mnistgan.core.pixels import grid_png
 from mnistgan.gan.models import GeneratorConfig, build_generator
-from mnistgan.gan.sampling import balanced_labels, generate, latents
+from mnistgan.gan.sampling import TEMPERATURE, balanced_labels, generate, latents
 
 
 def main() -> None:
@@ -26,6 +26,9 @@ def main() -> None:
     )
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument(
+        "--temperature", type=float, default=TEMPERATURE, help="scale of z, as sample.temperature"
+    )
+    gen.add_argument(
         "--digit", type=int, choices=range(N_CLASSES), help="conditional models: which digit"
     )
     gen.add_argument("--out", required=True, help="a .png grid, or a .pt file {'images': uint8}")
@@ -34,6 +37,8 @@ def main() -> None:
         raise UserError(f"-n: got {args.n}, expected an integer in [1, {MAX_IMAGES}]")
     if not 0 <= args.seed < MAX_SEED:
         raise UserError(f"--seed: got {args.seed}, expected an integer in [0, 2^63)")
+    if not 0 < args.temperature <= 4:
+        raise UserError(f"--temperature: got {args.temperature}, expected a number in (0, 4]")
     atomic.check_target(Path(args.out))  # before the work, not after it
     if args.n > MAX_GRID and Path(args.out).suffix != ".pt":
         raise UserError(
@@ -52,7 +57,8 @@ def main() -> None:
         labels = (
             balanced_labels(args.n) if args.digit is None else torch.full((args.n,), args.digit)
         )
-    images = generate(g, latents(args.n, g_config.z_dim, args.seed), labels, source=args.checkpoint)
+    z = latents(args.n, g_config.z_dim, args.seed, args.temperature)
+    images = generate(g, z, labels, source=args.checkpoint)
     if Path(args.out).suffix == ".pt":
         out = {"images": images} if labels is None else {"images": images, "labels": labels}
         atomic.write_torch(args.out, out)

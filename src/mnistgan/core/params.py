@@ -120,6 +120,7 @@ class SampleParams:
     seed: int = seed_int()
     grid: int = between(1, MAX_GRID)
     keep: float = rule("a number in (0, 1]", lambda v: 0 < v <= 1)  # share of drafts kept
+    temperature: float = rule("a number in (0, 4]", lambda v: 0 < v <= 4)  # scale of z
     device: Literal["auto", "cpu", "cuda", "mps"]  # where G draws (D's rejection: the CPU)
 
 

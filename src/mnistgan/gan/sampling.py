@@ -60,11 +60,21 @@ def class_rows(per_class: int = 10) -> torch.Tensor:
     return torch.arange(N_CLASSES).repeat_interleave(per_class)
 
 
-def class_latents(z_dim: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def class_latents(
+    z_dim: int, seed: int, temperature: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Noise and labels for 10 images of each digit, digit d in row d (pixels.grid_png nrow=10)."""
     y = class_rows()
-    return latents(len(y), z_dim, seed), y
+    return latents(len(y), z_dim, seed, temperature), y
 
 
-def latents(n: int, z_dim: int, seed: int) -> torch.Tensor:
-    return torch.randn(n, z_dim, generator=torch.Generator().manual_seed(seed))
+# A GAN's generator draws too narrow a set: its samples cover less of the data than its
+# training z ~ N(0, I) should give. Drawing z at a larger scale widens them again; 1.1 brought
+# FID and recall closest to real on MNIST (docs/studies/2026-11-25-quality.md). The pipeline
+# sets it as sample.temperature; `generate` and mnistgan.sample default to it
+TEMPERATURE = 1.1
+
+
+def latents(n: int, z_dim: int, seed: int, temperature: float = 1.0) -> torch.Tensor:
+    """n seeded latent vectors z ~ N(0, temperature^2 I)."""
+    return torch.randn(n, z_dim, generator=torch.Generator().manual_seed(seed)) * temperature
