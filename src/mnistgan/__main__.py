@@ -10,7 +10,7 @@ from mnistgan.core import atomic
 from mnistgan.core.checkpoint import load_model
 from mnistgan.core.digits import N_CLASSES
 from mnistgan.core.errors import UserError, exit_on_user_error
-from mnistgan.core.params import MAX_GRID, MAX_IMAGES, MAX_SEED
+from mnistgan.core.params import MAX_GRID, MAX_IMAGES, MAX_SEED, MAX_TEMPERATURE
 from mnistgan.core.pixels import grid_png
 from mnistgan.gan.models import GeneratorConfig, build_generator
 from mnistgan.gan.sampling import TEMPERATURE, balanced_labels, generate, latents
@@ -37,8 +37,10 @@ def main() -> None:
         raise UserError(f"-n: got {args.n}, expected an integer in [1, {MAX_IMAGES}]")
     if not 0 <= args.seed < MAX_SEED:
         raise UserError(f"--seed: got {args.seed}, expected an integer in [0, 2^63)")
-    if not 0 < args.temperature <= 4:
-        raise UserError(f"--temperature: got {args.temperature}, expected a number in (0, 4]")
+    if not 0 < args.temperature <= MAX_TEMPERATURE:
+        raise UserError(
+            f"--temperature: got {args.temperature}, expected a number in (0, {MAX_TEMPERATURE:g}]"
+        )
     atomic.check_target(Path(args.out))  # before the work, not after it
     if args.n > MAX_GRID and Path(args.out).suffix != ".pt":
         raise UserError(

@@ -32,6 +32,7 @@ MAX_EPOCHS = 100_000
 MAX_D_STEPS = 100
 MAX_LOG_EVERY = 1_000_000  # past the steps of any epoch: one row per epoch
 MAX_CORES = 1024  # train.threads, train.processes; the train stage also holds both to the cores
+MAX_TEMPERATURE = 4.0  # sample.temperature, generate --temperature: past it, z is mostly tails
 MAX_SEED = 2**63  # seeds are in [0, 2^63): torch takes < 2^64, and stages add small offsets
 
 
@@ -120,7 +121,9 @@ class SampleParams:
     seed: int = seed_int()
     grid: int = between(1, MAX_GRID)
     keep: float = rule("a number in (0, 1]", lambda v: 0 < v <= 1)  # share of drafts kept
-    temperature: float = rule("a number in (0, 4]", lambda v: 0 < v <= 4)  # scale of z
+    temperature: float = rule(  # scale of z
+        f"a number in (0, {MAX_TEMPERATURE:g}]", lambda v: 0 < v <= MAX_TEMPERATURE
+    )
     device: Literal["auto", "cpu", "cuda", "mps"]  # where G draws (D's rejection: the CPU)
 
 
