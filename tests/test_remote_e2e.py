@@ -26,7 +26,7 @@ def test_second_clone_reuses_runs_made_elsewhere(pipeline: Path, tmp_path: Path)
     run(["dvc", "push", "--run-cache"], a)
     baseline = digests(a, DETERMINISTIC)
     # ... and an experiment, pushed with its outputs and run cache.
-    run(["dvc", "exp", "run", "-n", "fast-g", "-S", "train.lr_g=0.001"], a)
+    run(["dvc", "exp", "run", "-n", "fast-g", "-S", "train.lr_g=0.002"], a)
     experiment = digests(a, MODELS)
     run(["dvc", "exp", "push", "--run-cache", "origin", "fast-g"], a)
     # Back to the baseline's params: the run cache restores its outputs, nothing retrains.
