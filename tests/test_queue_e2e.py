@@ -15,7 +15,7 @@ import torch
 from conftest import OFFLINE, run, tool_env, write_params
 
 pytestmark = pytest.mark.e2e
-EXPS = {"exp-a": ["-S", "train.lr_d=0.001"], "exp-b": ["-S", "train.seed=7"]}
+EXPS = {"exp-a": ["-S", "train.lr_d=0.002"], "exp-b": ["-S", "train.seed=7"]}
 COMPARED = ["models/generator.pt", "models/discriminator.pt", "metrics/train/metrics.json"]
 
 
@@ -90,7 +90,7 @@ def test_queued_experiments_are_isolated_and_reproducible(pipeline: Path):
 
     # A checkpoint in the workspace that exp-a would resume from if it could see it: exp-a's
     # params after one epoch, with the generator's weights then tampered with.
-    write_params(repo, {"train": {"lr_d": 0.001, "epochs": 1}})
+    write_params(repo, {"train": {"lr_d": 0.002, "epochs": 1}})
     run(["dvc", "repro", "train"], repo)
     run(["git", "checkout", "params.yaml"], repo)
     ckpt = torch.load(repo / "models/checkpoint.pt", weights_only=True)
