@@ -92,6 +92,30 @@ def autocast(amp: str | None, device: torch.device) -> contextlib.AbstractContex
     return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
+def computes_in(amp: str | None, device: torch.device) -> str:
+    """What the forward passes compute in under `amp` on `device`: "bf16" or "fp32"."""
+    return "fp32" if isinstance(autocast(amp, device), contextlib.nullcontext) else "bf16"
+
+
+def sum_dtype(device: torch.device) -> torch.dtype:
+    """The dtype of running sums kept on `device`: float64, but float32 on an Apple GPU,
+    which has no float64."""
+    return torch.float32 if device.type == "mps" else torch.float64
+
+
+def on_cpu(obj: Any) -> Any:
+    """`obj` with every tensor in its dicts, lists and tuples moved to the CPU (CPU tensors
+    are kept, not copied): what a file or a broadcast between processes holds, so it loads on
+    a machine without the GPU it came from and no process unpickles onto another's GPU."""
+    if isinstance(obj, torch.Tensor):
+        return obj.cpu()
+    if isinstance(obj, dict):
+        return {k: on_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(on_cpu(v) for v in obj)
+    return obj
+
+
 def precision(
     amp: str | None, device: torch.device
 ) -> Callable[[], contextlib.AbstractContextManager]:

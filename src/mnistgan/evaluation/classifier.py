@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mnistgan.core.device import sum_dtype
 from mnistgan.core.digits import N_CLASSES
 from mnistgan.core.errors import UserError
 from mnistgan.core.params import EvaluatorParams
@@ -60,14 +61,16 @@ def build_classifier(config: ClassifierConfig) -> nn.Module:
 
 @torch.no_grad()
 def embed(classifier: nn.Module, images: torch.Tensor, batch: int = 1000):
-    """Penultimate features (N, FEATURES) and class probabilities (N, 10) of uint8 images."""
+    """Penultimate features (N, FEATURES) and class probabilities (N, 10) of uint8 images,
+    computed on the classifier's device, returned on the CPU."""
     classifier.eval()
+    device = next(classifier.parameters()).device
     feats, probs = [], []
     for b in images.split(batch):
-        f = classifier.features(to_unit(b))
+        f = classifier.features(to_unit(b.to(device)))
         feats.append(f)
         probs.append(torch.softmax(classifier.head(f), dim=1))
-    return torch.cat(feats), torch.cat(probs)
+    return torch.cat(feats).cpu(), torch.cat(probs).cpu()
 
 
 def accuracy(classifier: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
@@ -107,7 +110,8 @@ def train_classifier(
     for epoch in range(epochs):
         classifier.train()
         perm = torch.randperm(len(x), generator=rng).to(device)
-        loss_sum = torch.zeros((), dtype=torch.float64)
+        # summed on the device: one host sync an epoch, for its log line, not one a step
+        loss_sum = torch.zeros((), dtype=sum_dtype(x.device), device=x.device)
         for i in range(steps):
             idx = perm[i * batch_size : (i + 1) * batch_size]
             loss = F.cross_entropy(classifier(x[idx]), labels[idx])
@@ -115,6 +119,6 @@ def train_classifier(
             loss.backward()
             opt.step()
             sched.step()
-            loss_sum += loss.detach().cpu()  # a GPU waits here: the LeNet is small
+            loss_sum += loss.detach()
         log(f"classifier epoch {epoch + 1}/{epochs}: loss {float(loss_sum) / steps:.4f}")
     return classifier.cpu().eval()

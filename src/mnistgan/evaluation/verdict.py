@@ -11,11 +11,14 @@ from mnistgan.core.pixels import to_unit
 def d_scores(
     d: nn.Module, images: torch.Tensor, labels: torch.Tensor | None = None, batch: int = 1000
 ) -> torch.Tensor:
-    """D's probability that each uint8 image is real (a conditional D: real as that digit)."""
+    """D's probability that each uint8 image is real (a conditional D: real as that digit),
+    computed on D's device, returned on the CPU."""
     d.eval()
-    xs = images.split(batch)
-    ys = [None] * len(xs) if labels is None else labels.split(batch)
-    return torch.cat([torch.sigmoid(d(to_unit(x), y)) for x, y in zip(xs, ys, strict=True)])
+    device = next(d.parameters()).device
+    xs = [x.to(device) for x in images.split(batch)]
+    ys = [None] * len(xs) if labels is None else [y.to(device) for y in labels.split(batch)]
+    scores = [torch.sigmoid(d(to_unit(x), y)) for x, y in zip(xs, ys, strict=True)]
+    return torch.cat(scores).cpu()
 
 
 def roc_auc(pos: torch.Tensor, neg: torch.Tensor) -> float:

@@ -15,6 +15,7 @@ import torch.distributed.nn.functional as dist_nn
 from torch import nn
 
 from mnistgan.core.cpu import usable_cores
+from mnistgan.core.device import on_cpu
 from mnistgan.core.errors import UserError
 
 
@@ -174,7 +175,8 @@ def mean_(t: torch.Tensor, world: World) -> torch.Tensor:
 
 def from_main(obj, world: World):
     """Rank 0's `obj` on every rank (rank 0 alone reads the checkpoint, so every rank resumes
-    from the same state even where nodes share no disk)."""
-    box = [obj]
+    from the same state even where nodes share no disk), its tensors on the CPU: pickled GPU
+    tensors would unpickle onto rank 0's GPU in every process."""
+    box = [on_cpu(obj)]
     dist.broadcast_object_list(box, src=0)
     return box[0]

@@ -27,18 +27,21 @@ def sureness(
     """(group, score) per uint8 image, higher score = surer. A supervised D: the digit asked
     for (conditional) or the one D reads, scored by D's K+1-class log-probability that the
     image is a real one of that digit, log(exp(l_c) / (1 + sum_k exp(l_k))): its realness and
-    its reading in one number. A plain D: one group, scored by its realness logit."""
+    its reading in one number. A plain D: one group, scored by its realness logit. Computed
+    on D's device, returned on the CPU."""
     d.eval()
+    device = next(d.parameters()).device
     xs = images.split(batch)
-    pairs = list(zip(xs, [None] * len(xs) if labels is None else labels.split(batch), strict=True))
+    ys = [None] * len(xs) if labels is None else [y.to(device) for y in labels.split(batch)]
+    pairs = list(zip([x.to(device) for x in xs], ys, strict=True))
     if not getattr(d, "supervised", False):
         logits = torch.cat([d(to_unit(x), y) for x, y in pairs])
-        return torch.zeros(len(images), dtype=torch.int64), logits
+        return torch.zeros(len(images), dtype=torch.int64), logits.cpu()
     classes = torch.cat([d(to_unit(x), y, with_classes=True)[1] for x, y in pairs])
-    fake = torch.zeros(len(classes), 1)  # the K+1-th class, "generated", has logit 0
+    fake = classes.new_zeros(len(classes), 1)  # the K+1-th class, "generated", has logit 0
     log_p = torch.cat([fake, classes], 1).log_softmax(1)[:, 1:]
-    group = classes.argmax(1) if labels is None else labels
-    return group, log_p.gather(1, group[:, None]).squeeze(1)
+    group = classes.argmax(1) if labels is None else labels.to(device)
+    return group.cpu(), log_p.gather(1, group[:, None]).squeeze(1).cpu()
 
 
 def most_sure(group: torch.Tensor, score: torch.Tensor, n: int) -> torch.Tensor:

@@ -1,7 +1,11 @@
 """The resume checkpoint (models/checkpoint.pt): all that training has changed by the end of
 an epoch (nets, optimizers, noise generator, what it logged) under a fingerprint of what it
 trains on, so a killed run resumes where it was and ends byte-identical to an uninterrupted
-one. Unlike a model file (mnistgan.core.checkpoint) it lives only as long as one run."""
+one. Unlike a model file (mnistgan.core.checkpoint) it lives only as long as one run.
+
+Its tensors are saved on the CPU, so it loads on any machine; it resumes only on the device
+type and precision it was trained in (a GPU's noise generator is no CPU's, and its numbers
+differ), and elsewhere says so in one line and trains afresh."""
 
 import copy
 import hashlib
@@ -15,6 +19,7 @@ import torch
 
 from mnistgan.core import atomic
 from mnistgan.core.checkpoint import load_safely
+from mnistgan.core.device import on_cpu
 from mnistgan.core.errors import UserError
 from mnistgan.core.params import ModelParams, TrainParams
 
@@ -28,14 +33,18 @@ def fingerprint(
     images: torch.Tensor,
     labels: torch.Tensor | None,
     nets: tuple[torch.nn.Module, ...],
+    where: str,
 ) -> str:
-    """Identifies what a checkpoint was trained on: params, data and the nets' weight shapes
-    (a checkpoint from code whose layers have changed since is ignored, not half-loaded);
-    not the number of processes (they train the same model), nor the epoch count unless the
-    learning rates decay towards the last epoch."""
+    """Identifies what a checkpoint was trained on: params, data, the nets' weight shapes
+    (a checkpoint from code whose layers have changed since is ignored, not half-loaded) and
+    `where`, the device type and precision chosen (e.g. "cuda, bf16"), not the settings
+    train.device and train.amp (`auto` is a CPU on one machine, a GPU on another); not the
+    number of processes (they train the same model), nor the epoch count unless the learning
+    rates decay towards the last epoch."""
     shapes = [(k, list(v.shape)) for net in nets for k, v in net.state_dict().items()]
     epochs = train.epochs if train.lr_decay else None
-    config = [asdict(model), asdict(train) | {"epochs": epochs, "processes": None}, shapes]
+    chosen = {"epochs": epochs, "processes": None, "device": where, "amp": None}
+    config = [asdict(model), asdict(train) | chosen, shapes]
     h = hashlib.sha256(json.dumps(config).encode())
     h.update(images.numpy().tobytes())
     if labels is not None:
@@ -43,14 +52,17 @@ def fingerprint(
     return h.hexdigest()
 
 
-def save_resume(path: Path, fp: str, epoch: int, nets: Any, logged: dict) -> None:
-    """`nets` (training.Nets) and `logged` (LOGGED's lists) after `epoch`, under `fp`."""
-    atomic.write_torch(path, {"fingerprint": fp, "epoch": epoch} | nets.state_dict() | logged)
+def save_resume(path: Path, fp: str, where: str, epoch: int, nets: Any, logged: dict) -> None:
+    """`nets` (training.Nets) and `logged` (LOGGED's lists) after `epoch`, under `fp`, on the
+    CPU, with `where` they were trained (fingerprint)."""
+    state = {"fingerprint": fp, "where": where, "epoch": epoch} | nets.state_dict() | logged
+    atomic.write_torch(path, on_cpu(state))
 
 
-def load_resume(path: Path, fp: str, nets: Any, epochs: int) -> tuple[int, dict]:
+def load_resume(path: Path, fp: str, where: str, nets: Any, epochs: int) -> tuple[int, dict]:
     """(epochs done, LOGGED's lists) from the checkpoint at `path`, loaded into `nets`, when
-    this very run made it (fingerprint `fp`, not past `epochs`); else (0, {}), a fresh start.
+    this very run made it (fingerprint `fp`, trained `where` this run trains, not past
+    `epochs`); else (0, {}), a fresh start.
     A checkpoint that cannot be loaded is moved aside, not a reason to fail: it is no DVC
     output, so nothing else would ever remove it, and every later run would stop on it."""
     if not path.exists():
@@ -60,6 +72,9 @@ def load_resume(path: Path, fp: str, nets: Any, epochs: int) -> tuple[int, dict]
         state = load_safely(path)
         if not isinstance(state, dict) or "fingerprint" not in state:
             raise UserError("not a training checkpoint")
+        if state.get("where", where) != where:
+            say(f"ignoring {path}: it was trained on {state['where']}, this run trains on {where}")
+            return 0, {}
         if state["fingerprint"] != fp:
             say(f"ignoring {path}: it was trained with other params, data or code")
             return 0, {}

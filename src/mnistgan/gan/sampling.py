@@ -18,21 +18,23 @@ def generate(
 ) -> torch.Tensor:
     """uint8 images (N, 1, 28, 28) for the latent vectors `z` (and labels `y`, for a
     conditional generator: int64 digits (N,) or class weights (N, 10)), `g` in eval mode.
-    NaN would pass as black pixels, so a non-finite output is an error naming `source`."""
+    NaN would pass as black pixels, so a non-finite output is an error naming `source`.
+    Drawn on g's device with one host sync, at the end; returned on the CPU."""
     g.eval()
     device = next(g.parameters()).device
     zs = z.split(batch)
     ys = [None] * len(zs) if y is None else [yb.to(device) for yb in y.split(batch)]
-    images = []
+    images, finite = [], torch.ones((), dtype=torch.bool, device=device)
     for zb, yb in zip(zs, ys, strict=True):
         x = g(zb.to(device), yb)
-        if not x.isfinite().all():
-            raise UserError(
-                f"{source} draws NaN or inf, not images: its weights are broken, as after "
-                "a diverged training run; train it again"
-            )
-        images.append(to_uint8(x).cpu())
-    return torch.cat(images)
+        finite &= x.isfinite().all()
+        images.append(to_uint8(x))
+    if not finite:
+        raise UserError(
+            f"{source} draws NaN or inf, not images: its weights are broken, as after "
+            "a diverged training run; train it again"
+        )
+    return torch.cat(images).cpu()
 
 
 def balanced_labels(n: int) -> torch.Tensor:

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from mnistgan.core.device import generator_device, precision, resolve
+from mnistgan.core.device import computes_in, generator_device, precision, resolve, sum_dtype
 from mnistgan.core.errors import UserError
 from mnistgan.core.params import ModelParams, TrainParams
 from mnistgan.core.pixels import to_unit
@@ -314,8 +314,7 @@ class RunningMean:
     under torchrun, the one all-reduce: the means over every rank's slice of the batches)."""
 
     def __init__(self, device: torch.device):
-        dtype = torch.float32 if device.type == "mps" else torch.float64  # mps has no float64
-        self.sum, self.n = torch.zeros(4, device=device, dtype=dtype), 0
+        self.sum, self.n = torch.zeros(4, device=device, dtype=sum_dtype(device)), 0
 
     def add(self, stats: torch.Tensor) -> None:
         self.sum += stats
@@ -431,6 +430,20 @@ def log_row(run: Run, log_mean: RunningMean, step: int, epoch: int) -> list[floa
     return [step, epoch, *means]
 
 
+def train_step(run: Run, order: torch.Tensor, step: int, i: int) -> torch.Tensor:
+    """Step `i` of an epoch whose images come in `order`, step `step` of the run: learning
+    rates, batches, the GAN step, the EMA. Returns its stats on the device: no host sync."""
+    nets, data, train_params = run.nets, run.data, run.train_params
+    schedule_lrs(nets, train_params, step, train_params.epochs * run.steps)
+    batches = draw_batches(
+        data.images, data.labels, order, i, train_params, run.model_params, nets.rng, run.part
+    )
+    stats = gan_step(run.g, run.d, nets.opt_g, nets.opt_d, batches, run.config)
+    if nets.g_ema is not None:
+        update_ema(nets.g_ema, nets.g, warmed_decay(train_params.ema, step))
+    return stats
+
+
 def train_epoch(run: Run, epoch: int, history: History, on_row: OnRow) -> dict[str, float]:
     """Epoch `epoch`'s steps, in a fresh order of the images: learning rates, batches, the
     GAN step, the EMA, a logged row every train.log_every steps. Returns the epoch's means."""
@@ -444,13 +457,7 @@ def train_epoch(run: Run, epoch: int, history: History, on_row: OnRow) -> dict[s
     bar = tqdm(range(steps), desc=desc, disable=None, leave=False)
     for i in bar:
         step = (epoch - 1) * steps + i
-        schedule_lrs(nets, train_params, step, train_params.epochs * steps)
-        batches = draw_batches(
-            data.images, data.labels, order, i, train_params, run.model_params, nets.rng, run.part
-        )
-        stats = gan_step(run.g, run.d, nets.opt_g, nets.opt_d, batches, run.config)
-        if nets.g_ema is not None:
-            update_ema(nets.g_ema, nets.g, warmed_decay(train_params.ema, step))
+        stats = train_step(run, order, step, i)
         epoch_mean.add(stats)
         log_mean.add(stats)
         if (step + 1) % train_params.log_every == 0 or i == steps - 1:
@@ -503,14 +510,15 @@ def train(
     part = distributed.rows(batch_size, world)
     device = distributed.local_device(resolve(train_params.device, "train.device"), world)
     cast = precision(train_params.amp, device)  # refuses a bad train.amp before any work
+    where = f"{device.type} in {computes_in(train_params.amp, device)}"
 
     nets = build_nets(model_params, train_params, device)
-    fp = fingerprint(model_params, train_params, images, labels, (nets.g, nets.d))
-    start, logged = load_resume(checkpoint, fp, nets, epochs) if world.main else (0, {})
-    history = History(**logged)
+    fp = fingerprint(model_params, train_params, images, labels, (nets.g, nets.d), where)
+    start, logged = load_resume(checkpoint, fp, where, nets, epochs) if world.main else (0, {})
     if world.size > 1:  # rank 0 alone reads the checkpoint; every rank starts from its state
-        state, history, start = distributed.from_main((nets.state_dict(), history, start), world)
+        state, logged, start = distributed.from_main((nets.state_dict(), logged, start), world)
         nets.load_state_dict(state)
+    history = History(**logged)
     replay(history, on_row, on_epoch)
 
     data = place_data(images, labels, device)
@@ -526,7 +534,7 @@ def train(
         check_nets(nets, epoch, checkpoint)
         history.grids.append(generate(sampler(nets), grid_z, grid_y))
         if world.main:
-            save_resume(checkpoint, fp, epoch, nets, vars(history))
+            save_resume(checkpoint, fp, where, epoch, nets, vars(history))
             pace = time_left(time.perf_counter() - began, epoch - start, epochs - epoch)
             say(f"epoch {epoch}/{epochs}: " + json.dumps(history.epoch_means[-1]) + pace)
         on_epoch(epoch, history.epoch_means[-1], history.grids[-1])
