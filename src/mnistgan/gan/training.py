@@ -34,11 +34,10 @@ GRID_SIZE = 64
 
 def prepare_net(net: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     """Move to `device`; conv nets go channels_last (faster convs on CPU with oneDNN, and
-    the layout tensor cores want on GPU)."""
-    net = net.to(device)
+    the layout tensor cores want on GPU), in one move."""
     if any(isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d) for m in net.modules()):
-        net = net.to(memory_format=torch.channels_last)
-    return net
+        return net.to(device, memory_format=torch.channels_last)
+    return net.to(device)
 
 
 def fixed_latents(model_params: ModelParams, seed: int) -> tuple[torch.Tensor, torch.Tensor | None]:
