@@ -37,7 +37,7 @@ def fingerprint(
 ) -> str:
     """Identifies what a checkpoint was trained on: params, data, the nets' weight shapes
     (a checkpoint from code whose layers have changed since is ignored, not half-loaded) and
-    `where`, the device type and precision chosen (e.g. "cuda, bf16"), not the settings
+    `where`, the device type and precision chosen (e.g. "cuda in bf16"), not the settings
     train.device and train.amp (`auto` is a CPU on one machine, a GPU on another); not the
     number of processes (they train the same model), nor the epoch count unless the learning
     rates decay towards the last epoch."""
