@@ -293,10 +293,10 @@ def gpu_checkpoint(path: Path, x: torch.Tensor, y: torch.Tensor, train_params) -
 
 
 def test_a_gpu_checkpoint_on_a_cpu_trains_afresh_saying_why_in_one_line(tmp_path, capsys):
-    x, y, ckpt = images(32), torch.arange(32) % 10, tmp_path / "c.pt"
+    x, y, ckpt = images(16), torch.arange(16) % 10, tmp_path / "c.pt"
     gpu_checkpoint(ckpt, x, y, replace(TRAIN, device="auto", amp="auto"))
     result = training.train(x, SMALL.model, replace(TRAIN, epochs=1), ckpt, y)
-    assert result.images_seen == 32  # epoch 1 trained again, not resumed
+    assert result.images_seen == 16  # epoch 1 trained again, not resumed
     lines = [line for line in capsys.readouterr().err.splitlines() if "c.pt" in line]
     assert lines == [
         f"ignoring {ckpt}: it was trained on cuda in bf16, this run trains on cpu in fp32"
@@ -306,8 +306,8 @@ def test_a_gpu_checkpoint_on_a_cpu_trains_afresh_saying_why_in_one_line(tmp_path
 
 
 def test_a_checkpoint_resumes_whether_the_device_was_named_or_auto(tmp_path, capsys):
-    x, y, ckpt = images(32), torch.arange(32) % 10, tmp_path / "c.pt"
+    x, y, ckpt = images(16), torch.arange(16) % 10, tmp_path / "c.pt"
     training.train(x, SMALL.model, replace(TRAIN, epochs=1, device="cpu"), ckpt, y)
     result = training.train(x, SMALL.model, replace(TRAIN, epochs=2, device="auto"), ckpt, y)
-    assert result.images_seen == 32  # only epoch 2 ran
+    assert result.images_seen == 16  # only epoch 2 ran
     assert f"resuming from {ckpt} after epoch 1" in capsys.readouterr().err
