@@ -260,10 +260,23 @@ def test_sparse_or_nested_weights_are_one_clear_error(tmp_path, layout):
 
 
 @pytest.mark.parametrize(
-    "content", [b"\x89PNG\r\n\x1a\n" + bytes(64), b"hello\n", b"", b"PK\x03\x04junk"]
+    "content",
+    [b"\x89PNG\r\n\x1a\n" + bytes(64), b"hello\n", b"", b"PK\x03\x04junk"],
+    ids=["png", "text", "empty", "broken zip"],
 )
 def test_a_file_that_is_no_pytorch_file_is_not_a_model_file(tmp_path, content):
     path = tmp_path / "g.png"
     path.write_bytes(content)
     with pytest.raises(UserError, match=f"^{path}: not a model file \\("):
         load_generator(path)
+
+
+@pytest.mark.slow  # a fresh process
+def test_generate_refuses_a_deflate_bomb_in_bounded_memory(tmp_path):
+    bomb(tmp_path / "g.pt", {"blob": torch.zeros(MIB, dtype=torch.uint8)}, "blob", 1000)
+    cmd = ["python", "-m", "mnistgan", "generate", "--checkpoint", "g.pt", "--out", "x.png"]
+    result = run(["python", "-c", PEAK_RSS, *cmd], tmp_path, check=False, timeout=300)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("error: g.pt: refused: its entry ")
+    assert "(a zip bomb)" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert int(result.stdout) < 1_500_000  # KiB; inflating it would take 1 GiB more
