@@ -9,8 +9,8 @@ older files hold, and FORMAT goes up by one: files of every format since OLDEST_
 `torch.load(..., weights_only=True)` only reconstructs tensors and plain containers, so a
 file crafted to run code is refused instead of executed; and a file's zip directory is read
 first, so one whose entries would inflate past what such a file can hold is refused before
-torch.load allocates anything. A leaf module: callers hand it the
-builder of their own model, so loading a GAN never imports the classifier, nor the reverse.
+torch.load allocates anything. A leaf module: callers hand it the builder of their own
+model, so loading a GAN never imports the classifier, nor the reverse.
 """
 
 import os
@@ -40,16 +40,18 @@ ADDED = {
 }
 
 
-# What the entries of a file may declare in all, by kind: torch.load allocates each entry's
-# declared size and inflates into it, so these bound its memory (it never inflates past the
-# declared size: torch's zip reader inflates into a buffer of exactly that size). Each is the
-# most the params' bounds (core/params.py) let such a file hold, with room to spare:
+# What the entries of a file may declare in all, by kind. torch.load allocates each entry's
+# size as its zip directory declares it and inflates into that buffer, never past it, so
+# these bound its memory (Python's zipfile and torch's reader both take the directory that
+# the file's last end record points to). Each is the most that params within their bounds
+# (core/params.py) make such a file hold, with room to spare (tests/test_checkpoint.py):
 # - a model file: the largest generator, dcgan with z_dim MAX_Z_DIM, features MAX_WIDTH and
-#   g_refine MAX_REFINE, holds 1.14 GiB of float32 weights (tests/test_checkpoint.py checks);
+#   g_refine MAX_REFINE, holds 1.14 GiB of float32 weights;
 MODEL_FILE_BYTES = 2 << 30
-# - the resume checkpoint: G, its EMA and D, Adam's two moments of G and D (four largest
-#   generators, three discriminators: 5 GiB) and a grid of 100 images per epoch, MAX_EPOCHS;
-RESUME_FILE_BYTES = (6 << 30) + MAX_EPOCHS * 100 * 784 + (1 << 30)  # 1 GiB: the logged rows
+# - the resume checkpoint: G, its EMA, D and Adam's two moments of G and of D (4 of the
+#   largest G and 3 of the largest D: 5 GiB), a 100-image grid per epoch for MAX_EPOCHS
+#   epochs, and 1 GiB for the logged rows;
+RESUME_FILE_BYTES = (6 << 30) + MAX_EPOCHS * 100 * 784 + (1 << 30)
 # - data/prepared/*.pt, data/samples/samples.pt: MAX_IMAGES images and their int64 labels.
 DATA_FILE_BYTES = MAX_IMAGES * (784 + 8) + (1 << 20)
 # torch.save stores entries uncompressed; a deflated one comes from a file zipped by hand, and
