@@ -23,7 +23,8 @@ import torch
 import yaml
 
 from mnistgan.core import cpu, params
-from mnistgan.core.checkpoint import load_model, load_safely
+from mnistgan.core.checkpoint import load_model
+from mnistgan.core.image_files import load_images
 from mnistgan.evaluation import floor
 from mnistgan.evaluation.classifier import ClassifierConfig, build_classifier
 from mnistgan.gan import training
@@ -66,8 +67,8 @@ def main() -> None:
     cpu.set_threads(t.threads)
     cpu.keep_freed_memory()
 
-    train = load_safely("data/prepared/train.pt")
-    test, val = load_safely("data/prepared/test.pt"), load_safely("data/prepared/val.pt")
+    train = load_images("data/prepared/train.pt")
+    test, val = load_images("data/prepared/test.pt"), load_images("data/prepared/val.pt")
     classifier, _ = load_model(
         "models/classifier.pt", "classifier", build_classifier, ClassifierConfig
     )

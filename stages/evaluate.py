@@ -10,9 +10,10 @@ on every rerun, which a GPU's kernels, rounding in other orders, would not promi
 import pandas as pd
 
 from mnistgan.core import atomic, params
-from mnistgan.core.checkpoint import load_model, load_safely
+from mnistgan.core.checkpoint import load_model
 from mnistgan.core.digits import N_CLASSES
 from mnistgan.core.errors import exit_on_user_error
+from mnistgan.core.image_files import load_images
 from mnistgan.core.pixels import grid
 from mnistgan.core.tracking import open_live
 from mnistgan.evaluation import floor
@@ -27,9 +28,9 @@ UNCERTAIN = 64  # images in metrics/eval/uncertain.png
 def main() -> None:
     p = params.load()
     sets = floor.draw_sets(
-        load_safely("data/samples/samples.pt"),
-        load_safely("data/prepared/test.pt"),
-        load_safely("data/prepared/val.pt"),
+        load_images("data/samples/samples.pt", labelled=False),
+        load_images("data/prepared/test.pt"),
+        load_images("data/prepared/val.pt"),
         p.evaluate.n_samples,
         p.evaluate.seed,
     )

@@ -7,9 +7,10 @@ drafts it is least sure of (mnistgan.gan.rejection)."""
 import torch
 
 from mnistgan.core import atomic, device, params
-from mnistgan.core.checkpoint import load_model, load_safely
+from mnistgan.core.checkpoint import load_model
 from mnistgan.core.digits import N_CLASSES
 from mnistgan.core.errors import exit_on_user_error
+from mnistgan.core.image_files import load_images
 from mnistgan.core.pixels import grid_png
 from mnistgan.gan.interpolation import STEPS, digit_rows, latent_rows
 from mnistgan.gan.models import (
@@ -35,7 +36,7 @@ def main() -> None:
     z = latents(n, g_config.z_dim, p.sample.seed, t)
     labels = None
     if g_config.conditional:  # each digit as often as in the training data
-        prior = digit_frequencies(load_safely("data/prepared/train.pt")["labels"])
+        prior = digit_frequencies(load_images("data/prepared/train.pt")["labels"])
         labels = prior_labels(prior, len(z), p.sample.seed)
     images = generate(g, z, labels, source=GENERATOR)
     if p.sample.keep < 1:

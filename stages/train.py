@@ -6,8 +6,9 @@ from functools import partial
 from pathlib import Path
 
 from mnistgan.core import atomic, cpu, device, params
-from mnistgan.core.checkpoint import load_safely, save_model
+from mnistgan.core.checkpoint import save_model
 from mnistgan.core.errors import exit_on_user_error
+from mnistgan.core.image_files import load_images
 from mnistgan.core.plotting import losses_png
 from mnistgan.core.tracking import TrainingLog, open_live
 from mnistgan.gan import distributed, training
@@ -22,7 +23,7 @@ def main() -> None:
     world = distributed.join(where.type)
     cpu.set_threads(p.train.threads, world.local_size)  # process-wide: the entry point's job
     cpu.keep_freed_memory()
-    train = load_safely("data/prepared/train.pt")
+    train = load_images("data/prepared/train.pt")
     ckpt = Path("models/checkpoint.pt")
     run = partial(training.train, train["images"], p.model, p.train, ckpt, train["labels"])
     if not world.main:  # rank 0 writes every output; the other ranks only train

@@ -6,8 +6,9 @@ import sys
 import time
 
 from mnistgan.core import atomic, cpu, device, params
-from mnistgan.core.checkpoint import load_safely, save_model
+from mnistgan.core.checkpoint import save_model
 from mnistgan.core.errors import exit_on_user_error
+from mnistgan.core.image_files import load_images
 from mnistgan.evaluation.classifier import accuracy, train_classifier
 
 
@@ -16,13 +17,13 @@ def main() -> None:
     where = device.resolve(p.evaluator.device, "evaluator.device")
     device.make_deterministic(where)
     cpu.keep_freed_memory()
-    train = load_safely("data/prepared/train.pt")
+    train = load_images("data/prepared/train.pt")
     began = time.perf_counter()
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731
     classifier = train_classifier(train["images"], train["labels"], p.evaluator, log, where)
     print(f"classifier trained in {time.perf_counter() - began:.1f} s", file=sys.stderr)
     save_model("models/classifier.pt", "classifier", classifier)
-    split = {name: load_safely(f"data/prepared/{name}.pt") for name in ("val", "test")}
+    split = {name: load_images(f"data/prepared/{name}.pt") for name in ("val", "test")}
     atomic.write_json(
         "metrics/classifier.json",
         {

@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import OFFLINE, REPO, run, write_small_params
+from zip_bombs import MIB, bomb
 
 from mnistgan.core.digits import digit_counts
 from mnistgan.core.errors import UserError
+from mnistgan.core.image_files import load_images
 from mnistgan.data import raw, splits
 from mnistgan.data.idx import MAX_ITEMS, read_idx, write_idx
 
@@ -271,3 +273,77 @@ def test_fashion_mnist_from_debian_loads():
     assert x.shape == (60000, 1, 28, 28) and digit_counts(y).tolist() == [6000] * 10
     # Debian re-gzipped the files: same content, other archive bytes, so not "official".
     assert set(splits.provenance(files, "fashion-mnist")) == set(splits.FILES.values())
+
+
+def prepared(n: int = 6) -> dict[str, torch.Tensor]:
+    """What the prepare stage writes: uint8 images (n, 1, 28, 28), int64 labels 0-9."""
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (n, 1, 28, 28), dtype=torch.uint8, generator=g)
+    return {"images": images, "labels": torch.arange(n) % 10}
+
+
+GOOD = prepared()
+LABEL_12 = torch.tensor([3, 12, 0, 1, 2, 3])
+# What a hand-edited or swapped data/prepared/*.pt holds, and the one line that says so
+HAND_EDITED = {
+    "a list": ([1, 2], r"got \[1, 2\], expected a mapping of images and labels"),
+    "no labels": ({"images": GOOD["images"]}, "no labels: expected a mapping"),
+    "an extra key": (GOOD | {"x": 1}, "unexpected key 'x': expected images and labels only"),
+    "label 12": (GOOD | {"labels": LABEL_12}, "labels: got 12, expected digits 0-9"),
+    "label -1": (GOOD | {"labels": GOOD["labels"] - 1}, "labels: got -1, expected digits 0-9"),
+    "fewer labels": (
+        GOOD | {"labels": GOOD["labels"][:5]},
+        r"labels: got torch.int64 \(5,\), expected int64 \(6,\), one per image",
+    ),
+    "int32 labels": (GOOD | {"labels": GOOD["labels"].int()}, "labels: got torch.int32"),
+    "float images": (GOOD | {"images": GOOD["images"].float()}, "images: got torch.float32"),
+    "flat images": (GOOD | {"images": GOOD["images"].view(6, 784)}, r"images: got .* \(6, 784\)"),
+    "no images": ({"images": GOOD["images"][:0], "labels": GOOD["labels"][:0]}, "images: got"),
+    "images a list": (GOOD | {"images": [0]}, r"images: got \[0\], expected a tensor"),
+    "sparse images": (
+        GOOD | {"images": GOOD["images"].to_sparse()},
+        "images: a sparse_coo tensor, expected a dense one",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", HAND_EDITED)
+def test_a_hand_edited_image_file_is_one_line_naming_it(tmp_path, case):
+    content, message = HAND_EDITED[case]
+    path = tmp_path / "train.pt"
+    torch.save(content, path)
+    with pytest.raises(UserError, match=f"^{path}: {message}") as e:
+        load_images(path)
+    assert "\n" not in str(e.value)
+
+
+def test_samples_may_lack_labels_but_the_prepared_files_may_not(tmp_path):
+    path = tmp_path / "samples.pt"
+    torch.save({"images": GOOD["images"]}, path)
+    assert torch.equal(load_images(path, labelled=False)["images"], GOOD["images"])
+    torch.save(GOOD | {"labels": LABEL_12}, path)
+    with pytest.raises(UserError, match="labels: got 12"):
+        load_images(path, labelled=False)
+    torch.save(GOOD, path)
+    loaded = load_images(path)
+    assert all(torch.equal(loaded[k], GOOD[k]) for k in GOOD)
+
+
+def test_an_image_file_that_would_inflate_past_its_bound_is_refused_unread(tmp_path):
+    """MAX_IMAGES images are 792 MB: 900 MiB of zeros in 0.9 MB of deflate are refused by the
+    zip directory alone."""
+    path = tmp_path / "train.pt"
+    bomb(path, {"images": torch.zeros(MIB, dtype=torch.uint8)}, "images", 900)
+    with pytest.raises(UserError, match=f"^{path}: refused: .* more than a data file holds"):
+        load_images(path)
+
+
+@pytest.mark.slow  # runs a stage in a fresh Python process
+def test_a_stage_given_a_swapped_prepared_file_says_so_in_one_line(tmp_path):
+    (tmp_path / "data/prepared").mkdir(parents=True)
+    torch.save([1, 2], tmp_path / "data/prepared/train.pt")
+    result = run_stage(tmp_path, "train_classifier")
+    assert result.returncode == 1
+    assert result.stderr == (
+        "error: data/prepared/train.pt: got [1, 2], expected a mapping of images and labels\n"
+    )

@@ -1,14 +1,17 @@
 """Checkpoints are loaded without unpickling: a file that would run code is refused."""
 
 import pickle
+import resource
+import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
 import torch
 from conftest import SMALL, run
+from zip_bombs import MIB, bomb
 
-from mnistgan.core import atomic
+from mnistgan.core import atomic, checkpoint, params
 from mnistgan.core.checkpoint import load_model, save_model
 from mnistgan.core.errors import UserError
 from mnistgan.gan.models import (
@@ -177,3 +180,103 @@ def test_weights_that_claim_more_than_they_hold_are_refused(tmp_path):
     lying_generator(tmp_path / "g.pt", "stride 0")
     with pytest.raises(UserError, match=r"weights do not fit .*stored in fewer bytes"):
         load_generator(tmp_path / "g.pt")
+
+
+def test_a_model_file_bound_holds_the_largest_model_params_allow():
+    """MODEL_FILE_BYTES and RESUME_FILE_BYTES are derived from params' MAX_*: the biggest
+    generator and discriminator they allow (built on the meta device: nothing allocated)."""
+    biggest = replace(
+        MODEL,
+        arch="dcgan",
+        z_dim=params.MAX_Z_DIM,
+        features=params.MAX_WIDTH,
+        d_features=params.MAX_WIDTH,
+        g_refine=params.MAX_REFINE,
+        g_taper=False,
+        conditional=True,
+        spectral_norm=True,
+        supervised_d=True,
+        mixture=params.MAX_Z_DIM - 1,
+    )
+    with torch.device("meta"):
+        g, d = (build_generator(biggest), build_discriminator(biggest))
+    g_bytes, d_bytes = (sum(t.nbytes for t in net.state_dict().values()) for net in (g, d))
+    assert 1 << 30 < g_bytes < checkpoint.MODEL_FILE_BYTES  # 1.14 GiB
+    # G, its EMA, D, and Adam's two moments of G and D; a 100-image grid per epoch
+    grids = params.MAX_EPOCHS * 100 * 28 * 28
+    assert 4 * g_bytes + 3 * d_bytes + grids < checkpoint.RESUME_FILE_BYTES
+    assert params.MAX_IMAGES * (28 * 28 + 8) < checkpoint.DATA_FILE_BYTES
+
+
+@pytest.mark.parametrize("mib", [1000, 3900])
+def test_a_deflate_bomb_is_refused_by_its_zip_directory_before_anything_inflates(tmp_path, mib):
+    """A few MB that would inflate to 1 or 3.9 GB: refused by the ratio of its entry's sizes
+    (1000: under the model file bound) or by its declared size (3900), in milliseconds."""
+    path = tmp_path / "g.pt"
+    bomb(path, {"kind": "generator", "blob": torch.zeros(MIB, dtype=torch.uint8)}, "blob", mib)
+    assert path.stat().st_size < 5 * MIB
+    began = time.perf_counter()
+    why = "a zip bomb" if mib == 1000 else "more than a model file holds"
+    with pytest.raises(UserError, match=f"^{path}: refused: .*{why}"):
+        load_generator(path)
+    assert time.perf_counter() - began < 0.5  # inflating a GB takes seconds
+
+
+def test_torch_never_inflates_an_entry_past_its_declared_size(tmp_path):
+    """What makes the directory's sizes a bound: torch's zip reader inflates an entry into a
+    buffer of its declared size and stops there, however far the data would go on."""
+    path = tmp_path / "t.pt"
+    bomb(path, {"blob": torch.zeros(MIB, dtype=torch.uint8)}, "blob", 2000, declared_mib=1)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    began = time.perf_counter()
+    blob = checkpoint.load_safely(path, what="test file")["blob"]
+    assert blob.shape == (MIB,) and not blob.any()
+    assert time.perf_counter() - began < 1  # inflating 2 GB takes seconds
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak < 500 * MIB // 1024
+
+
+@pytest.mark.parametrize("layout", ["sparse", "sparse CSR", "nested"])
+def test_sparse_or_nested_weights_are_one_clear_error(tmp_path, layout):
+    g, _ = build(MODEL, seed=0)
+    state = g.state_dict()
+    name = next(k for k, v in state.items() if v.dim() == 2)
+    w = state[name]
+    state[name] = {
+        "sparse": w.to_sparse(),
+        "sparse CSR": w.to_sparse_csr(),
+        "nested": torch.nested.nested_tensor([w[0], w[1]]),
+    }[layout]
+    config = asdict(narrow(GeneratorConfig, MODEL))
+    torch.save(
+        {"format": 1, "kind": "generator", "config": config, "state_dict": state},
+        path := tmp_path / "g.pt",
+    )
+    layout_name = {"sparse": "sparse_coo", "sparse CSR": "sparse_csr", "nested": "nested"}[layout]
+    with pytest.raises(
+        UserError,
+        match=f"^{path}: weights do not fit .*{name}: a {layout_name} tensor, expected a dense one",
+    ):
+        load_generator(path)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"\x89PNG\r\n\x1a\n" + bytes(64), b"hello\n", b"", b"PK\x03\x04junk"],
+    ids=["png", "text", "empty", "broken zip"],
+)
+def test_a_file_that_is_no_pytorch_file_is_not_a_model_file(tmp_path, content):
+    path = tmp_path / "g.png"
+    path.write_bytes(content)
+    with pytest.raises(UserError, match=f"^{path}: not a model file \\("):
+        load_generator(path)
+
+
+@pytest.mark.slow  # a fresh process
+def test_generate_refuses_a_deflate_bomb_in_bounded_memory(tmp_path):
+    bomb(tmp_path / "g.pt", {"blob": torch.zeros(MIB, dtype=torch.uint8)}, "blob", 1000)
+    cmd = ["python", "-m", "mnistgan", "generate", "--checkpoint", "g.pt", "--out", "x.png"]
+    result = run(["python", "-c", PEAK_RSS, *cmd], tmp_path, check=False, timeout=300)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("error: g.pt: refused: its entry ")
+    assert "(a zip bomb)" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert int(result.stdout) < 1_500_000  # KiB; inflating it would take 1 GiB more

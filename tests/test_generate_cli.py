@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 import torch
-from conftest import SMALL, run
+from conftest import SMALL, run, write_small_params
 
 from mnistgan import __main__ as cli
 from mnistgan.core import params
@@ -27,8 +27,10 @@ def checkpoint(tmp_path):
 
 
 def generate(monkeypatch, checkpoint, *args: str) -> None:
+    """generate run in the checkpoint's folder: no params.yaml there, unless a test wrote one."""
     argv = ["mnistgan", "generate", "--checkpoint", str(checkpoint), *args]
     monkeypatch.setattr(sys, "argv", argv)
+    monkeypatch.chdir(checkpoint.parent)
     cli.main()
 
 
@@ -85,3 +87,84 @@ def test_temperature_scales_z_and_defaults_to_the_pipelines(tmp_path, monkeypatc
 
 def test_latents_at_a_temperature_are_the_same_draw_scaled():
     assert torch.equal(sampling.latents(8, 5, 3, 1.5), sampling.latents(8, 5, 3) * 1.5)
+
+
+def test_out_that_is_the_checkpoint_is_refused_and_the_model_kept(
+    tmp_path, monkeypatch, checkpoint
+):
+    model = checkpoint.read_bytes()
+    os.symlink(checkpoint, tmp_path / "link.pt")
+    os.link(checkpoint, tmp_path / "hard.pt")
+    for out in (checkpoint, tmp_path / "link.pt", tmp_path / "hard.pt", "g.pt"):
+        with pytest.raises(UserError, match=f"^--out: {out} is the checkpoint it reads"):
+            generate(monkeypatch, checkpoint, "--out", str(out))
+    assert checkpoint.read_bytes() == model
+
+
+@pytest.mark.parametrize("name", ["x.jpg", "x.txt", "x", "x.pt.gz", "x.png.txt"])
+def test_out_in_a_format_generate_does_not_write_is_refused(
+    tmp_path, monkeypatch, checkpoint, name
+):
+    with pytest.raises(
+        UserError, match=f"^--out: {tmp_path / name}: expected a name ending in .png"
+    ):
+        generate(monkeypatch, checkpoint, "--out", str(tmp_path / name))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.pt"]
+
+
+def test_out_is_written_in_the_format_its_name_says_in_any_case(tmp_path, monkeypatch, checkpoint):
+    for name in ("x.PT", "x.Pt", "x.PNG"):
+        generate(monkeypatch, checkpoint, "-n", "4", "--out", str(tmp_path / name))
+    assert (tmp_path / "x.PNG").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    images = torch.load(tmp_path / "x.PT", weights_only=True)["images"]
+    assert images.shape == (4, 1, 28, 28) and images.dtype == torch.uint8
+    assert (tmp_path / "x.PT").read_bytes() == (tmp_path / "x.Pt").read_bytes()
+
+
+def test_a_png_or_text_checkpoint_is_not_a_model_file(tmp_path, monkeypatch, checkpoint):
+    generate(monkeypatch, checkpoint, "-n", "4", "--out", str(tmp_path / "grid.png"))
+    (tmp_path / "notes.txt").write_text("a generator, I promise\n")
+    for name in ("grid.png", "notes.txt"):
+        with pytest.raises(UserError, match=rf"^{tmp_path / name}: not a model file \(PyTorch"):
+            generate(monkeypatch, tmp_path / name, "--out", str(tmp_path / "x.png"))
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_temperature_defaults_to_sample_temperature_of_params_yaml(
+    tmp_path, monkeypatch, checkpoint
+):
+    drawn = {}
+    for t in ("1.0", "1.1"):
+        generate(
+            monkeypatch,
+            checkpoint,
+            "-n",
+            "4",
+            "--temperature",
+            t,
+            "--out",
+            str(tmp_path / f"{t}.pt"),
+        )
+        drawn[t] = torch.load(tmp_path / f"{t}.pt", weights_only=True)["images"]
+    write_small_params(tmp_path, {"sample": {"temperature": 1.0}})
+    generate(monkeypatch, checkpoint, "-n", "4", "--out", str(tmp_path / "default.pt"))
+    default = torch.load(tmp_path / "default.pt", weights_only=True)["images"]
+    assert torch.equal(default, drawn["1.0"]) and not torch.equal(default, drawn["1.1"])
+    (tmp_path / "params.yaml").write_text("sample: [\n")  # broken: refused, unless not needed
+    with pytest.raises(UserError, match="^--temperature: its default is sample.temperature of"):
+        generate(monkeypatch, checkpoint, "--out", str(tmp_path / "y.pt"))
+    generate(monkeypatch, checkpoint, "--temperature", "1.0", "--out", str(tmp_path / "y.pt"))
+
+
+def test_help_shows_the_defaults(monkeypatch, capsys, checkpoint):
+    with pytest.raises(SystemExit):
+        generate(monkeypatch, checkpoint, "--help")
+    text = " ".join(capsys.readouterr().out.split())
+    for default in (
+        "(default: models/generator.pt)",
+        "(default: 64)",
+        "(default: 0)",
+        "(default: sample.temperature of ./params.yaml, as the pipeline draws; without one, 1.1)",
+        "(default: each digit in turn)",
+    ):
+        assert default in text

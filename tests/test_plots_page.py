@@ -7,7 +7,8 @@ import pytest
 from mnistgan.core import plots_page
 from mnistgan.core.errors import UserError
 
-SKELETON = (Path(__file__).resolve().parents[1] / "plots/page.in.html").read_text()
+REPO = Path(__file__).resolve().parents[1]
+SKELETON = (REPO / "plots/page.in.html").read_text(encoding="utf-8")
 
 
 def test_inlines_the_installed_libraries_in_load_order():
@@ -37,3 +38,27 @@ def test_missing_libraries_are_a_user_error(monkeypatch):
     monkeypatch.setattr(plots_page, "PACKAGE", "no_such_package_for_vega")
     with pytest.raises(UserError, match="pip install -r requirements.txt"):
         plots_page.library_sources()
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "no such file: restore it with `git checkout -- "),
+        (SKELETON.replace(plots_page.MARKER, ""), f"holds {plots_page.MARKER} 0 times"),
+        (SKELETON + plots_page.MARKER, f"holds {plots_page.MARKER} 2 times"),
+        (SKELETON.encode("utf-16"), "not UTF-8 text"),
+        (b"\xff" + SKELETON.encode(), r"not UTF-8 text \(byte 0: invalid start byte\)"),
+    ],
+    ids=["missing", "no marker", "two markers", "utf-16", "a stray byte"],
+)
+def test_a_missing_or_spoilt_page_template_is_one_line_naming_it(tmp_path, content, message):
+    path = tmp_path / "page.in.html"
+    if content is not None:
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(UserError, match=f"^{path}: {message}") as e:
+        plots_page.read_skeleton(path)
+    assert "\n" not in str(e.value)
+
+
+def test_the_page_template_reads_as_it_is():
+    assert plots_page.read_skeleton(REPO / "plots/page.in.html") == SKELETON

@@ -4,6 +4,7 @@ from dataclasses import replace
 
 import torch
 from conftest import SMALL
+from zip_bombs import MIB, bomb
 
 from mnistgan.gan import resume, training
 
@@ -21,3 +22,35 @@ def test_the_checkpoint_gives_the_generator_a_run_would_ship_its_ema(tmp_path):
         state = shipped.state_dict()
         assert weights.keys() == state.keys()
         assert all(torch.equal(weights[k], state[k]) for k in weights) == same
+
+
+def digits_data() -> tuple[torch.Tensor, torch.Tensor]:
+    x = torch.randint(0, 256, (32, 1, 28, 28), generator=torch.Generator().manual_seed(0))
+    return x.to(torch.uint8), torch.arange(32) % 10
+
+
+def test_a_bad_checkpoint_that_cannot_be_moved_aside_is_ignored_and_replaced(tmp_path, capsys):
+    """checkpoint.pt.bad is a folder (of the user's): the bad checkpoint stays where it is, the
+    run trains from scratch, and its first epoch's checkpoint replaces it."""
+    ckpt, aside = tmp_path / "c.pt", tmp_path / "c.pt.bad"
+    ckpt.write_bytes(b"not a checkpoint")
+    aside.mkdir()
+    (aside / "kept").write_text("mine")
+    x, y = digits_data()
+    result = training.train(x, MODEL, TRAIN, ckpt, y)
+    warning = capsys.readouterr().err.splitlines()[0]
+    assert warning.startswith(f"warning: ignoring {ckpt} (not a training checkpoint")
+    assert warning.endswith(f"could not move it to {aside} (Is a directory), training from scratch")
+    assert result.images_seen == 32 and (aside / "kept").read_text() == "mine"
+    assert resume.sampled_generator(ckpt).keys() == result.generator_ema.state_dict().keys()
+
+
+def test_a_checkpoint_that_is_a_deflate_bomb_is_moved_aside_unread(tmp_path, capsys):
+    ckpt = tmp_path / "c.pt"
+    bomb(ckpt, {"fingerprint": "x", "g": torch.zeros(MIB, dtype=torch.uint8)}, "g", 500)
+    x, y = digits_data()
+    training.train(x, MODEL, TRAIN, ckpt, y)
+    warning = capsys.readouterr().err.splitlines()[0]
+    assert warning.startswith(f"warning: ignoring {ckpt} (refused: its entry ")
+    assert "(a zip bomb)): moved it to" in warning
+    assert (tmp_path / "c.pt.bad").stat().st_size < MIB

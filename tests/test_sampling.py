@@ -5,8 +5,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import REPO, SMALL, run, write_small_params
 
+import mnistgan
 from mnistgan.core.checkpoint import load_model, save_model
 from mnistgan.core.errors import UserError
 from mnistgan.gan.models import GeneratorConfig, build, build_generator
@@ -45,3 +47,52 @@ def test_sample_stage_and_generate_command_refuse_a_broken_generator(tmp_path):
         assert result.stderr.startswith("error: models/generator.pt draws NaN or inf")
         assert len(result.stderr.splitlines()) == 1
         assert not (tmp_path / out).exists()
+
+
+@pytest.fixture(scope="module")
+def generators() -> dict[str, torch.nn.Module]:
+    """A tiny unconditional and conditional generator, as mnistgan.load_generator gives them."""
+    return {
+        kind: build(replace(MODEL, conditional=kind == "conditional"), seed=0)[0].eval()
+        for kind in ("unconditional", "conditional")
+    }
+
+
+BAD_ARGUMENTS = {  # mnistgan.sample's keyword arguments, and the one line that names them
+    "temperature nan": (
+        {"temperature": float("nan")},
+        r"temperature: got nan, expected a number in \(0, 4\]",
+    ),
+    "temperature inf": ({"temperature": float("inf")}, "temperature: got inf"),
+    "temperature 0": ({"temperature": 0}, "temperature: got 0, expected"),
+    "temperature text": ({"temperature": "hot"}, "temperature: got 'hot'"),
+    "digit 12": ({"digits": [3, 12]}, "digits: got 12, expected digits 0-9"),
+    "digit -1": ({"digits": torch.tensor([-1, 3])}, "digits: got -1, expected digits 0-9"),
+    "3 digits for 2": ({"digits": [1, 2, 3]}, r"digits: got \(3,\), expected one digit or n = 2"),
+    "float digits": ({"digits": [1.5, 2.0]}, r"digits: got \[1.5, 2.0\], expected a digit"),
+    "n 0": ({"n": 0}, r"n: got 0, expected an integer in \[1, 1000000\]"),
+    "n 2.0": ({"n": 2.0}, "n: got 2.0, expected an integer"),
+    "seed -1": ({"seed": -1}, r"seed: got -1, expected an integer in \[0, 2\^63\)"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_ARGUMENTS)
+def test_sample_refuses_a_bad_argument_in_one_line_naming_it(generators, case):
+    kwargs, message = BAD_ARGUMENTS[case]
+    with pytest.raises(UserError, match=f"^{message}") as e:
+        mnistgan.sample(generators["conditional"], **({"n": 2} | kwargs))
+    assert "\n" not in str(e.value)
+
+
+def test_sample_refuses_digits_for_an_unconditional_generator(generators):
+    with pytest.raises(UserError, match="^digits: this generator is unconditional"):
+        mnistgan.sample(generators["unconditional"], 2, digits=[3, 4])
+    assert mnistgan.sample(generators["unconditional"], 2).shape == (2, 1, 28, 28)
+
+
+def test_sample_takes_digits_as_a_list_a_tensor_or_one_digit(generators):
+    g = generators["conditional"]
+    as_tensor = mnistgan.sample(g, 3, digits=torch.tensor([7, 7, 7]))
+    assert torch.equal(mnistgan.sample(g, 3, digits=[7, 7, 7]), as_tensor)
+    assert torch.equal(mnistgan.sample(g, 3, digits=7), as_tensor)
+    assert not torch.equal(mnistgan.sample(g, 3), as_tensor)  # each digit in turn

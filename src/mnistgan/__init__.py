@@ -21,11 +21,10 @@ def load_generator(path):
 
 def sample(g, n: int, seed: int = 0, digits=None, temperature: float | None = None):
     """`n` uint8 images (n, 1, 28, 28) from generator `g`, the same for the same `seed`; a
-    conditional `g` draws `digits` (a tensor of n labels; None: each digit in turn). The
-    latent's `temperature` defaults to the pipeline's (mnistgan.gan.sampling.TEMPERATURE)."""
-    from mnistgan.gan.sampling import TEMPERATURE, balanced_labels, generate, latents
+    conditional `g` draws `digits` (one digit, or n of them; None: each digit in turn), an
+    unconditional one refuses them. The latent's `temperature` defaults to the pipeline's
+    (mnistgan.gan.sampling.TEMPERATURE). A bad argument is a UserError naming it."""
+    from mnistgan.gan.sampling import TEMPERATURE, generate, request
 
-    if g.config.conditional and digits is None:
-        digits = balanced_labels(n)
     t = TEMPERATURE if temperature is None else temperature
-    return generate(g, latents(n, g.config.z_dim, seed, t), digits)
+    return generate(g, *request(g.config, n, seed, digits, t))

@@ -1,12 +1,16 @@
-"""`python -m mnistgan generate`: images from a trained generator, as a PNG grid or a .pt file."""
+"""`python -m mnistgan generate`: images from a trained generator, as a PNG grid or a .pt file.
+
+The latent's temperature defaults to sample.temperature of ./params.yaml, as the pipeline's
+samples are drawn, when run in the repo."""
 
 import argparse
 import math
+import os
 from pathlib import Path
 
 import torch
 
-from mnistgan.core import atomic
+from mnistgan.core import atomic, params
 from mnistgan.core.checkpoint import load_model
 from mnistgan.core.digits import N_CLASSES
 from mnistgan.core.errors import UserError, exit_on_user_error
@@ -15,37 +19,59 @@ from mnistgan.core.pixels import grid_png
 from mnistgan.gan.models import GeneratorConfig, build_generator
 from mnistgan.gan.sampling import TEMPERATURE, balanced_labels, generate, latents
 
+FORMATS = (".png", ".pt")  # what --out writes, by its name's suffix (any case)
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m mnistgan")
     commands = parser.add_subparsers(dest="command", required=True)
     gen = commands.add_parser("generate", help="draw images from a trained generator")
-    gen.add_argument("--checkpoint", default="models/generator.pt")
     gen.add_argument(
-        "-n", type=int, default=64, help=f"number of images (a .png grid holds {MAX_GRID} at most)"
-    )
-    gen.add_argument("--seed", type=int, default=0)
-    gen.add_argument(
-        "--temperature", type=float, default=TEMPERATURE, help="scale of z, as sample.temperature"
+        "--checkpoint",
+        default="models/generator.pt",
+        help="the generator's model file (default: %(default)s)",
     )
     gen.add_argument(
-        "--digit", type=int, choices=range(N_CLASSES), help="conditional models: which digit"
+        "-n",
+        type=int,
+        default=64,
+        help=f"number of images; a .png grid holds {MAX_GRID} at most (default: %(default)s)",
     )
-    gen.add_argument("--out", required=True, help="a .png grid, or a .pt file {'images': uint8}")
+    gen.add_argument("--seed", type=int, default=0, help="seed of z (default: %(default)s)")
+    gen.add_argument(
+        "--temperature",
+        type=float,
+        help="scale of z (default: sample.temperature of ./params.yaml, as the pipeline "
+        f"draws; without one, {TEMPERATURE})",
+    )
+    gen.add_argument(
+        "--digit",
+        type=int,
+        choices=range(N_CLASSES),
+        help="conditional models: which digit (default: each digit in turn)",
+    )
+    gen.add_argument(
+        "--out",
+        required=True,
+        help="a .png grid, or a .pt file of {'images': uint8} (and 'labels', conditional)",
+    )
     args = parser.parse_args()
     if not 1 <= args.n <= MAX_IMAGES:
         raise UserError(f"-n: got {args.n}, expected an integer in [1, {MAX_IMAGES}]")
     if not 0 <= args.seed < MAX_SEED:
         raise UserError(f"--seed: got {args.seed}, expected an integer in [0, 2^63)")
-    if not 0 < args.temperature <= MAX_TEMPERATURE:
+    temperature = default_temperature() if args.temperature is None else args.temperature
+    if not 0 < temperature <= MAX_TEMPERATURE:  # NaN fails every comparison
         raise UserError(
-            f"--temperature: got {args.temperature}, expected a number in (0, {MAX_TEMPERATURE:g}]"
+            f"--temperature: got {temperature}, expected a number in (0, {MAX_TEMPERATURE:g}]"
         )
-    atomic.check_target(Path(args.out))  # before the work, not after it
-    if args.n > MAX_GRID and Path(args.out).suffix != ".pt":
+    out = Path(args.out)
+    check_out(out, Path(args.checkpoint))  # before the work, not after it
+    png = out.suffix.lower() == ".png"
+    if args.n > MAX_GRID and png:
         raise UserError(
             f"-n: a PNG grid holds at most {MAX_GRID} images, got {args.n}; "
-            f"write them to a .pt file instead (--out {Path(args.out).with_suffix('.pt')})"
+            f"write them to a .pt file instead (--out {out.with_suffix('.pt')})"
         )
 
     g, g_config = load_model(args.checkpoint, "generator", build_generator, GeneratorConfig)
@@ -59,14 +85,40 @@ def main() -> None:
         labels = (
             balanced_labels(args.n) if args.digit is None else torch.full((args.n,), args.digit)
         )
-    z = latents(args.n, g_config.z_dim, args.seed, args.temperature)
+    z = latents(args.n, g_config.z_dim, args.seed, temperature)
     images = generate(g, z, labels, source=args.checkpoint)
-    if Path(args.out).suffix == ".pt":
-        out = {"images": images} if labels is None else {"images": images, "labels": labels}
-        atomic.write_torch(args.out, out)
+    if png:
+        atomic.write_bytes(out, grid_png(images, nrow=math.ceil(math.sqrt(args.n))))
     else:
-        atomic.write_bytes(args.out, grid_png(images, nrow=math.ceil(math.sqrt(args.n))))
-    print(f"wrote {args.n} images to {args.out}")
+        result = {"images": images} if labels is None else {"images": images, "labels": labels}
+        atomic.write_torch(out, result)
+    print(f"wrote {args.n} images to {out}")
+
+
+def default_temperature() -> float:
+    """sample.temperature of params.yaml, where there is one (in the repo), as the pipeline
+    draws; TEMPERATURE elsewhere."""
+    if not Path("params.yaml").exists():
+        return TEMPERATURE
+    try:
+        return params.load().sample.temperature
+    except UserError as e:
+        raise UserError(
+            f"--temperature: its default is sample.temperature of ./params.yaml, which does "
+            f"not load ({e}); fix it, or give --temperature"
+        ) from None
+
+
+def check_out(out: Path, checkpoint: Path) -> None:
+    """Refuse an --out that generate does not write, or that is the model it reads."""
+    atomic.check_target(out)
+    if out.suffix.lower() not in FORMATS:
+        raise UserError(
+            f"--out: {out}: expected a name ending in .png (a grid) or .pt (the images), "
+            "the formats generate writes"
+        )
+    if out.exists() and checkpoint.exists() and os.path.samefile(out, checkpoint):
+        raise UserError(f"--out: {out} is the checkpoint it reads; give another file name")
 
 
 if __name__ == "__main__":

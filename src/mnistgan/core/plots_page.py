@@ -10,6 +10,7 @@ requirements.txt (upstream's minified builds of vega 5.33.0, vega-lite 5.23.0 an
 
 import importlib.resources
 import re
+from pathlib import Path
 
 from mnistgan.core.errors import UserError
 
@@ -29,6 +30,23 @@ def library_sources() -> list[str]:
             "django-js-lib-vega-embed): run pip install -r requirements.txt"
         ) from None
     return [(folder / name).read_text(encoding="utf-8") for name in LIBRARIES]
+
+
+def read_skeleton(path: str | Path) -> str:
+    """The page template at `path`, UTF-8 text holding MARKER once, or a UserError naming it."""
+    try:
+        skeleton = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file: restore it with `git checkout -- {path}`") from None
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason})") from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot read: {e.strerror or e}") from None
+    if (count := skeleton.count(MARKER)) != 1:
+        raise UserError(
+            f"{path}: holds {MARKER} {count} times, expected once: the libraries go there"
+        )
+    return skeleton
 
 
 def inline(skeleton: str, libraries: list[str]) -> str:

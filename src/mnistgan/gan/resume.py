@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from mnistgan.core import atomic
-from mnistgan.core.checkpoint import load_safely
+from mnistgan.core.checkpoint import RESUME_FILE_BYTES, load_safely
 from mnistgan.core.device import on_cpu
 from mnistgan.core.errors import UserError
 from mnistgan.core.params import ModelParams, TrainParams
@@ -69,7 +69,7 @@ def load_resume(path: Path, fp: str, where: str, nets: Any, epochs: int) -> tupl
         return 0, {}
     fresh = copy.deepcopy(nets.state_dict())  # a load that fails half-way is undone
     try:
-        state = load_safely(path)
+        state = load_safely(path, RESUME_FILE_BYTES, "training checkpoint")
         if not isinstance(state, dict) or "fingerprint" not in state:
             raise UserError("not a training checkpoint")
         if state.get("where", where) != where:
@@ -89,11 +89,15 @@ def load_resume(path: Path, fp: str, where: str, nets: Any, epochs: int) -> tupl
     except Exception as e:  # anything in the file may be wrong: its content is not ours
         nets.load_state_dict(fresh)
         aside = path.with_name(path.name + ".bad")
-        path.replace(aside)
         why = str(e).removeprefix(f"{path}: ")
         why = why if isinstance(e, UserError) else f"{type(e).__name__}: {why}"
         why = why.strip().splitlines()[0][:200]
-        say(f"warning: ignoring {path} ({why}): moved it to {aside}, training from scratch")
+        try:
+            path.replace(aside)
+            moved = f"moved it to {aside}"
+        except OSError as err:  # the first epoch's checkpoint replaces it, or says why not
+            moved = f"could not move it to {aside} ({err.strerror or err})"
+        say(f"warning: ignoring {path} ({why}): {moved}, training from scratch")
         return 0, {}
     say(f"resuming from {path} after epoch {state['epoch']}")
     return state["epoch"], logged
@@ -102,7 +106,7 @@ def load_resume(path: Path, fp: str, where: str, nets: Any, epochs: int) -> tupl
 def sampled_generator(path: Path) -> dict[str, torch.Tensor]:
     """The weights of the generator a run would ship if it stopped at the checkpoint at
     `path`: its EMA when training keeps one (for scoring a run as it goes)."""
-    state = load_safely(path)
+    state = load_safely(path, RESUME_FILE_BYTES, "training checkpoint")
     return state["g_ema"] if state["g_ema"] is not None else state["g"]
 
 

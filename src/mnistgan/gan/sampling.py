@@ -1,10 +1,14 @@
 """Drawing images from a generator: latent vectors, labels, and the uint8 images they make."""
 
+import operator
+from typing import Any
+
 import torch
 from torch import nn
 
 from mnistgan.core.digits import N_CLASSES, digit_counts
 from mnistgan.core.errors import UserError
+from mnistgan.core.params import MAX_IMAGES, MAX_SEED, MAX_TEMPERATURE, preview
 from mnistgan.core.pixels import to_uint8
 
 
@@ -80,3 +84,64 @@ TEMPERATURE = 1.1
 def latents(n: int, z_dim: int, seed: int, temperature: float = 1.0) -> torch.Tensor:
     """n seeded latent vectors z ~ N(0, temperature^2 I)."""
     return torch.randn(n, z_dim, generator=torch.Generator().manual_seed(seed)) * temperature
+
+
+def request(
+    g_config: Any, n: Any, seed: Any, digits: Any, temperature: Any
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The latents and labels (None: unconditional) that mnistgan.sample's arguments ask a
+    generator of config `g_config` for, each argument checked: a bad one is a UserError
+    naming it, not a traceback from deep in torch. `digits`: None (each digit in turn, for a
+    conditional generator), one digit, or n of them."""
+    n, seed = integer("n", n), integer("seed", seed)
+    if not 1 <= n <= MAX_IMAGES:
+        raise UserError(f"n: got {n}, expected an integer in [1, {MAX_IMAGES}]")
+    if not 0 <= seed < MAX_SEED:
+        raise UserError(f"seed: got {seed}, expected an integer in [0, 2^63)")
+    try:
+        t = float(temperature)
+    except (TypeError, ValueError):
+        t = float("nan")
+    if not 0 < t <= MAX_TEMPERATURE:  # NaN fails every comparison
+        raise UserError(
+            f"temperature: got {preview(temperature)}, expected a number in "
+            f"(0, {MAX_TEMPERATURE:g}]"
+        )
+    if not g_config.conditional:
+        if digits is not None:
+            raise UserError(
+                "digits: this generator is unconditional (model.conditional: false): it cannot "
+                "draw a chosen digit; train with model.conditional: true for that"
+            )
+        return latents(n, g_config.z_dim, seed, t), None
+    return latents(n, g_config.z_dim, seed, t), digit_labels(digits, n)
+
+
+def integer(name: str, value: Any) -> int:
+    """`value` as an int (a Python, NumPy or 0-d tensor integer), or a UserError naming it."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        return operator.index(value)
+    except TypeError:
+        raise UserError(f"{name}: got {preview(value)}, expected an integer") from None
+
+
+def digit_labels(digits: Any, n: int) -> torch.Tensor:
+    """int64 labels (n,) from `digits`: None (each digit in turn), one digit, or n digits."""
+    if digits is None:
+        return balanced_labels(n)
+    try:
+        y = torch.as_tensor(digits)
+    except (TypeError, ValueError, RuntimeError):
+        y = None
+    if y is None or y.dtype.is_floating_point or y.dtype.is_complex or y.dtype == torch.bool:
+        raise UserError(f"digits: got {preview(digits)}, expected a digit or {n} of them")
+    y = torch.full((n,), int(y)) if y.dim() == 0 else y
+    if y.shape != (n,):
+        raise UserError(
+            f"digits: got {tuple(y.shape)}, expected one digit or n = {n}, one per image"
+        )
+    if (bad := y[(y < 0) | (y >= N_CLASSES)]).numel():
+        raise UserError(f"digits: got {int(bad[0])}, expected digits 0-{N_CLASSES - 1}")
+    return y.to(torch.int64)
