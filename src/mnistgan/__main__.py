@@ -1,4 +1,5 @@
-"""`python -m mnistgan generate`: images from a trained generator, as a PNG grid or a .pt file."""
+"""`python -m mnistgan generate`: images from a trained generator, as a PNG grid or a .pt file;
+`python -m mnistgan search`: a params search whose trials are DVC experiments."""
 
 import argparse
 import math
@@ -14,6 +15,7 @@ from mnistgan.core.params import MAX_GRID, MAX_IMAGES, MAX_SEED, MAX_TEMPERATURE
 from mnistgan.core.pixels import grid_png
 from mnistgan.gan.models import GeneratorConfig, build_generator
 from mnistgan.gan.sampling import TEMPERATURE, balanced_labels, generate, latents
+from mnistgan.search import cli as search_cli
 
 
 def main() -> None:
@@ -32,7 +34,11 @@ def main() -> None:
         "--digit", type=int, choices=range(N_CLASSES), help="conditional models: which digit"
     )
     gen.add_argument("--out", required=True, help="a .png grid, or a .pt file {'images': uint8}")
+    search = commands.add_parser("search", help="search params: trials are DVC experiments")
+    search_cli.add_arguments(search)
     args = parser.parse_args()
+    if args.command == "search":
+        return search_cli.main(args)
     if not 1 <= args.n <= MAX_IMAGES:
         raise UserError(f"-n: got {args.n}, expected an integer in [1, {MAX_IMAGES}]")
     if not 0 <= args.seed < MAX_SEED:
