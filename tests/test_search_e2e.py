@@ -8,8 +8,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-from conftest import run
-from test_queue_e2e import stop_workers
+from conftest import run, stop_workers
 
 from mnistgan.search.experiments import parse_show
 
