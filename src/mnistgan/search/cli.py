@@ -58,8 +58,8 @@ def main(args: argparse.Namespace) -> None:
     except KeyboardInterrupt:
         names = search.stop()
         say(
-            f"stopped; {len(names)} experiments in flight stopped too ({', '.join(names)}): "
-            "the same command continues the search, queueing them again"
+            f"stopped, and stopped what was in flight ({', '.join(names) or 'nothing'}): "
+            "the same command continues the search, queueing those again"
         )
         sys.exit(130)
     finish(search.study, spec.objectives)

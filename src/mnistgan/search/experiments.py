@@ -112,9 +112,12 @@ def parse_show(shown: list[dict]) -> dict[str, Experiment]:
 def show(baselines: list[str]) -> dict[str, Experiment]:
     """Every experiment on the commits `baselines`, queued, running, failed or done."""
     revs = [arg for rev in dict.fromkeys(baselines) for arg in ("--rev", rev)]
-    for attempt in range(6):  # it may catch a worker setting up its copy: "Empty git repo"
+    # It can catch a worker setting up or removing its copy of the repo: then it fails ("Empty
+    # git repo") or, seen with DVC 3.67, hangs. Seconds when well: ask again after a minute.
+    for attempt in range(6):
         try:
-            return parse_show(json.loads(dvc(["exp", "show", "--json", "--no-pager", *revs])))
+            shown = dvc(["exp", "show", "--json", "--no-pager", *revs], timeout=60)
+            return parse_show(json.loads(shown))
         except UserError:
             if attempt == 5:
                 raise
@@ -136,8 +139,9 @@ def failure(name: str) -> str:
 
 
 def stop(running: list[str], queued: list[str]) -> None:
-    """Kill the running experiments and drop the queued ones; what already ended is left."""
-    if running:
-        dvc(["queue", "kill", *running], timeout=120, check=False)
+    """Drop the queued experiments, then kill the running ones (and any that a worker
+    started meanwhile); what already ended is left as it is."""
     if queued:
         dvc(["queue", "remove", *queued], timeout=120, check=False)
+    if running:
+        dvc(["queue", "kill", *running], timeout=120, check=False)

@@ -77,7 +77,7 @@ def plot_png(study: optuna.Study, objectives: list[Objective]) -> bytes:
     for t, xi, yi in zip(done, x, y, strict=True):
         ax.annotate(str(t.number), (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
     note = f"; failed: {', '.join(map(str, failed))}" if failed else ""
-    ax.set_title(f"search {study.study_name}: {len(done)} trials done{note}", fontsize=10)
+    ax.set_title(f"study {study.study_name}: {len(done)} trials done{note}", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(loc="best")
     buf = io.BytesIO()

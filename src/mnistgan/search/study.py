@@ -188,12 +188,18 @@ class Search:
             time.sleep(POLL)
 
     def stop(self) -> list[str]:
-        """Stop this search's experiments in flight, marked so the next run queues them again."""
+        """Stop this search's experiments in flight, marked so the next run queues them again:
+        the queued ones first (else a worker freed by a kill would start one)."""
         pending = self.trials(TrialState.RUNNING)
         for t in pending:
             self.attrs(t.number, stop=True)
         names = [experiment(t) for t in pending if experiment(t)]
-        experiments.stop(names, names)
+        if not names:
+            return names
+        shown = experiments.show([t.user_attrs["baseline"] for t in pending if experiment(t)])
+        state = {n: shown[n].state if n in shown else None for n in names}
+        queued = [n for n in names if state[n] == "queued"]
+        experiments.stop([n for n in names if state[n] in ("queued", "running")], queued)
         return names
 
 
