@@ -156,7 +156,8 @@ class Search:
             self.absent[t.number] = 0 if exp else self.absent.get(t.number, 0) + 1
             stopped = t.user_attrs.get("stop") and (exp is None or exp.state == "failed")
             if stopped or self.absent[t.number] >= 2:  # twice: not just between two states
-                self.say(f"trial {t.number} ({experiment(t)}) was lost in flight: queued again")
+                why = "was stopped" if stopped else "is gone from DVC's queue"
+                self.say(f"trial {t.number} ({experiment(t)}) {why}: queued again")
                 self.submit(t, t.user_attrs.get("attempt", 0) + 1)
                 experiments.start_workers(self.jobs)
         return shown
