@@ -179,6 +179,21 @@ def run(
     return result
 
 
+def stop_workers(repo: Path) -> None:
+    """`dvc queue stop`, then kill whatever still runs inside the repo: no worker outlives
+    its test."""
+    try:
+        run(["dvc", "queue", "stop", "--kill"], repo, check=False, timeout=120)
+    except subprocess.TimeoutExpired:
+        pass
+    for proc in psutil.process_iter():
+        try:
+            if Path(proc.cwd()).is_relative_to(repo):
+                proc.kill()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+
+
 # Pipeline outputs that must be byte-identical between runs of the same params
 DETERMINISTIC = [
     "models/generator.pt",

@@ -9,10 +9,9 @@ import subprocess
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 import torch
-from conftest import OFFLINE, run, tool_env, write_params
+from conftest import OFFLINE, run, stop_workers, tool_env, write_params
 
 pytestmark = pytest.mark.e2e
 EXPS = {"exp-a": ["-S", "train.lr_d=0.002"], "exp-b": ["-S", "train.seed=7"]}
@@ -53,21 +52,6 @@ def wait_for_queue(repo: Path, timeout: float = 900, stall: float = 30) -> str:
             stalled_since = None
         time.sleep(3)
     raise AssertionError(f"queue still busy after {timeout} s:\n{status}")
-
-
-def stop_workers(repo: Path) -> None:
-    """`dvc queue stop`, then kill whatever still runs inside the repo: no worker outlives
-    its test."""
-    try:
-        run(["dvc", "queue", "stop", "--kill"], repo, check=False, timeout=120)
-    except subprocess.TimeoutExpired:
-        pass
-    for proc in psutil.process_iter():
-        try:
-            if Path(proc.cwd()).is_relative_to(repo):
-                proc.kill()
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
 
 
 def run_queue(repo: Path, names) -> str:

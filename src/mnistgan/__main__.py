@@ -1,6 +1,7 @@
-"""`python -m mnistgan generate`: images from a trained generator, as a PNG grid or a .pt file.
+"""`python -m mnistgan generate`: images from a trained generator, as a PNG grid or a .pt file;
+`python -m mnistgan search`: a params search whose trials are DVC experiments.
 
-The latent's temperature defaults to sample.temperature of ./params.yaml, as the pipeline's
+generate's temperature defaults to sample.temperature of ./params.yaml, as the pipeline's
 samples are drawn, when run in the repo."""
 
 import argparse
@@ -18,6 +19,7 @@ from mnistgan.core.params import MAX_GRID, MAX_IMAGES, MAX_SEED, MAX_TEMPERATURE
 from mnistgan.core.pixels import grid_png
 from mnistgan.gan.models import GeneratorConfig, build_generator
 from mnistgan.gan.sampling import TEMPERATURE, balanced_labels, generate, latents
+from mnistgan.search import cli as search_cli
 
 FORMATS = (".png", ".pt")  # what --out writes, by its name's suffix (any case)
 
@@ -55,7 +57,11 @@ def main() -> None:
         required=True,
         help="a .png grid, or a .pt file of {'images': uint8} (and 'labels', conditional)",
     )
+    search = commands.add_parser("search", help="search params: trials are DVC experiments")
+    search_cli.add_arguments(search)
     args = parser.parse_args()
+    if args.command == "search":
+        return search_cli.main(args)
     if not 1 <= args.n <= MAX_IMAGES:
         raise UserError(f"-n: got {args.n}, expected an integer in [1, {MAX_IMAGES}]")
     if not 0 <= args.seed < MAX_SEED:

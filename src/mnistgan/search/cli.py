@@ -1,0 +1,85 @@
+"""`python -m mnistgan search`: its flags, and what it prints and writes."""
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+from mnistgan.core.errors import UserError
+
+# Optuna loads only when a search runs: `python -m mnistgan generate` starts without it.
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "spec", nargs="?", help="a YAML file of objectives, space and set (search/*.yaml)"
+    )
+    parser.add_argument(
+        "-p", dest="space", action="append", default=[], metavar="KEY=SPEC",
+        help="a searched params key: log:LO..HI, float:LO..HI, int:LO..HI or choice:A,B,...",
+    )  # fmt: skip
+    parser.add_argument(
+        "-o", dest="objectives", action="append", default=[], metavar="METRIC=min|max",
+        help="an objective from the metrics (default fid=min); several give a Pareto front",
+    )  # fmt: skip
+    parser.add_argument(
+        "-S", dest="fixed", action="append", default=[], metavar="KEY=VALUE",
+        help="a params value every trial sets, as dvc exp run -S",
+    )  # fmt: skip
+    parser.add_argument("--trials", type=int, default=20, help="trials in the study, in all")
+    parser.add_argument("--jobs", type=int, default=1, help="experiments in flight at once")
+    parser.add_argument("--seed", type=int, default=0, help="the same seed proposes the same")
+    parser.add_argument(
+        "--name", help="the study's name (default: the spec file's name, or search)"
+    )
+    parser.add_argument("--show", action="store_true", help="print the best trials; run nothing")
+
+
+def main(args: argparse.Namespace) -> None:
+    import optuna
+
+    from mnistgan.search import space, study
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    name = args.name or (Path(args.spec).stem if args.spec else "search")
+    if args.show:
+        found, objectives = study.load(name)
+        return finish(found, objectives)
+    if args.trials < 1 or args.jobs < 1:
+        raise UserError(f"--trials {args.trials} --jobs {args.jobs}: expected both >= 1")
+    spec = space.load(args.spec, args.space, args.objectives, args.fixed)
+    space.check(spec)  # before anything is queued
+    search = study.Search(study.create(name, spec), spec, args.seed, args.jobs, say)
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):  # a closed terminal
+        if sig is not None:
+            signal.signal(sig, interrupt)
+    try:
+        search.run(args.trials)
+    except KeyboardInterrupt:
+        names = search.stop()
+        say(
+            f"stopped, and stopped what was in flight ({', '.join(names) or 'nothing'}): "
+            "the same command continues the search, queueing those again"
+        )
+        sys.exit(130)
+    finish(search.study, spec.objectives)
+
+
+def interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+def finish(found, objectives: list) -> None:
+    """Write the plot of every trial and print the table of the best."""
+    from mnistgan.core import atomic
+    from mnistgan.search import report, study
+
+    plot = study.FOLDER / "plots" / f"{found.study_name}.png"
+    plot.parent.mkdir(parents=True, exist_ok=True)
+    atomic.write_bytes(plot, report.plot_png(found, objectives))
+    print(report.table(found, objectives))
+    print(f"plot of every trial: {plot} (dvc plots show)")

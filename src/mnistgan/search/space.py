@@ -1,0 +1,175 @@
+"""What a search explores and what it wants: the space of params.yaml keys, the fixed values
+every trial sets, and the objectives read from the pipeline's metrics. Written as flags or in a
+small YAML file; checked against the params schema before anything runs, so a typo stops the
+search in one line naming the key instead of failing every trial."""
+
+import copy
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+
+from mnistgan.core import params
+from mnistgan.core.errors import UserError
+
+FORMS = "log:LO..HI, float:LO..HI, int:LO..HI or choice:A,B,..."
+SPEC_KEYS = ("objectives", "space", "set")
+
+
+@dataclass(frozen=True)
+class Objective:
+    metric: str  # a key of the pipeline's metrics files, as `dvc exp show` names it: fid
+    direction: Literal["minimize", "maximize"]
+
+    def __str__(self) -> str:
+        return f"{self.metric} ({'lower' if self.direction == 'minimize' else 'higher'} is better)"
+
+
+@dataclass(frozen=True)
+class Spec:
+    space: dict[str, BaseDistribution]  # params key (train.lr_g) -> where its values come from
+    objectives: list[Objective]
+    fixed: dict[str, Any] = field(default_factory=dict)  # params key -> value in every trial
+
+
+def scalar(text: str) -> Any:
+    """A value as params.yaml reads it: 1e-4 is a float, null is None, bce a string."""
+    return yaml.load(text, params.Loader) if text.strip() else text
+
+
+def dimension(key: str, spec: Any) -> BaseDistribution:
+    """One key's distribution from `log:1e-4..1e-2`, `int:32..256`, `choice:bce,hinge` or a
+    YAML list of choices."""
+    if isinstance(spec, list):
+        return choices(key, spec)
+    kind, colon, rest = spec.partition(":") if isinstance(spec, str) else ("", "", "")
+    if kind == "choice" and colon:
+        return choices(key, [scalar(v) for v in rest.split(",")])
+    if kind not in ("log", "float", "int") or not colon or ".." not in rest:
+        raise UserError(f"{key}: got {params.preview(spec)}, expected {FORMS}")
+    lo, hi = (scalar(v) for v in rest.split("..", 1))
+    number = int if kind == "int" else (int, float)
+    if not all(isinstance(v, number) and not isinstance(v, bool) for v in (lo, hi)):
+        expect = "integers" if kind == "int" else "numbers"
+        raise UserError(f"{key}: got {spec!r}, expected {kind}:LO..HI with {expect} LO < HI")
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise UserError(f"{key}: got {spec!r}, expected LO < HI, both finite")
+    if kind == "log" and lo <= 0:
+        raise UserError(f"{key}: got {spec!r}, a log range needs LO > 0")
+    if kind == "int":
+        return IntDistribution(lo, hi)
+    return FloatDistribution(float(lo), float(hi), log=kind == "log")
+
+
+def choices(key: str, values: list) -> BaseDistribution:
+    ok = (type(None), bool, int, float, str)
+    if not values or not all(isinstance(v, ok) for v in values):
+        raise UserError(f"{key}: got {params.preview(values)}, expected a list of plain values")
+    if len(set(map(repr, values))) < len(values):
+        raise UserError(f"{key}: got {params.preview(values)}, each choice once")
+    return CategoricalDistribution(values)
+
+
+def objective(metric: str, direction: Any) -> Objective:
+    names = {"min": "minimize", "minimize": "minimize", "max": "maximize", "maximize": "maximize"}
+    if not isinstance(metric, str) or not metric or direction not in names:
+        raise UserError(f"objective {metric}: got {params.preview(direction)}, expected min or max")
+    return Objective(metric, names[direction])
+
+
+def key_values(text: str, flag: str) -> tuple[str, str]:
+    """`key=value` from a flag, split at the first `=`."""
+    key, eq, value = text.partition("=")
+    if not eq or not key:
+        raise UserError(f"{flag} {text}: expected KEY=VALUE")
+    return key.strip(), value.strip()
+
+
+def load(
+    path: str | Path | None, space: list[str], objectives: list[str], fixed: list[str]
+) -> Spec:
+    """The spec in the YAML file `path` (if any), with the flags' entries added or replacing
+    its own: `-p key=log:1e-4..1e-2`, `-o fid=min`, `-S train.threads=1`."""
+    raw: dict = {}
+    if path is not None:
+        try:
+            raw = yaml.load(Path(path).read_text(), params.Loader) or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise UserError(f"{path}: cannot read the search spec ({e})") from None
+        if not isinstance(raw, dict):
+            raise UserError(f"{path}: expected a mapping of {', '.join(SPEC_KEYS)}")
+        for key in raw:
+            if key not in SPEC_KEYS:
+                raise UserError(f"{path}: {key}: unknown key (expected one of: {SPEC_KEYS})")
+        for key in SPEC_KEYS:
+            if not isinstance(raw.get(key) or {}, dict):
+                raise UserError(f"{path}: {key}: expected a mapping")
+    space_raw = dict(raw.get("space") or {}) | dict(key_values(t, "-p") for t in space)
+    goals = dict(raw.get("objectives") or {}) | dict(key_values(t, "-o") for t in objectives)
+    fixed_raw = dict(raw.get("set") or {})
+    fixed_raw |= {k: scalar(v) for k, v in (key_values(t, "-S") for t in fixed)}
+    if not space_raw:
+        raise UserError("search space: empty; give keys with -p KEY=SPEC or a spec file")
+    both = sorted(set(space_raw) & set(fixed_raw))
+    if both:
+        raise UserError(f"{both[0]}: both searched and set; drop one")
+    return Spec(
+        {k: dimension(k, v) for k, v in space_raw.items()},
+        [objective(k, v) for k, v in (goals or {"fid": "min"}).items()],
+        fixed_raw,
+    )
+
+
+def merged(raw: dict, values: dict[str, Any]) -> dict:
+    """A copy of the params mapping `raw` with dotted keys set: {"train.lr_g": 1e-3}."""
+    out = copy.deepcopy(raw)
+    for key, value in values.items():
+        *sections, last = key.split(".")
+        node = out
+        for i, name in enumerate(sections):
+            node = node.setdefault(name, {})
+            if not isinstance(node, dict):
+                raise UserError(f"{key}: {'.'.join(sections[: i + 1])} is a value, not a section")
+        node[last] = value
+    return out
+
+
+def probes(dist: BaseDistribution) -> list[Any]:
+    """The values that bound what `dist` can propose: its ends, or every choice."""
+    if isinstance(dist, CategoricalDistribution):
+        return list(dist.choices)
+    return [dist.low, dist.high]
+
+
+def check(spec: Spec, params_path: str | Path = "params.yaml") -> None:
+    """Every fixed value, and each end or choice of every searched key with them, must pass
+    the params schema: a bad key or value fails here, before anything is queued."""
+    raw = yaml.load(Path(params_path).read_text(), params.Loader)
+    base = merged(raw, spec.fixed)
+    try:
+        params.parse(base)
+    except UserError as e:
+        raise UserError(f"search set: {e}") from None
+    for key, dist in spec.space.items():
+        for value in probes(dist):
+            try:
+                params.parse(merged(base, {key: value}))
+            except UserError as e:
+                raise UserError(f"search space {key}={value!r}: {e}") from None
+
+
+def cli_value(value: Any) -> str:
+    """A value as `dvc exp run -S key=value` writes it back: null, true, 0.00123, bce."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, float) else str(value)

@@ -1,0 +1,208 @@
+"""The search: an Optuna study whose trials are DVC experiments. Optuna proposes params (TPE,
+which also handles several objectives), DVC's queue runs them, and each result is told back,
+with J experiments in flight. The study lives in one journal file, so the same command again
+continues it: every trial records its experiment's name, a finished one is told once, one
+lost in flight (killed, or dropped from the queue) is queued again under the same trial.
+
+Results are told in trial order, and trial n is proposed with a sampler seeded by the seed
+and n, right after trial n - J is told: so the same seed proposes the same trials, whatever
+order the experiments end in and however often the search was stopped. The price: a free
+worker may wait for an earlier, slower trial."""
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import optuna
+from optuna.distributions import distribution_to_json
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import FrozenTrial, TrialState
+
+from mnistgan.core.errors import UserError
+from mnistgan.search import experiments
+from mnistgan.search.space import Objective, Spec
+
+FOLDER = Path("search")  # studies (name.journal) and their plots (plots/name.png)
+POLL = 5.0  # s between looks at the queue
+
+
+def journal(name: str) -> Path:
+    return FOLDER / f"{name}.journal"
+
+
+def storage(name: str) -> JournalStorage:
+    journal(name).parent.mkdir(parents=True, exist_ok=True)
+    return JournalStorage(JournalFileBackend(str(journal(name))))
+
+
+def describe(spec: Spec) -> dict:
+    """What makes a study the same study, as JSON the journal keeps."""
+    return {
+        "space": {k: distribution_to_json(d) for k, d in spec.space.items()},
+        "objectives": [[o.metric, o.direction] for o in spec.objectives],
+        "set": spec.fixed,
+    }
+
+
+def create(name: str, spec: Spec) -> optuna.Study:
+    """The study `name`: new, or the one its journal holds, which must be of the same spec."""
+    study = optuna.create_study(
+        study_name=name,
+        storage=storage(name),
+        directions=[o.direction for o in spec.objectives],
+        load_if_exists=True,
+    )
+    stored = study.user_attrs.get("spec")
+    if stored is None:
+        study.set_user_attr("spec", describe(spec))
+    elif stored != describe(spec):
+        raise UserError(
+            f"{journal(name)}: this study searched another space, objectives or set values; "
+            "give this search another --name, or delete that file to start over"
+        )
+    return study
+
+
+def load(name: str) -> tuple[optuna.Study, list[Objective]]:
+    """An existing study and its objectives, for --show."""
+    if not journal(name).is_file():
+        raise UserError(f"{journal(name)}: no such study (give its --name or its spec file)")
+    study = optuna.load_study(study_name=name, storage=storage(name))
+    objectives = [Objective(m, d) for m, d in study.user_attrs["spec"]["objectives"]]
+    return study, objectives
+
+
+def experiment(trial: FrozenTrial) -> str:
+    return trial.user_attrs.get("experiment", "")
+
+
+def fmt(values: dict) -> str:
+    return " ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items()
+    )
+
+
+class Search:
+    """One run of the command: fills J slots, tells results in trial order, queues again
+    what was lost, and on Ctrl-C stops what it queued."""
+
+    def __init__(self, study: optuna.Study, spec: Spec, seed: int, jobs: int, say: Callable):
+        self.study, self.spec, self.seed, self.jobs, self.say = study, spec, seed, jobs, say
+        self.absent: dict[int, int] = {}  # trial number -> looks in a row its experiment was gone
+
+    def trials(self, state: TrialState | None = None) -> list[FrozenTrial]:
+        found = self.study.get_trials(deepcopy=False)
+        return sorted((t for t in found if state in (None, t.state)), key=lambda t: t.number)
+
+    def attrs(self, number: int, **attrs) -> None:
+        trial = optuna.trial.Trial(self.study, self.trials()[number]._trial_id)
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
+
+    def submit(self, trial: FrozenTrial | optuna.trial.Trial, attempt: int = 0) -> None:
+        """Queue the trial's experiment: `<study>-<n>`, `<study>-<n>-r<k>` when queued again."""
+        name = f"{self.study.study_name}-{trial.number}" + (f"-r{attempt}" if attempt else "")
+        experiments.queue(name, self.spec.fixed | trial.params)
+        self.attrs(
+            trial.number, experiment=name, attempt=attempt, baseline=experiments.head(), stop=False
+        )
+        self.absent[trial.number] = 0
+        self.say(f"trial {trial.number} queued as {name}: {fmt(trial.params)}")
+
+    def ask(self) -> None:
+        number = len(self.trials())
+        sampler = optuna.samplers.TPESampler(seed=(self.seed + number) % 2**32)
+        self.study.sampler = sampler  # seeded by trial: the same proposals after a restart
+        self.submit(self.study.ask(self.spec.space))
+
+    def tell(self, trial: FrozenTrial, exp: experiments.Experiment) -> None:
+        """Tell a finished experiment's objectives, or why it failed."""
+        name = experiment(trial)
+        if exp.state == "failed":
+            return self.fail(trial, experiments.failure(name))
+        values = []
+        for o in self.spec.objectives:
+            if o.metric not in exp.metrics:
+                found = ", ".join(sorted(exp.metrics)) or "none"
+                raise UserError(f"objective {o.metric}: not among {name}'s metrics ({found})")
+            values.append(exp.metrics[o.metric])
+        bad = [
+            f"{o.metric} is {v}"
+            for o, v in zip(self.spec.objectives, values, strict=True)
+            if not finite(v)
+        ]
+        if bad:
+            return self.fail(trial, ", ".join(bad))
+        self.study.tell(trial.number, values)
+        shown = {o.metric: v for o, v in zip(self.spec.objectives, values, strict=True)}
+        self.say(f"trial {trial.number} ({name}) done: {fmt(shown)}")
+
+    def fail(self, trial: FrozenTrial, reason: str) -> None:
+        self.attrs(trial.number, error=reason)
+        self.study.tell(trial.number, state=TrialState.FAIL)
+        self.say(f"trial {trial.number} ({experiment(trial)}) failed: {reason}")
+
+    def look(self, pending: list[FrozenTrial]) -> dict[str, experiments.Experiment]:
+        """One look at the queue: requeue what is lost, or was stopped by us and failed."""
+        baselines = [t.user_attrs["baseline"] for t in pending if "baseline" in t.user_attrs]
+        shown = experiments.show(baselines or [experiments.head()])
+        mine = [shown[experiment(t)] for t in pending if experiment(t) in shown]
+        if any(e.state == "queued" for e in mine) and not any(e.state == "running" for e in mine):
+            experiments.start_workers(self.jobs)  # none started, or DVC's stopped early
+        for t in pending:
+            exp = shown.get(experiment(t))
+            self.absent[t.number] = 0 if exp else self.absent.get(t.number, 0) + 1
+            stopped = t.user_attrs.get("stop") and (exp is None or exp.state == "failed")
+            if stopped or self.absent[t.number] >= 2:  # twice: not just between two states
+                why = "was stopped" if stopped else "is gone from DVC's queue"
+                self.say(f"trial {t.number} ({experiment(t)}) {why}: queued again")
+                self.submit(t, t.user_attrs.get("attempt", 0) + 1)
+                experiments.start_workers(self.jobs)
+        return shown
+
+    def run(self, n_trials: int) -> None:
+        """Run until the study holds `n_trials` trials, all told."""
+        shown = None
+        pending = self.trials(TrialState.RUNNING)
+        queued_new = False
+        while True:
+            while len(pending) < self.jobs and len(self.trials()) < n_trials:
+                self.ask()
+                pending, queued_new = self.trials(TrialState.RUNNING), True
+            if not pending:
+                return
+            if shown is None:
+                if queued_new:
+                    experiments.start_workers(self.jobs)
+                    queued_new = False
+                shown = self.look(pending)
+                pending = self.trials(TrialState.RUNNING)
+            head = pending[0]
+            exp = shown.get(experiment(head))
+            if exp and exp.state in ("success", "failed"):
+                self.tell(head, exp)
+                pending = self.trials(TrialState.RUNNING)
+                continue  # propose the next trial before telling the one after
+            shown = None
+            time.sleep(POLL)
+
+    def stop(self) -> list[str]:
+        """Stop this search's experiments in flight, marked so the next run queues them again:
+        the queued ones first (else a worker freed by a kill would start one)."""
+        pending = self.trials(TrialState.RUNNING)
+        for t in pending:
+            self.attrs(t.number, stop=True)
+        names = [experiment(t) for t in pending if experiment(t)]
+        if not names:
+            return names
+        shown = experiments.show([t.user_attrs["baseline"] for t in pending if experiment(t)])
+        state = {n: shown[n].state if n in shown else None for n in names}
+        queued = [n for n in names if state[n] == "queued"]
+        experiments.stop([n for n in names if state[n] in ("queued", "running")], queued)
+        return names
+
+
+def finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -1,0 +1,166 @@
+"""The search loop against a faked DVC queue, whose experiments end in an order a seed picks:
+the same seed proposes the same trials whatever that order and however often the search is
+stopped; a failed trial is told as failed with its reason and the search goes on; a trial
+lost in flight is queued again, and no finished one runs twice."""
+
+import math
+import random
+
+import pytest
+from optuna.trial import TrialState
+
+from mnistgan.search import experiments, report, space, study
+from mnistgan.search.experiments import Experiment
+
+SPEC = space.load(
+    None, ["train.lr_g=log:1e-4..1e-1", "train.batch_size=int:16..256"], ["fid=min"],
+    ["train.threads=1"],
+)  # fmt: skip
+
+
+def fid(values: dict) -> float:
+    """A made-up FID: best at lr_g 1e-3, batch 64."""
+    return (math.log10(values["train.lr_g"]) + 3) ** 2 + abs(values["train.batch_size"] - 64) / 64
+
+
+class FakeDVC:
+    """DVC's queue: each look, every experiment in flight ends with probability 1/2; one with
+    lr_g above `diverges` fails, as a diverged training would."""
+
+    def __init__(self, order: int, diverges: float = 1.0):
+        self.exps: dict[str, Experiment] = {}
+        self.runs: list[str] = []  # names, in the order they were queued
+        self.rng, self.diverges = random.Random(order), diverges
+        self.looks = 0
+        self.interrupt_at = None  # a look at which Ctrl-C comes
+
+    def queue(self, name: str, values: dict) -> None:
+        assert name not in self.exps
+        self.exps[name] = Experiment(name, "queued", dict(values), {})
+        self.runs.append(name)
+
+    def show(self, baselines: list[str]) -> dict[str, Experiment]:
+        assert baselines and set(baselines) == {"c0ffee"}
+        self.looks += 1
+        if self.looks == self.interrupt_at:
+            raise KeyboardInterrupt
+        for name, e in self.exps.items():
+            if e.state in ("queued", "running") and self.rng.random() < 0.5:
+                failed = e.params["train.lr_g"] > self.diverges
+                metrics = {} if failed else {"fid": fid(e.params), "epoch": 1}
+                self.exps[name] = Experiment(
+                    name, "failed" if failed else "success", e.params, metrics
+                )
+        return dict(self.exps)
+
+    def stop(self, running: list[str], queued: list[str]) -> None:
+        for name in running:
+            if self.exps[name].state in ("queued", "running"):
+                self.exps[name] = Experiment(name, "failed", self.exps[name].params, {})
+
+
+@pytest.fixture
+def fake(monkeypatch, tmp_path):
+    def install(dvc: FakeDVC) -> FakeDVC:
+        monkeypatch.setattr(experiments, "queue", dvc.queue)
+        monkeypatch.setattr(experiments, "show", dvc.show)
+        monkeypatch.setattr(experiments, "stop", dvc.stop)
+        monkeypatch.setattr(experiments, "head", lambda: "c0ffee")
+        monkeypatch.setattr(experiments, "start_workers", lambda jobs: None)
+        monkeypatch.setattr(experiments, "failure", lambda name: "train: loss is nan")
+        return dvc
+
+    monkeypatch.setattr(study, "FOLDER", tmp_path / "search")
+    monkeypatch.setattr(study, "POLL", 0)
+    return install
+
+
+def search(name: str, seed: int = 0, jobs: int = 3) -> study.Search:
+    return study.Search(study.create(name, SPEC), SPEC, seed, jobs, say=lambda line: None)
+
+
+def proposals(name: str) -> list[dict]:
+    return [t.params for t in search(name).trials()]
+
+
+def test_the_same_seed_proposes_the_same_trials_whatever_order_they_end_in(fake):
+    for order in (1, 2):
+        fake(FakeDVC(order))
+        search(f"order{order}").run(14)  # past TPE's 10 random trials: the model proposes too
+    assert proposals("order1") == proposals("order2")
+    fake(FakeDVC(1))
+    search("other", seed=1).run(14)
+    assert proposals("other") != proposals("order1")
+
+
+def test_each_trial_is_an_experiment_with_its_params_and_metrics(fake):
+    dvc = fake(FakeDVC(0))
+    search("s").run(5)
+    trials = search("s").trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 5
+    assert dvc.runs == [f"s-{n}" for n in range(5)]
+    for t in trials:
+        exp = dvc.exps[t.user_attrs["experiment"]]
+        assert exp.params == {"train.threads": 1} | t.params
+        assert t.values == [fid(exp.params)]
+    # a second run with more trials runs only those
+    search("s").run(7)
+    assert dvc.runs == [f"s-{n}" for n in range(7)]
+
+
+def test_a_failed_trial_is_told_with_its_reason_and_the_search_goes_on(fake):
+    fake(FakeDVC(0, diverges=0.01))
+    search("f").run(12)
+    trials = search("f").trials()
+    failed = [t for t in trials if t.state == TrialState.FAIL]
+    assert failed and len(trials) == 12
+    assert all(t.params["train.lr_g"] > 0.01 for t in failed)
+    assert all(t.user_attrs["error"] == "train: loss is nan" for t in failed)
+    table = report.table(search("f").study, SPEC.objectives)
+    assert f"({12 - len(failed)} done, {len(failed)} failed, 0 in flight)" in table
+
+
+def test_a_stopped_search_continues_as_if_never_stopped(fake):
+    fake(FakeDVC(3))
+    search("whole").run(9)
+    dvc = fake(FakeDVC(3))
+    dvc.interrupt_at = 4
+    stopped = search("cut")
+    with pytest.raises(KeyboardInterrupt):
+        stopped.run(9)
+    in_flight = stopped.stop()
+    killed = [n for n in in_flight if dvc.exps[n].state == "failed"]  # the rest had ended
+    assert killed and all(dvc.exps[n].state == "success" for n in set(in_flight) - set(killed))
+    search("cut").run(9)  # the same command again
+    assert proposals("cut") == proposals("whole")
+    assert [t.state for t in search("cut").trials()] == [TrialState.COMPLETE] * 9
+    # the killed ones ran again under new names; none that had ended ran twice
+    assert sorted(n for n in dvc.runs if n.endswith("-r1")) == sorted(f"{n}-r1" for n in killed)
+    assert len(dvc.runs) == 9 + len(killed)
+
+
+def test_a_trial_lost_from_the_queue_is_queued_again(fake):
+    dvc = fake(FakeDVC(5))
+    real_show = dvc.show
+
+    def show(baselines):
+        shown = real_show(baselines)
+        if "lost-1" in dvc.exps and dvc.exps["lost-1"].state == "queued":
+            del dvc.exps["lost-1"]  # `dvc queue remove`, or a broker wiped
+            shown.pop("lost-1")
+        return shown
+
+    experiments.show = show  # the fixture's monkeypatch restores it
+    search("lost", jobs=2).run(3)
+    trials = search("lost").trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 3
+    assert trials[1].user_attrs["experiment"] == "lost-1-r1"
+    assert dvc.runs == ["lost-0", "lost-1", "lost-1-r1", "lost-2"]
+
+
+def test_a_study_keeps_its_spec(fake):
+    fake(FakeDVC(0))
+    search("kept").run(1)
+    other = space.load(None, ["train.lr_g=log:1e-4..1e-2"], ["fid=min"], [])
+    with pytest.raises(space.UserError, match="another space, objectives or set values"):
+        study.create("kept", other)

@@ -1,0 +1,146 @@
+"""The search space parser: each form, each error naming its key, and the check against the
+params schema that runs before anything is queued."""
+
+import pytest
+import yaml
+from conftest import small_raw
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+from mnistgan.core.errors import UserError
+from mnistgan.search import space
+
+
+def test_each_form_gives_its_distribution():
+    assert space.dimension("train.lr_g", "log:1e-4..1e-2") == FloatDistribution(
+        1e-4, 1e-2, log=True
+    )
+    assert space.dimension("train.ema", "float:0.99..0.999") == FloatDistribution(0.99, 0.999)
+    assert space.dimension("train.batch_size", "int:32..256") == IntDistribution(32, 256)
+    assert space.dimension("train.loss", "choice:bce,hinge") == CategoricalDistribution(
+        ["bce", "hinge"]
+    )
+    # choices read as params.yaml does: null, booleans, numbers
+    assert space.dimension("train.ema", "choice:null,0.999").choices == (None, 0.999)
+    assert space.dimension("model.g_taper", [True, False]).choices == (True, False)
+    assert space.dimension("train.lr_d", "choice:1e-3,2e-3").choices == (0.001, 0.002)
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("1e-4..1e-2", "expected log:LO..HI, float:LO..HI, int:LO..HI or choice:A,B,..."),
+        ("lg:1e-4..1e-2", "expected log:LO..HI"),
+        ("log:1e-4-1e-2", "expected log:LO..HI"),
+        ("log:0..1", "a log range needs LO > 0"),
+        ("float:2..1", "expected LO < HI"),
+        ("float:1..1", "expected LO < HI"),
+        ("int:1.5..4", "expected int:LO..HI with integers"),
+        ("float:a..b", "expected float:LO..HI with numbers"),
+        ("float:1...inf", "both finite"),  # YAML reads .inf as infinity
+        ("float:1..2e400", "both finite"),
+        ("choice:bce,bce", "each choice once"),
+        (3, "expected log:LO..HI"),
+        ([], "expected a list of plain values"),
+        ([{"a": 1}], "expected a list of plain values"),
+    ],
+)
+def test_a_bad_form_is_one_line_naming_the_key(spec, message):
+    with pytest.raises(UserError, match="^train.x: ") as e:
+        space.dimension("train.x", spec)
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_flags_add_to_and_replace_the_spec_file(tmp_path):
+    path = tmp_path / "lr.yaml"
+    spec = {
+        "objectives": {"fid": "min"},
+        "space": {"train.lr_g": "log:1e-4..1e-2", "train.loss": ["bce", "hinge"]},
+        "set": {"train.threads": 1, "train.amp": None},
+    }
+    path.write_text(yaml.safe_dump(spec))
+    got = space.load(
+        path, ["train.lr_g=log:1e-3..1e-1", "train.batch_size=int:32..64"],
+        ["conditional_accuracy=max"], ["train.epochs=3"],
+    )  # fmt: skip
+    assert got.space == {
+        "train.lr_g": FloatDistribution(1e-3, 1e-1, log=True),
+        "train.loss": CategoricalDistribution(["bce", "hinge"]),
+        "train.batch_size": IntDistribution(32, 64),
+    }
+    assert got.objectives == [
+        space.Objective("fid", "minimize"),
+        space.Objective("conditional_accuracy", "maximize"),
+    ]
+    assert got.fixed == {"train.threads": 1, "train.amp": None, "train.epochs": 3}
+    # no objective given: FID, lower is better
+    assert space.load(None, ["train.lr_g=log:1e-4..1e-2"], [], []).objectives == [
+        space.Objective("fid", "minimize")
+    ]
+
+
+@pytest.mark.parametrize(
+    "file, flags, message",
+    [
+        ({"spaces": {}}, {}, "spaces: unknown key"),
+        ({"space": ["train.lr_g"]}, {}, "space: expected a mapping"),
+        ({}, {}, "search space: empty"),
+        ({}, {"space": ["train.lr_g"]}, "-p train.lr_g: expected KEY=VALUE"),
+        ({}, {"space": ["train.lr_g=log:1..2"], "objectives": ["fid=lowest"]}, "objective fid:"),
+        (
+            {"space": {"train.lr_g": "log:1e-4..1e-2"}, "set": {"train.lr_g": 0.001}},
+            {},
+            "train.lr_g: both searched and set",
+        ),
+    ],
+)
+def test_a_bad_spec_is_one_line(tmp_path, file, flags, message):
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(file))
+    args = {"space": [], "objectives": [], "fixed": []} | flags
+    with pytest.raises(UserError, match=message):
+        space.load(path, **args)
+
+
+@pytest.fixture
+def params_yaml(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(small_raw()))
+    return path
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        # an unknown key, a section that is not one, an end outside the schema's range
+        (["train.lr_x=log:1e-4..1e-2"], "search space train.lr_x=0.0001: train.lr_x: unknown key"),
+        (["trainer.lr=log:1e-4..1e-2"], "search space trainer.lr=0.0001: trainer: unknown key"),
+        (["train.lr_g.x=log:1e-4..1"], "train.lr_g.x: train.lr_g is a value, not a section"),
+        (["train.ema=float:0.9..1"], "search space train.ema=1.0: train.ema: got 1.0, expected"),
+        (["train.batch_size=float:8..64"], "train.batch_size=8.0: train.batch_size: got 8.0"),
+        # a choice that breaks a rule across keys: wgan-gp with the dcgan D's BatchNorm
+        (["train.loss=choice:bce,wgan-gp"], "train.loss='wgan-gp': train.loss: wgan-gp needs"),
+    ],
+)
+def test_the_space_is_checked_against_the_params_schema(params_yaml, flags, message):
+    spec = space.load(None, flags, [], [])
+    with pytest.raises(UserError) as e:
+        space.check(spec, params_yaml)
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_set_values_are_checked_and_count_in_the_space_check(params_yaml):
+    bad = space.load(None, ["train.lr_g=log:1e-4..1e-2"], [], ["train.threads=0"])
+    with pytest.raises(UserError, match="^search set: train.threads: got 0, expected"):
+        space.check(bad, params_yaml)
+    # wgan-gp is fine once every trial sets a D without BatchNorm
+    ok = space.load(None, ["train.loss=choice:bce,wgan-gp"], [], ["model.d_norm=layer"])
+    space.check(ok, params_yaml)
+
+
+def test_values_go_to_dvc_as_params_yaml_reads_them():
+    assert [space.cli_value(v) for v in (None, True, False, 64, 0.00123, 1e-05, "hinge")] == [
+        "null", "true", "false", "64", "0.00123", "1e-05", "hinge",
+    ]  # fmt: skip
+    assert [space.scalar(space.cli_value(v)) for v in (None, True, 1e-05, 64)] == [
+        None, True, 1e-05, 64,
+    ]  # fmt: skip
