@@ -35,6 +35,8 @@ DRAWN = """() => ({
         .filter(e => e.getBoundingClientRect().width > 0).length,
     images: [...document.images].map(i => i.naturalWidth),
     text: document.body.innerText,
+    axes: [...document.querySelectorAll("svg .role-axis-title text, svg .role-legend-label text")]
+        .map(t => t.textContent),
     sliders: [...document.querySelectorAll(".step-slider")].map(s => ({
         folder: s.dataset.folder,
         steps: s.querySelectorAll("div[id]").length,
@@ -134,6 +136,9 @@ def test_plots_page_renders_offline(browser_ready, pipeline: Path, tmp_path: Pat
     check(drawn, charts, images)
     assert drawn["tried"] == [], "the page should ask the network for nothing"
     assert drawn["sliders"] == [{"folder": SAMPLES, "steps": 2, "shown": 1}]
+    assert "least sure of" in drawn["text"]  # uncertain.png's caption
+    # the line charts name their axes and give each line its own legend entry (colour)
+    assert {"training step", "mean sigmoid of D's logit", "d_loss", "g_loss"} <= set(drawn["axes"])
 
     # plots diff: the same page, one image per revision (HEAD and the workspace).
     run(["git", "add", "-A"], repo)

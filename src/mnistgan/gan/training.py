@@ -460,7 +460,7 @@ def train_epoch(run: Run, epoch: int, history: History, on_row: OnRow) -> dict[s
             _, _, d_loss, g_loss, *_ = history.rows[-1]
             bar.set_postfix(d_loss=f"{d_loss:.3f}", g_loss=f"{g_loss:.3f}")
         if beat.due() and run.world.main:
-            say(f"{desc}: step {i + 1}/{steps}")
+            say(f"{desc}, step {i + 1}/{steps}")  # not "epoch k/n:", the epoch's end
     return dict(zip(COLUMNS[2:], epoch_mean.take(run.world), strict=True))
 
 
