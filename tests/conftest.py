@@ -296,10 +296,11 @@ def committed_tree(repo: Path, dest: Path) -> Path:
 
 
 def lock_mismatches(tree: Path, raw_hash: str | None) -> list[str]:
-    """Where `tree`'s dvc.lock is not what `dvc repro` writes for `tree`'s dvc.yaml, code
-    and params.yaml: every stage locked with its command; params as params.yaml holds them;
-    code (each dep in git) hashed as its files are; each data dep as the stage that writes
-    it locked it (a file inside a locked folder aside: the folder's listing is in the cache); the download stage's output as `raw_hash` (None: unchecked); and each
+    """Where `tree`'s dvc.lock is not what `dvc repro` writes for `tree`'s dvc.yaml, code and
+    params.yaml: every stage locked with its command; params as params.yaml holds them;
+    code (each dep in git) hashed as its files are; each data dep as the stage that
+    writes it locked it (a file inside a locked folder aside: the folder's listing is in
+    the cache); the download stage's output as `raw_hash` (None: unchecked); and each
     uncached metrics file committed as locked. The other outputs are not checked here
     (test_lock.py says why)."""
     lock = yaml.safe_load((tree / "dvc.lock").read_text())["stages"]

@@ -35,11 +35,11 @@ def set_threads(threads: int | None, processes: int = 1) -> int:
 BUSY_SHARE = 0.6  # below this share of its threads' CPU time, training is crowded out
 
 
-def others_load(threads: int) -> float | None:
-    """Runnable threads beyond this process's over the last minute, where the OS keeps a
-    load average (Linux, macOS); None elsewhere (Windows)."""
+def load_average() -> float | None:
+    """Runnable threads over the last minute, this process's among them, where the OS counts
+    them (Linux, macOS); None elsewhere (Windows)."""
     try:
-        return max(0.0, os.getloadavg()[0] - threads)
+        return os.getloadavg()[0]
     except (AttributeError, OSError):
         return None
 
@@ -52,12 +52,12 @@ def contention(cpu_seconds: float, wall_seconds: float, threads: int) -> str:
     threads' CPU time (`cpu_seconds`, from time.process_time), or the load average counts
     more runnable threads than cores."""
     cores, share = usable_cores(), cpu_seconds / max(wall_seconds * threads, 1e-9)
-    others = others_load(threads)
-    if share >= BUSY_SHARE and (others is None or threads + others < cores + 0.5):
+    load = load_average()
+    if share >= BUSY_SHARE and (load is None or load < cores + 0.5):
         return ""
-    load = "" if others is None else f", load {others + threads:.1f} on {cores} cores"
-    got = f"training got {share:.0%} of {threads} threads' time{load}"
-    why = f"other programs are using this CPU ({got})"
+    loaded = "" if load is None else f", load {load:.1f} on {cores} cores"
+    whose = f"{threads} threads'" if threads > 1 else "its thread's"
+    why = f"other programs are using this CPU (training got {share:.0%} of {whose} time{loaded})"
     if threads == 1:
         return f"; {why}"
     return f"; {why}: train.threads: 1 runs faster beside them (and changes results' last digits)"
