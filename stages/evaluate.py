@@ -7,6 +7,8 @@ real_fid stays among the metrics that `dvc exp show` lists. It runs on the CPU, 
 machine has (no device param): the same models and samples then give byte-identical metrics
 on every rerun, which a GPU's kernels, rounding in other orders, would not promise."""
 
+import sys
+
 import pandas as pd
 
 from mnistgan.core import atomic, params
@@ -15,8 +17,9 @@ from mnistgan.core.digits import N_CLASSES
 from mnistgan.core.errors import exit_on_user_error
 from mnistgan.core.image_files import load_images
 from mnistgan.core.pixels import grid
+from mnistgan.core.progress import ticking
 from mnistgan.core.tracking import open_live
-from mnistgan.evaluation import floor
+from mnistgan.evaluation import floor, targets
 from mnistgan.evaluation.classifier import ClassifierConfig, build_classifier
 from mnistgan.evaluation.quality import class_histogram
 from mnistgan.evaluation.verdict import d_scores, discriminator_metrics
@@ -72,7 +75,9 @@ def main() -> None:
         ]
     )
     atomic.write_csv("metrics/eval/class_hist.csv", class_table)
+    print(targets.table(metrics, real, d_config.conditional), file=sys.stderr)
 
 
 if __name__ == "__main__":
-    exit_on_user_error(main)
+    with ticking("evaluate"):  # a line a minute: scoring 10,000 images takes a while
+        exit_on_user_error(main)

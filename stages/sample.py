@@ -12,6 +12,7 @@ from mnistgan.core.digits import N_CLASSES
 from mnistgan.core.errors import exit_on_user_error
 from mnistgan.core.image_files import load_images
 from mnistgan.core.pixels import grid_png
+from mnistgan.core.progress import ticking
 from mnistgan.gan.interpolation import STEPS, digit_rows, latent_rows
 from mnistgan.gan.models import (
     DiscriminatorConfig,
@@ -63,4 +64,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    exit_on_user_error(main)
+    with ticking("sample"):  # a line a minute where nothing else is said
+        exit_on_user_error(main)

@@ -9,6 +9,7 @@ from mnistgan.core import atomic, cpu, device, params
 from mnistgan.core.checkpoint import save_model
 from mnistgan.core.errors import exit_on_user_error
 from mnistgan.core.image_files import load_images
+from mnistgan.core.progress import ticking
 from mnistgan.evaluation.classifier import accuracy, train_classifier
 
 
@@ -35,4 +36,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    exit_on_user_error(main)
+    with ticking("train_classifier"):  # a line a minute where nothing else is said
+        exit_on_user_error(main)

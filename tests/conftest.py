@@ -8,11 +8,14 @@ split, but real handwriting.
 """
 
 import hashlib
+import io
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import psutil
@@ -275,3 +278,90 @@ def pipeline(tmp_path, idx_folder) -> Path:
     ):
         run(cmd, repo)
     return repo
+
+
+def dvc_md5(path: Path) -> str:
+    """A file's or folder's hash as DVC 3 records it in dvc.lock: a file's MD5; for a folder,
+    the MD5 of the JSON list of its files' {md5, relpath}, sorted, plus ".dir" (files that
+    .dvcignore names, __pycache__ and *.pyc, left out)."""
+    if path.is_file():
+        return hashlib.md5(path.read_bytes()).hexdigest()
+    files = [
+        f
+        for f in path.rglob("*")
+        if f.is_file() and "__pycache__" not in f.parts and f.suffix != ".pyc"
+    ]
+    entries = [{"md5": dvc_md5(f), "relpath": f.relative_to(path).as_posix()} for f in files]
+    entries.sort(key=lambda e: e["relpath"])
+    return hashlib.md5(json.dumps(entries, sort_keys=True).encode()).hexdigest() + ".dir"
+
+
+def committed_tree(repo: Path, dest: Path) -> Path:
+    """`repo`'s last commit, as files in `dest` (`git archive`): what a fresh clone holds."""
+    dest.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", "HEAD"],
+        cwd=repo,
+        capture_output=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    tarfile.open(fileobj=io.BytesIO(archive)).extractall(dest, filter="data")
+    return dest
+
+
+def lock_mismatches(tree: Path, raw_hash: str | None) -> list[str]:
+    """Where `tree`'s dvc.lock is not what `dvc repro` writes for `tree`'s dvc.yaml, code and
+    params.yaml: every stage locked with its command; params as params.yaml holds them;
+    code (each dep in git) hashed as its files are; each data dep as the stage that
+    writes it locked it (a file inside a locked folder aside: the folder's listing is in
+    the cache); the download stage's output as `raw_hash` (None: unchecked); and each
+    uncached metrics file committed as locked. The other outputs are not checked here
+    (test_lock.py says why)."""
+    lock = yaml.safe_load((tree / "dvc.lock").read_text())["stages"]
+    pipeline = yaml.safe_load((tree / "dvc.yaml").read_text())["stages"]
+    values = yaml.safe_load((tree / "params.yaml").read_text())
+    produced = {o["path"]: o["md5"] for s in lock.values() for o in s.get("outs", [])}
+    bad = [f"{name}: not in dvc.lock" for name in pipeline if name not in lock]
+    for name, stage in lock.items():
+        if name not in pipeline:
+            bad.append(f"{name}: in dvc.lock, not in dvc.yaml")
+            continue
+        if stage["cmd"] != pipeline[name]["cmd"]:
+            bad.append(f"{name}: cmd {stage['cmd']!r}")
+        for key, value in stage.get("params", {}).get("params.yaml", {}).items():
+            expected = values
+            for part in key.split("."):
+                expected = expected[part]
+            if value != expected:
+                bad.append(f"{name}: param {key} locked as {value!r}, params.yaml has {expected!r}")
+        for dep in stage.get("deps", []):
+            path, md5 = dep["path"], dep["md5"]
+            if path in produced:
+                expected = produced[path]
+            elif any(path.startswith(out + "/") for out in produced):
+                continue  # a file of a locked output folder: its listing is in DVC's cache only
+            elif (tree / path).exists():
+                expected = dvc_md5(tree / path)
+            else:
+                bad.append(f"{name}: dep {path} is neither in git nor an output")
+                continue
+            if md5 != expected:
+                bad.append(f"{name}: dep {path} locked as {md5}, is {expected}")
+        metrics = [
+            next(iter(entry.items())) if isinstance(entry, dict) else (entry, {})
+            for entry in pipeline[name].get("metrics", [])
+        ]
+        for out in stage.get("outs", []):
+            raw = name == "download" and out["path"] not in dict(metrics)
+            if raw and raw_hash is not None and out["md5"] != raw_hash:
+                bad.append(f"download: out {out['path']} locked as {out['md5']}, not {raw_hash}")
+        for path, options in metrics:
+            if options.get("cache", True):
+                continue
+            locked = next(o["md5"] for o in stage["outs"] if o["path"] == path)
+            if not (tree / path).is_file():
+                bad.append(f"{name}: metrics file {path} not committed")
+            elif dvc_md5(tree / path) != locked:
+                bad.append(f"{name}: committed {path} is not the locked one")
+    return bad

@@ -21,3 +21,13 @@ def test_throughput_script_prints_its_figures(idx_folder):  # idx_folder: skip w
     for arch in ("mlp", "dcgan"):
         assert keys <= out[arch].keys()
         assert out[arch]["project_images_per_s"] > 0 and out[arch]["gflops"] > 0
+
+
+@pytest.mark.slow  # runs the benchmark script: three short epochs, one beside a busy process
+def test_contention_script_prints_its_figures(real_mnist):
+    cmd = ["python", str(REPO / "bench/contention.py"), "--images", "256"]
+    out = json.loads(run([*cmd, "--source", str(real_mnist)], REPO).stdout)
+    assert out["cpu"] and out["images"] == 256
+    for name in ("alone_threads_null", "busy_threads_null", "busy_threads_1"):
+        assert out[name]["seconds"] > 0 and out[name]["line"].startswith("epoch 1/1: d_loss ")
+    assert out["busy_threads_1"]["threads"] == 1

@@ -136,6 +136,11 @@ def test_plots_page_renders_offline(browser_ready, pipeline: Path, tmp_path: Pat
     check(drawn, charts, images)
     assert drawn["tried"] == [], "the page should ask the network for nothing"
     assert drawn["sliders"] == [{"folder": SAMPLES, "steps": 2, "shown": 1}]
+    assert "least sure of" in drawn["text"]  # uncertain.png's caption
+    # the line charts name their axes and colour each line by its field (plots/lines.json)
+    page = (tmp_path / "show/index.html").read_text()
+    assert '"title": "training step"' in page and '"title": "mean sigmoid of D\'s logit"' in page
+    assert '"field": "d_loss"' in page and '"field": "d_real"' in page
 
     # plots diff: the same page, one image per revision (HEAD and the workspace).
     run(["git", "add", "-A"], repo)

@@ -4,6 +4,7 @@ resumes from the workspace's checkpoint, nor from the other's: each ends byte-id
 plain `dvc repro` with its params. Neither fetches the raw data again: both check out the
 download stage's cached output."""
 
+import shlex
 import shutil
 import subprocess
 import time
@@ -11,7 +12,17 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import OFFLINE, run, stop_workers, tool_env, write_params
+from conftest import (
+    OFFLINE,
+    REPO,
+    committed_tree,
+    dvc_md5,
+    lock_mismatches,
+    run,
+    stop_workers,
+    tool_env,
+    write_params,
+)
 
 pytestmark = pytest.mark.e2e
 EXPS = {"exp-a": ["-S", "train.lr_d=0.002"], "exp-b": ["-S", "train.seed=7"]}
@@ -117,6 +128,8 @@ def test_queued_experiments_check_out_the_raw_data(pipeline: Path, idx_folder: P
     run(["dvc", "repro"], repo)
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "baseline run"], repo)
+    # test_lock's checks pass on the lock dvc repro wrote, with its metrics committed beside it
+    assert lock_mismatches(committed_tree(repo, tmp_path / "clone"), dvc_md5(source)) == []
     shutil.rmtree(source)  # a second fetch, from here or the network, would fail
 
     seeds = {"seed-1": 1, "seed-2": 2}
@@ -124,8 +137,10 @@ def test_queued_experiments_check_out_the_raw_data(pipeline: Path, idx_folder: P
         run(["dvc", "exp", "run", "--queue", "-n", name, "-S", f"train.seed={seed}"], repo)
     logs = run_queue(repo, seeds)
     assert "Running stage 'train'" in logs and "Running stage 'download'" not in logs, logs
+    before = {p: (repo / p).read_bytes() for p in ("params.yaml", "models/generator.pt")}
     temp = run(["dvc", "exp", "run", "--temp", "-S", "train.seed=3"], repo, env=OFFLINE).stdout
     assert "Running stage 'train'" in temp and "Running stage 'download'" not in temp, temp
+    assert {p: (repo / p).read_bytes() for p in before} == before  # the workspace as it was
 
     # dvc exp show: what experiments compare, not where the data came from, nor the floor.
     table = run(["dvc", "exp", "show", "--no-pager", "--csv"], repo).stdout
@@ -138,3 +153,11 @@ def test_queued_experiments_check_out_the_raw_data(pipeline: Path, idx_folder: P
     cmd = ["dvc", "exp", "show", "--no-pager", "--csv", "--only-changed", "--sort-by", "fid"]
     header = run(cmd, repo).stdout.splitlines()[0].split(",")
     assert "fid" in header and "train.seed" in header and "real_fid" not in header, header
+    # The README's comparison: the params that differ and five metrics, on one screen.
+    readme = (REPO / "README.md").read_text().splitlines()
+    cmd = shlex.split(next(c for c in readme if c.startswith("dvc exp show --only-changed")))
+    header = run([*cmd, "--no-pager", "--csv"], repo).stdout.splitlines()[0].split(",")
+    shown = {"fid", "precision", "recall", "train_seconds", "train.seed"}
+    assert set(header) == {"Experiment", "Created"} | shown, header
+    table = run([*cmd, "--no-pager"], repo, env={"COLUMNS": "1000"}).stdout
+    assert max(map(len, table.splitlines())) <= 100, table

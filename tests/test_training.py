@@ -190,6 +190,6 @@ def test_lr_decay_sets_both_rates_and_a_killed_run_resumes_on_the_same_schedule(
     )
 
 
-def test_time_left_extrapolates_the_pace_of_the_epochs_run_so_far():
-    assert training.time_left(120.0, 2, 30) == " (60 s/epoch, about 30 min to go)"
-    assert training.time_left(50.0, 1, 0) == " (50 s/epoch, about 0 min to go)"
+def test_time_left_extrapolates_the_pace_of_the_last_epoch():
+    assert training.time_left(60.0, 30) == " (60 s/epoch, about 30 min to go)"
+    assert training.time_left(50.0, 0) == " (50 s/epoch, about 0 min to go)"

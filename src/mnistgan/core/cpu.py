@@ -20,11 +20,47 @@ def usable_cores() -> int:
 def set_threads(threads: int | None, processes: int = 1) -> int:
     """Pin torch's CPU thread count: null means every core this process may run on, shared
     out among the `processes` training on this machine. More threads than cores only
-    contend, and a count in the thousands crashes torch: they are capped at the cores."""
+    contend, and a count in the thousands crashes torch: they are capped at the cores.
+
+    The count never follows the machine's load: torch's CPU results change with the thread
+    count (a default step's weights differ at 1 and 2 threads, bf16 and fp32 alike), so a
+    count chosen by load would make reruns differ. A busy machine is reported instead
+    (`contention`), with the count to set."""
     cores = usable_cores()
     n = min(threads, cores) if threads else max(1, cores // processes)
     torch.set_num_threads(n)
     return n
+
+
+BUSY_SHARE = 0.6  # below this share of its threads' CPU time, training is crowded out
+
+
+def load_average() -> float | None:
+    """Runnable threads over the last minute, this process's among them, where the OS counts
+    them (Linux, macOS); None elsewhere (Windows)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+def contention(cpu_seconds: float, wall_seconds: float, threads: int) -> str:
+    """Why a CPU run is slow when other programs take its cores, and what to set; empty when
+    it is not. torch's threads wait for each other at every op, so one that loses its core
+    stalls the rest: beside one busy process on 2 cores, 2 threads trained 5-10x slower than
+    alone and 1 thread under 2x. Crowded out: this process got under BUSY_SHARE of its
+    threads' CPU time (`cpu_seconds`, from time.process_time), or the load average counts
+    more runnable threads than cores."""
+    cores, share = usable_cores(), cpu_seconds / max(wall_seconds * threads, 1e-9)
+    load = load_average()
+    if share >= BUSY_SHARE and (load is None or load < cores + 0.5):
+        return ""
+    loaded = "" if load is None else f", load {load:.1f} on {cores} cores"
+    whose = f"{threads} threads'" if threads > 1 else "its thread's"
+    why = f"other programs are using this CPU (training got {share:.0%} of {whose} time{loaded})"
+    if threads == 1:
+        return f"; {why}"
+    return f"; {why}: train.threads: 1 runs faster beside them (and changes results' last digits)"
 
 
 def keep_freed_memory() -> None:

@@ -5,7 +5,6 @@ byte-identical to an uninterrupted one."""
 
 import contextlib
 import copy
-import json
 import math
 import sys
 import time
@@ -17,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from mnistgan.core import cpu, progress
 from mnistgan.core.device import computes_in, generator_device, precision, resolve, sum_dtype
 from mnistgan.core.errors import UserError
 from mnistgan.core.params import ModelParams, TrainParams
@@ -348,10 +348,10 @@ OnRow = Callable[[list[float]], None]  # a logged row of COLUMNS
 OnEpoch = Callable[[int, dict[str, float], torch.Tensor], None]  # epoch, its means, its grid
 
 
-def time_left(seconds: float, epochs_done: int, epochs_left: int) -> str:
-    """The pace so far and how long the rest takes at it: a run that will overrun its budget
-    (a CPU without bf16 instructions can be several times slower) says so after one epoch."""
-    per_epoch = seconds / epochs_done
+def time_left(per_epoch: float, epochs_left: int) -> str:
+    """The last epoch's pace and how long the rest takes at it: a run that will overrun its
+    budget (a CPU without bf16 instructions can be several times slower) says so after one
+    epoch, and a machine that gets busier or quieter shows at the next."""
     return f" ({per_epoch:.0f} s/epoch, about {per_epoch * epochs_left / 60:.0f} min to go)"
 
 
@@ -454,6 +454,7 @@ def train_epoch(run: Run, epoch: int, history: History, on_row: OnRow) -> dict[s
     epoch_mean, log_mean = RunningMean(run.device), RunningMean(run.device)
     desc = f"epoch {epoch}/{train_params.epochs}"
     bar = tqdm(range(steps), desc=desc, disable=None, leave=False)
+    beat = progress.Heartbeat()  # without a terminal (no bar), a line every minute
     for i in bar:
         step = (epoch - 1) * steps + i
         stats = train_step(run, order, step, i)
@@ -464,6 +465,8 @@ def train_epoch(run: Run, epoch: int, history: History, on_row: OnRow) -> dict[s
             on_row(history.rows[-1])
             _, _, d_loss, g_loss, *_ = history.rows[-1]
             bar.set_postfix(d_loss=f"{d_loss:.3f}", g_loss=f"{g_loss:.3f}")
+        if beat.due() and run.world.main:
+            say(f"{desc}, step {i + 1}/{steps}")  # not "epoch k/n:", the epoch's end
     return dict(zip(COLUMNS[2:], epoch_mean.take(run.world), strict=True))
 
 
@@ -529,13 +532,18 @@ def train(
     grid_z, grid_y = fixed_latents(model_params, train_params.seed + 1)
     began = time.perf_counter()
     for epoch in range(start + 1, epochs + 1):
+        epoch_began, cpu_began = time.perf_counter(), time.process_time()
         history.epoch_means.append(train_epoch(run, epoch, history, on_row))
         check_nets(nets, epoch, checkpoint)
         history.grids.append(generate(sampler(nets), grid_z, grid_y))
         if world.main:
             save_resume(checkpoint, fp, where, epoch, nets, vars(history))
-            pace = time_left(time.perf_counter() - began, epoch - start, epochs - epoch)
-            say(f"epoch {epoch}/{epochs}: " + json.dumps(history.epoch_means[-1]) + pace)
+            seconds = time.perf_counter() - epoch_began
+            pace = time_left(seconds, epochs - epoch)
+            if device.type == "cpu":  # crowded out by other programs? what to set
+                used = time.process_time() - cpu_began
+                pace += cpu.contention(used, seconds, torch.get_num_threads())
+            say(f"epoch {epoch}/{epochs}: {progress.numbers(history.epoch_means[-1])}{pace}")
         on_epoch(epoch, history.epoch_means[-1], history.grids[-1])
 
     seconds = time.perf_counter() - began

@@ -1,0 +1,58 @@
+"""The targets behind evaluate's closing table, and the README's Results table that lists them."""
+
+from conftest import REPO
+
+from mnistgan.evaluation import targets
+
+METRICS = {
+    "fid": 4.28,
+    "precision": 0.92,
+    "recall": 0.84,
+    "classifier_score": 9.77,
+    "modes_covered": 10,
+    "class_kl": 0.0012,
+    "conditional_accuracy": 0.997,
+}
+FLOOR = {
+    "real_fid": 1.89,
+    "real_precision": 0.942,
+    "real_recall": 0.95,
+    "real_classifier_score": 9.73,
+    "real_modes_covered": 10,
+    "real_class_kl": 0.0005,
+}
+
+
+def test_table_puts_each_metric_beside_its_floor_and_target():
+    lines = targets.table(METRICS, FLOOR, conditional=False).splitlines()
+    assert lines[0].split() == ["metric", "samples", "real", "floor", "target", "met"]
+    assert lines[1].split() == ["FID", "4.28", "1.89", "<=", "5.67", "(3x", "floor)", "yes"]
+    assert lines[3].split() == ["recall", "0.84", "0.95", ">=", "0.85", "NO"]
+    assert lines[6].split() == ["class", "KL", "0.0012", "0.0005", "<=", "0.01", "yes"]
+    assert len(lines) == 7 and len({len(line.rstrip()) for line in lines[1:]}) <= 2
+
+
+def test_conditional_model_is_held_to_1_5x_the_fid_floor_and_its_digit():
+    lines = targets.table(METRICS, FLOOR, conditional=True).splitlines()
+    assert lines[1].split() == ["FID", "4.28", "1.89", "<=", "2.835", "(1.5x", "floor)", "NO"]
+    assert lines[-1].split() == ["conditional", "accuracy", "0.997", ">=", "0.99", "yes"]
+
+
+def test_bounds_are_inclusive():
+    fid = targets.targets(conditional=False)[0]
+    assert targets.met(fid, 3 * 1.89, FLOOR) and not targets.met(fid, 3 * 1.89 + 1e-9, FLOOR)
+    score = targets.targets(conditional=False)[3]
+    assert targets.met(score, 9.5, FLOOR) and not targets.met(score, 9.49, FLOOR)
+
+
+def test_readme_results_table_lists_the_targets():
+    readme = (REPO / "README.md").read_text()
+    row = {line.split("|")[1].strip(): line for line in readme.splitlines() if line[:2] == "| "}
+    assert "(3x floor)" in row["FID"] and "(1.5x)" in row["FID"]
+    assert ">= 9.5" in row["classifier score"] and ">= 0.85 each" in row["precision / recall"]
+    assert "<= 0.01" in row["class KL to the test labels"]
+    assert ">= 0.99" in row["conditional accuracy"] and row["modes covered"].endswith("| 10 |")
+    uncond, cond = targets.targets(False), targets.targets(True)
+    assert (uncond[0].bound, cond[0].bound) == (3.0, 1.5)
+    assert [t.bound for t in uncond[1:]] == [0.85, 0.85, 9.5, 10, 0.01]
+    assert cond[-1].bound == 0.99
