@@ -82,4 +82,4 @@ def finish(found, objectives: list) -> None:
     plot.parent.mkdir(parents=True, exist_ok=True)
     atomic.write_bytes(plot, report.plot_png(found, objectives))
     print(report.table(found, objectives))
-    print(f"plot of every trial: {plot} (dvc plots show)")
+    print(f"plot of every trial: {plot} (dvc plots show {plot})")

@@ -1,6 +1,6 @@
 """What a search found: the best trials (one objective) or the Pareto front (several) as a
 table, each with its experiment and the `dvc exp apply` line that adopts it; and a PNG of
-every trial, which `dvc plots show` shows (dvc.yaml's `plots:` names search/plots)."""
+every trial, which `dvc plots show search/plots/NAME.png` shows."""
 
 import io
 
