@@ -186,7 +186,7 @@ DETERMINISTIC = [
     "models/discriminator.pt",
     "models/classifier.pt",
     "metrics/classifier.json",
-    "data/raw/mnist/train-images-idx3-ubyte.gz",
+    "data/raw/train-images",
     "data/prepared/train.pt",
     "data/prepared/provenance.json",
     "data/samples/samples.pt",
