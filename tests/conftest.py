@@ -124,7 +124,7 @@ def small_raw() -> dict:
             "device": "cpu",
         },
         "evaluator": {"epochs": 1, "batch_size": 64, "lr": 0.002, "seed": 3, "device": "cpu"},
-        "evaluate": {"n_samples": 64, "seed": 2},
+        "evaluate": {"n_samples": 16, "seed": 2},
     }
 
 

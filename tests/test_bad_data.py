@@ -39,7 +39,8 @@ def place(folder: Path, repo: Path) -> None:
 
 def run_stage(tmp_path: Path, stage: str = "prepare", source: Path | None = None):
     """A stage run in `tmp_path`, offline, where prepare reads data/raw/ (OUTPUTS)."""
-    write_small_params(tmp_path, {"data": {"source": source and str(source), "val_size": 4}})
+    data = {"source": source and str(source), "val_size": 8}
+    write_small_params(tmp_path, {"data": data, "evaluate": {"n_samples": 8}})
     cmd = ["python", str(REPO / f"stages/{stage}.py")]
     return run(cmd, tmp_path, check=False, timeout=300, env=OFFLINE)
 
@@ -124,7 +125,7 @@ def test_prepare_accepts_plain_files_and_warns_about_md5(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "4 of 4 files are not the official mnist release" in result.stderr
     train = torch.load(tmp_path / "data/prepared/train.pt", weights_only=True)
-    assert train["images"].shape == (36, 1, 28, 28) and train["labels"].dtype == torch.int64
+    assert train["images"].shape == (32, 1, 28, 28) and train["labels"].dtype == torch.int64
 
 
 @pytest.mark.slow  # runs a stage in a fresh Python process
@@ -132,9 +133,9 @@ def test_prepare_keeps_file_provenance_out_of_the_metrics(tmp_path):
     place(small_idx_folder(tmp_path / "source"), tmp_path)
     assert run_stage(tmp_path).returncode == 0
     metrics = json.loads((tmp_path / "metrics/data.json").read_text())
-    assert metrics == {"counts": {"train": 36, "val": 4, "test": 40}}  # numbers to compare
+    assert metrics == {"counts": {"train": 32, "val": 8, "test": 40}}  # numbers to compare
     provenance = json.loads((tmp_path / "data/prepared/provenance.json").read_text())
-    assert provenance["dataset"] == "mnist" and sum(provenance["class_counts"]["val"]) == 4
+    assert provenance["dataset"] == "mnist" and sum(provenance["class_counts"]["val"]) == 8
     assert set(provenance["files"]) == set(raw.FILES.values())
     assert not any(f["official"] for f in provenance["files"].values())
 

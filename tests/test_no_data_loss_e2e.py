@@ -42,7 +42,7 @@ def test_no_dataset_or_source_deletes_a_file_it_does_not_own(pipeline: Path, idx
     repo, top = pipeline, pipeline.parent
     (top / "outside").mkdir()
     (top / "outside/thesis.tex").write_text("years of work\n")
-    (repo / "docs/notes.md").write_text("untracked, not yet committed\n")
+    (repo / "docs" / "draft.md").write_text("untracked, not yet committed\n")
     shutil.copytree(idx_folder, repo / "data/raw/mnist")  # the user's only copy
     run(["dvc", "repro", "download"], repo)  # outputs there to delete, in the cache
     before = files(top, repo)
