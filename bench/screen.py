@@ -20,7 +20,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
-import yaml
 
 from mnistgan.core import cpu, params
 from mnistgan.core.checkpoint import load_model
@@ -38,11 +37,11 @@ KEYS = ["fid", "real_fid", "classifier_score", "precision", "recall", "class_kl"
 
 def load_params(overrides: list[str]) -> params.Params:
     """params.yaml with `section.key=value` overrides, validated as the stages do."""
-    raw = yaml.load(open("params.yaml"), params.Loader)
+    raw = params.read("params.yaml")
     for item in overrides:
         key, value = item.split("=", 1)
         section, name = key.split(".")
-        raw[section][name] = yaml.load(value, params.Loader)
+        raw[section][name] = params.read_yaml_12(value)
     return params.parse(raw)
 
 

@@ -18,6 +18,7 @@ import argparse
 import gzip
 import json
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -34,7 +35,7 @@ from mnistgan.core import cpu, params
 from mnistgan.core import device as devices
 from mnistgan.core.pixels import to_unit
 from mnistgan.data.idx import read_idx
-from mnistgan.data.raw import FILES, find_raw, raw_folder
+from mnistgan.data.raw import FILES, OUTPUTS, find_raw
 from mnistgan.gan import training
 from mnistgan.gan.models import build
 
@@ -44,12 +45,15 @@ from fixture import build_from_t10k  # noqa: E402
 SHARED_T10K = Path(__file__).resolve().parents[2] / "shared/datasets/mnist"
 
 
-def idx_folder(raw_dir: Path, tmp: Path) -> Path:
-    """data/raw/<dataset> if it holds the four files, else the shared real t10k digits
-    split 8k/2k."""
-    if len(find_raw(raw_dir)) == len(FILES):
-        return raw_dir
-    return build_from_t10k(SHARED_T10K, tmp / "idx")
+def idx_folder(tmp: Path) -> Path:
+    """A folder of the four files under their official names: the download stage's, when
+    data/raw/ holds them, else the shared real t10k digits split 8k/2k."""
+    if not all(path.is_file() for path in OUTPUTS.values()):
+        return build_from_t10k(SHARED_T10K, tmp / "idx")
+    (tmp / "idx").mkdir()
+    for role, path in OUTPUTS.items():  # gzipped or plain: the readers tell by the bytes
+        shutil.copyfile(path, tmp / "idx" / FILES[role])
+    return tmp / "idx"
 
 
 def torchvision_root(folder: Path, tmp: Path) -> Path:
@@ -147,7 +151,7 @@ def main() -> None:
     threads = cpu.set_threads(p.train.threads)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        folder = idx_folder(raw_folder(p.data.dataset), tmp)
+        folder = idx_folder(tmp)
         images = read_idx(find_raw(folder)[FILES["train_images"]], (28, 28)).unsqueeze(1)
         images = images[: args.images].clone()
         root = torchvision_root(folder, tmp)

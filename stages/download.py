@@ -1,5 +1,6 @@
-"""Stage download: the four IDX files of data.dataset -> data/raw/<dataset>/, from
-torchvision's mirrors (MD5-checked), or copied from the folder data.source (offline)."""
+"""Stage download: the four IDX files of data.dataset -> data/raw/ (raw.OUTPUTS), from
+torchvision's mirrors (MD5-checked), or copied from the folder data.source (offline);
+checked as IDX files of digits and their labels before any is written."""
 
 from pathlib import Path
 
@@ -10,8 +11,7 @@ from mnistgan.data import raw
 
 def main() -> None:
     p = params.load().data
-    source = None if p.source is None else Path(p.source).expanduser()
-    raw.fetch(raw.raw_folder(p.dataset), p.dataset, source)
+    raw.fetch(p.dataset, None if p.source is None else Path(p.source).expanduser())
 
 
 if __name__ == "__main__":

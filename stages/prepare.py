@@ -1,5 +1,6 @@
-"""Stage prepare: data/raw/<dataset>/ -> data/prepared/{train,val,test}.pt, the counts of each
-split (metrics/data.json) and where the data came from (data/prepared/provenance.json)."""
+"""Stage prepare: the download stage's four files in data/raw/ -> data/prepared/{train,val,
+test}.pt, the counts of each split (metrics/data.json) and where the data came from
+(data/prepared/provenance.json)."""
 
 from mnistgan.core import atomic, params
 from mnistgan.core.digits import digit_counts
@@ -9,10 +10,10 @@ from mnistgan.data import raw, splits
 
 def main() -> None:
     p = params.load()
-    files = splits.locate(raw.raw_folder(p.data.dataset), p.data.dataset)
+    files = splits.locate(raw.OUTPUTS, p.data.dataset)
     provenance = splits.provenance(files, p.data.dataset)
-    x, y = splits.load_pair(files["train_images"], files["train_labels"])
-    test_x, test_y = splits.load_pair(files["test_images"], files["test_labels"])
+    x, y = raw.load_pair(files["train_images"], files["train_labels"])
+    test_x, test_y = raw.load_pair(files["test_images"], files["test_labels"])
     sets = splits.split(x, y, p.data.val_size, p.data.limit, p.data.seed)
     sets["test"] = {"images": test_x, "labels": test_y}
 

@@ -127,7 +127,7 @@ def small_raw() -> dict:
             "device": "cpu",
         },
         "evaluator": {"epochs": 1, "batch_size": 64, "lr": 0.002, "seed": 3, "device": "cpu"},
-        "evaluate": {"n_samples": 64, "seed": 2},
+        "evaluate": {"n_samples": 16, "seed": 2},
     }
 
 
@@ -204,7 +204,7 @@ DETERMINISTIC = [
     "models/discriminator.pt",
     "models/classifier.pt",
     "metrics/classifier.json",
-    "data/raw/mnist/train-images-idx3-ubyte.gz",
+    "data/raw/train-images",
     "data/prepared/train.pt",
     "data/prepared/provenance.json",
     "data/samples/samples.pt",

@@ -31,9 +31,18 @@ def small_idx_folder(folder: Path, n: int = 40) -> Path:
     return folder
 
 
+def place(folder: Path, repo: Path) -> None:
+    """The four files of `folder` where the download stage puts them in `repo` (OUTPUTS)."""
+    found = raw.find_raw(folder)
+    for role, name in raw.FILES.items():
+        (repo / raw.OUTPUTS[role]).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(found[name], repo / raw.OUTPUTS[role])
+
+
 def run_stage(tmp_path: Path, stage: str = "prepare", source: Path | None = None):
-    """A stage run in `tmp_path`, offline, where prepare reads data/raw/mnist."""
-    write_small_params(tmp_path, {"data": {"source": source and str(source), "val_size": 4}})
+    """A stage run in `tmp_path`, offline, where prepare reads data/raw/ (OUTPUTS)."""
+    data = {"source": source and str(source), "val_size": 8}
+    write_small_params(tmp_path, {"data": data, "evaluate": {"n_samples": 8}})
     cmd = ["python", str(REPO / f"stages/{stage}.py")]
     return run(cmd, tmp_path, check=False, timeout=300, env=OFFLINE)
 
@@ -78,57 +87,69 @@ BAD = {
 }
 
 
-@pytest.mark.slow  # each case runs the prepare stage in a fresh Python process
+@pytest.mark.slow  # each case runs a stage in a fresh Python process
+@pytest.mark.parametrize("stage", ["download", "prepare"])
 @pytest.mark.parametrize("case", BAD)
-def test_prepare_refuses_bad_file(tmp_path, case):
+def test_download_and_prepare_refuse_bad_file(tmp_path, case, stage):
+    """download refuses a bad file of data.source before writing any output (so none is
+    cached or pushed); prepare refuses it too, should one reach data/raw/ another way."""
     name, payload, message = BAD[case]
-    folder = small_idx_folder(tmp_path / "data/raw/mnist")
+    folder = small_idx_folder(tmp_path / "source")
     if payload is None:  # cut a valid gzip file in half
         blob = (folder / name).read_bytes()
         (folder / name).write_bytes(blob[: len(blob) // 2])
     else:
         corrupt(folder, name, payload)
-    result = run_stage(tmp_path)
+    if stage == "prepare":
+        place(folder, tmp_path)
+        role = {v: k for k, v in raw.FILES.items()}[name]
+        name = str(raw.OUTPUTS[role])
+    result = run_stage(tmp_path, stage, folder)
     assert result.returncode == 1
-    assert name in result.stderr and message in result.stderr, result.stderr
+    error = result.stderr.splitlines()[-1]  # prepare warns of unofficial files first
+    assert error.startswith("error: ") and name in error and message in error, result.stderr
     assert "Traceback" not in result.stderr
+    if stage == "download":
+        assert str(folder / name) in result.stderr  # the user's file, not a temporary copy
+        assert not any((tmp_path / "data/raw").iterdir())
     assert not (tmp_path / "data/prepared").exists()
     assert not (tmp_path / "metrics/data.json").exists()
 
 
 @pytest.mark.slow  # runs a stage in a fresh Python process
 def test_prepare_accepts_plain_files_and_warns_about_md5(tmp_path):
-    folder = small_idx_folder(tmp_path / "data/raw/mnist")
+    folder = small_idx_folder(tmp_path / "source")
     plain = folder / "train-images-idx3-ubyte"
     plain.write_bytes(gzip.decompress((folder / "train-images-idx3-ubyte.gz").read_bytes()))
     (folder / "train-images-idx3-ubyte.gz").unlink()
+    place(folder, tmp_path)
     result = run_stage(tmp_path)
     assert result.returncode == 0, result.stderr
     assert "4 of 4 files are not the official mnist release" in result.stderr
     train = torch.load(tmp_path / "data/prepared/train.pt", weights_only=True)
-    assert train["images"].shape == (36, 1, 28, 28) and train["labels"].dtype == torch.int64
+    assert train["images"].shape == (32, 1, 28, 28) and train["labels"].dtype == torch.int64
 
 
 @pytest.mark.slow  # runs a stage in a fresh Python process
 def test_prepare_keeps_file_provenance_out_of_the_metrics(tmp_path):
-    small_idx_folder(tmp_path / "data/raw/mnist")
+    place(small_idx_folder(tmp_path / "source"), tmp_path)
     assert run_stage(tmp_path).returncode == 0
     metrics = json.loads((tmp_path / "metrics/data.json").read_text())
-    assert metrics == {"counts": {"train": 36, "val": 4, "test": 40}}  # numbers to compare
+    assert metrics == {"counts": {"train": 32, "val": 8, "test": 40}}  # numbers to compare
     provenance = json.loads((tmp_path / "data/prepared/provenance.json").read_text())
-    assert provenance["dataset"] == "mnist" and sum(provenance["class_counts"]["val"]) == 4
-    assert set(provenance["files"]) == set(splits.FILES.values())
+    assert provenance["dataset"] == "mnist" and sum(provenance["class_counts"]["val"]) == 8
+    assert set(provenance["files"]) == set(raw.FILES.values())
     assert not any(f["official"] for f in provenance["files"].values())
 
 
 @pytest.mark.slow  # runs a stage in a fresh Python process
 def test_prepare_names_every_missing_file(tmp_path):
-    (tmp_path / "data/raw/mnist").mkdir(parents=True)
+    (tmp_path / "data/raw").mkdir(parents=True)
     result = run_stage(tmp_path)
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    for name in splits.FILES.values():
-        assert name in result.stderr
-    assert "data/raw/mnist" in result.stderr and "dvc repro" in result.stderr
+    for path in raw.OUTPUTS.values():
+        assert str(path) in result.stderr
+    assert "dvc repro" in result.stderr
     assert not (tmp_path / "data/prepared").exists()
 
 
@@ -139,10 +160,12 @@ def test_download_stage_copies_the_source_folder_or_names_what_is_missing(tmp_pa
     plain.write_bytes(gzip.decompress((source / f"{plain.name}.gz").read_bytes()))
     (source / f"{plain.name}.gz").unlink()
     assert run_stage(tmp_path, "download", source).returncode == 0
-    out = tmp_path / "data/raw/mnist"
-    assert {f.name: f.read_bytes() for f in out.iterdir()} == {
-        f.name: f.read_bytes() for f in source.iterdir()
-    }
+    found = raw.find_raw(source)
+    assert {p.name for p in (tmp_path / "data/raw").iterdir()} == {
+        p.name for p in raw.OUTPUTS.values()
+    }  # and no temporary folder left behind
+    for role, name in raw.FILES.items():
+        assert (tmp_path / raw.OUTPUTS[role]).read_bytes() == found[name].read_bytes()
 
     (source / "train-images-idx3-ubyte.gz").unlink()
     result = run_stage(tmp_path, "download", source)
@@ -155,9 +178,9 @@ def test_download_stage_copies_the_source_folder_or_names_what_is_missing(tmp_pa
 def test_download_stage_offline_names_every_file_and_data_source(tmp_path):
     result = run_stage(tmp_path, "download")
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert all(name in result.stderr for name in splits.FILES.values())
+    assert all(name in result.stderr for name in raw.FILES.values())
     assert "download failed" in result.stderr and "set data.source" in result.stderr
-    assert not list((tmp_path / "data/raw").glob("*/*"))
+    assert not list((tmp_path / "data/raw").rglob("*"))
 
 
 def test_download_with_wrong_md5_is_refused_and_not_kept(tmp_path, monkeypatch):
@@ -268,11 +291,12 @@ def test_each_dataset_has_its_files_mirrors_and_md5s(dataset):
     reason="Debian's dataset-fashion-mnist is not installed",
 )
 def test_fashion_mnist_from_debian_loads():
-    files = splits.locate(Path("/usr/share/datasets/fashion-mnist"), "fashion-mnist")
-    x, y = splits.load_pair(files["train_images"], files["train_labels"])
+    found = raw.find_raw(Path("/usr/share/datasets/fashion-mnist"))
+    files = splits.locate({role: found[name] for role, name in raw.FILES.items()})
+    x, y = raw.load_pair(files["train_images"], files["train_labels"])
     assert x.shape == (60000, 1, 28, 28) and digit_counts(y).tolist() == [6000] * 10
     # Debian re-gzipped the files: same content, other archive bytes, so not "official".
-    assert set(splits.provenance(files, "fashion-mnist")) == set(splits.FILES.values())
+    assert set(splits.provenance(files, "fashion-mnist")) == set(raw.FILES.values())
 
 
 def prepared(n: int = 6) -> dict[str, torch.Tensor]:
@@ -347,3 +371,54 @@ def test_a_stage_given_a_swapped_prepared_file_says_so_in_one_line(tmp_path):
     assert result.stderr == (
         "error: data/prepared/train.pt: got [1, 2], expected a mapping of images and labels\n"
     )
+
+
+def outputs_in(repo: Path) -> dict[str, Path]:
+    return {role: repo / path for role, path in raw.OUTPUTS.items()}
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symlinks need privileges on Windows")
+@pytest.mark.parametrize("target", ["/etc/passwd", "a valid IDX file"])
+def test_download_refuses_a_link_out_of_the_source_folder(tmp_path, target):
+    """A link to a file outside data.source would be copied into DVC's cache (and pushed):
+    refused, naming it, with no output written, even when it links to digits."""
+    source = small_idx_folder(tmp_path / "source")
+    outside = small_idx_folder(tmp_path / "outside")
+    name = "train-labels-idx1-ubyte.gz"
+    (source / name).unlink()
+    (source / name).symlink_to(target if target.startswith("/") else outside / name)
+    with pytest.raises(UserError) as e:
+        raw.fetch("mnist", source, outputs_in(tmp_path / "repo"))
+    assert str(e.value).startswith(f"data.source: {source / name} links to ")
+    assert f"outside {source}/" in str(e.value)
+    assert not list((tmp_path / "repo/data/raw").iterdir())
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symlinks need privileges on Windows")
+def test_download_follows_a_link_inside_the_source_folder(tmp_path):
+    source = small_idx_folder(tmp_path / "source")
+    name = "t10k-images-idx3-ubyte.gz"
+    (source / name).rename(source / "kept.gz")
+    (source / name).symlink_to("kept.gz")
+    out = outputs_in(tmp_path / "repo")
+    raw.fetch("mnist", source, out)
+    assert out["test_images"].read_bytes() == (source / "kept.gz").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("name", "payload", "message"),
+    [
+        ("train-images-idx3-ubyte", b"root:x:0:0:root:/root:/bin/bash\n", "magic number 726f"),
+        ("t10k-labels-idx1-ubyte.gz", header(1, 39) + bytes(39), "39 labels for 40 images"),
+    ],
+    ids=["a text file", "a wrong count"],
+)
+def test_download_checks_each_file_before_writing_any(tmp_path, name, payload, message):
+    source = small_idx_folder(tmp_path / "source")
+    (source / f"{name.removesuffix('.gz')}.gz").unlink(missing_ok=True)
+    corrupt(source, name, payload, gz=name.endswith(".gz"))
+    out = outputs_in(tmp_path / "repo")
+    with pytest.raises(UserError) as e:
+        raw.fetch("mnist", source, out)
+    assert str(e.value).startswith(f"{source / name}: ") and message in str(e.value)
+    assert not list((tmp_path / "repo/data/raw").iterdir())

@@ -7,7 +7,7 @@ from conftest import small_raw
 from mnistgan.core.checkpoint import load_model, save_model
 from mnistgan.core.errors import UserError
 from mnistgan.core.params import EvaluatorParams, parse
-from mnistgan.data.splits import FILES, load_pair
+from mnistgan.data.raw import FILES, load_pair
 from mnistgan.evaluation.classifier import (
     FEATURES,
     ClassifierConfig,

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from conftest import small_raw
 
@@ -13,6 +14,8 @@ from mnistgan.core.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
 FLOOR = "the real floor of evaluate draws from them"
+BATCH = "an integer in [2, 8192] (the generator's batch norm needs 2 images)"
+SCORED = "an integer in [6, 1000000] (the k-NN metrics need more than 5)"
 
 
 def with_value(section: str, key: str, value) -> dict:
@@ -39,7 +42,7 @@ def test_floats_accept_integers():
         ("train", "epochs", 2.5, "an integer in [1, 100000]"),
         ("train", "epochs", "ten", "an integer in [1, 100000]"),
         ("train", "epochs", True, "an integer in [1, 100000]"),
-        ("train", "batch_size", 0, "an integer in [1, 8192]"),
+        ("train", "batch_size", 1, BATCH),
         ("train", "lr_g", 0, "a number > 0"),
         ("train", "lr_d", -0.001, "a number > 0"),
         ("train", "beta1", 1.0, "a number in [0, 1)"),
@@ -104,10 +107,10 @@ SEED = "an integer in [0, 2^63)"
         ("model", "g_refine", 10**6, "an integer in [0, 16]"),
         ("sample", "n", 10**10, "an integer in [1, 1000000]"),
         ("sample", "grid", 10**6, "an integer in [1, 1024]"),
-        ("evaluate", "n_samples", 10**10, "an integer in [1, 1000000]"),
+        ("evaluate", "n_samples", 10**10, SCORED),
         ("evaluator", "batch_size", 10**6, "an integer in [1, 8192]"),
         ("evaluator", "epochs", 10**12, "an integer in [1, 100000]"),
-        ("train", "batch_size", 10**6, "an integer in [1, 8192]"),
+        ("train", "batch_size", 10**6, BATCH),
         ("train", "epochs", 10**12, "an integer in [1, 100000]"),
         ("train", "d_steps", 10**6, "an integer in [1, 100]"),
         ("train", "log_every", 10**12, "an integer in [1, 1000000]"),
@@ -226,3 +229,132 @@ def test_a_billion_laughs_is_refused_in_bounded_memory(tmp_path):
     line = BILLION_LAUGHS[: BILLION_LAUGHS.index("arch:")].count("\n") + 1
     expected = f"error: {path}: cannot read params (line {line}: *a: params take no aliases)\n"
     assert done.returncode == 1 and done.stderr == expected, done.stderr[-2000:]
+
+
+# YAML 1.1 (PyYAML) and 1.2 (ruamel.yaml, which DVC reads params with: dvc.lock, `dvc params
+# diff`, `dvc exp show`) differ on some forms: the stages must train what DVC records.
+@pytest.mark.parametrize(
+    ("section", "key", "text", "dvc", "yaml_11"),
+    [
+        ("train", "epochs", "010", "10", "8"),
+        ("model", "conditional", "yes", "'yes'", "True"),
+        ("model", "spectral_norm", "off", "'off'", "False"),
+        ("train", "lr_g", "1:00.5", "'1:00.5'", "60.5"),
+    ],
+)
+def test_values_yaml_11_reads_otherwise_are_refused(tmp_path, section, key, text, dvc, yaml_11):
+    with pytest.raises(UserError) as e:
+        params.load(write(tmp_path, as_written(section, key, text)))
+    assert str(e.value).startswith(
+        f"{section}.{key}: DVC reads {dvc} (YAML 1.2), YAML 1.1 reads {yaml_11}: write a form"
+    )
+
+
+@pytest.mark.parametrize("folder", ["on", "no", "12:30"])
+def test_a_folder_yaml_11_reads_as_no_string_is_the_string_dvc_reads(tmp_path, folder):
+    path = write(tmp_path, as_written("data", "source", folder))
+    assert params.load(path).data.source == folder
+
+
+def test_a_key_written_twice_is_refused_naming_it(tmp_path):
+    text = as_written("train", "lr_g", "0.5\n  lr_g: 0.002")
+    line = text[: text.index("lr_g: 0.002")].count("\n") + 1
+    with pytest.raises(UserError) as e:
+        params.load(write(tmp_path, text))
+    assert (
+        str(e.value)
+        == f"{tmp_path}/params.yaml: cannot read params (line {line}: train.lr_g: written twice)"
+    )
+
+
+def test_a_key_yaml_11_reads_as_no_string_is_named(tmp_path):
+    text = as_written("train", "lr_g", "0.5\n  yes: 1")
+    with pytest.raises(UserError, match=r"^train\.yes: unknown key"):
+        params.load(write(tmp_path, text))
+
+
+def test_values_nested_400_deep_are_one_line(tmp_path):
+    text = as_written("train", "lr_g", "[" * 400 + "]" * 400)
+    with pytest.raises(UserError) as e:
+        params.load(write(tmp_path, text))
+    assert str(e.value) == f"{tmp_path}/params.yaml: cannot read params (values nested too deeply)"
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "data.source=on",
+        "data.source=12:30",
+        "train.lr_g=0.00001",
+        "train.lr_d=1e-10",
+        "train.epochs=12",
+        "model.conditional=true",
+        "sample.temperature=1.5",
+    ],
+)
+def test_values_dvc_exp_run_set_writes_load_as_dvc_reads_them(tmp_path, override):
+    """`dvc exp run -S` rewrites params.yaml with ruamel.yaml (e.g. `on` unquoted, 1e-05):
+    what it writes loads, with the values DVC records."""
+    from dvc.utils.hydra import apply_overrides
+
+    path = write(tmp_path, yaml.safe_dump(small_raw(), sort_keys=False))
+    apply_overrides(str(path), [override])
+    key, _ = override.split("=")
+    section, name = key.split(".")
+    dvc = params.read_yaml_12(path.read_text())[section][name]
+    assert getattr(getattr(params.load(path), section), name) == dvc
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            {"evaluate": {"n_samples": 17}},
+            r"evaluate\.n_samples: got 17, expected at most data\.val_size \(16\): ",
+        ),
+        (
+            {"data": {"val_size": 64}, "evaluate": {"n_samples": 65}, "sample": {"n": 64}},
+            r"evaluate\.n_samples: got 65, expected at most data\.val_size \(64\)",
+        ),
+        (
+            {"data": {"val_size": 100}, "evaluate": {"n_samples": 65}},
+            r"evaluate\.n_samples: got 65, expected at most sample\.n \(64\): ",
+        ),
+        (
+            {"data": {"limit": 31}, "train": {"batch_size": 16, "d_steps": 2}},
+            r"train\.batch_size: got 16 \(x train\.d_steps 2 a step\), expected at most "
+            r"data\.limit \(31\)",
+        ),
+        (
+            {"data": {"limit": 63}, "train": {"batch_size": 16}},
+            r"evaluator\.batch_size: got 64, expected at most data\.limit \(63\)",
+        ),
+    ],
+)
+def test_sizes_across_sections_are_checked_on_load(override, message):
+    """Every stage loads params whole: a size that would stop evaluate, after training, or
+    train, after prepare, stops the first stage run."""
+    from conftest import merge
+
+    with pytest.raises(UserError, match=f"^{message}"):
+        params.parse(merge(small_raw(), override))
+
+
+def test_n_samples_lower_bound_is_the_k_nn_metrics_own():
+    """The least n_samples params allow is the least the metrics compute with: K + 1."""
+    from mnistgan.evaluation import quality
+
+    g = torch.Generator().manual_seed(0)
+    for n in (params.MIN_SCORED, params.MIN_SCORED - 1):
+        feats, probs = torch.randn(n, 8, generator=g), torch.rand(n, 10, generator=g).softmax(1)
+        hist = quality.class_histogram(probs.argmax(1))
+        if n < quality.K + 1:
+            with pytest.raises(ValueError, match="need more than k=5 points"):
+                quality.knn_radii(feats)
+            continue
+        metrics = quality.quality(feats, quality.knn_radii(feats), hist, feats, probs, 0)
+        assert metrics["precision"] == metrics["recall"] == 1.0  # a set against itself
+    with pytest.raises(
+        UserError, match=r"^evaluate\.n_samples: got 5, expected an integer in \[6,"
+    ):
+        params.parse(with_value("evaluate", "n_samples", 5))

@@ -38,7 +38,7 @@ def test_second_clone_reuses_runs_made_elsewhere(pipeline: Path, tmp_path: Path)
     # B: a fresh clone, with no outputs and no raw digits. `dvc repro --pull` fetches what
     # dvc.lock names, the raw files too, and runs no stage (not even the download).
     run(["git", "clone", "-q", "-b", "main", str(origin), str(b)], tmp_path)
-    assert not (b / "models/generator.pt").exists() and not (b / "data/raw/mnist").exists()
+    assert not (b / "models/generator.pt").exists() and not (b / "data/raw/train-images").exists()
     out = run(["dvc", "repro", "--pull"], b).stdout
     assert ran(out) == set(), out
     assert digests(b, DETERMINISTIC) == baseline

@@ -6,6 +6,7 @@ import pytest
 import torch
 from conftest import SMALL, images
 
+from mnistgan.core import params
 from mnistgan.core.errors import UserError
 from mnistgan.gan import models, resume, training
 
@@ -193,3 +194,53 @@ def test_lr_decay_sets_both_rates_and_a_killed_run_resumes_on_the_same_schedule(
 def test_time_left_extrapolates_the_pace_of_the_last_epoch():
     assert training.time_left(60.0, 30) == " (60 s/epoch, about 30 min to go)"
     assert training.time_left(50.0, 0) == " (50 s/epoch, about 0 min to go)"
+
+
+def test_a_finished_run_is_trained_again_not_copied(tmp_path, capsys):
+    """`dvc repro -f train` after a finished run: its checkpoint holds the last epoch, and a
+    forced rerun trains every epoch again (and times them), ending with the same weights."""
+    x, ckpt = images(), tmp_path / "c.pt"
+    first = training.train(x, MODEL, TRAIN, ckpt, digits())
+    again = training.train(x, MODEL, TRAIN, ckpt, digits())
+    assert f"ignoring {ckpt}: its run finished all 2 epochs; training afresh" in (
+        capsys.readouterr().err
+    )
+    assert again.images_seen == 2 * 64 and again.seconds > 0
+    assert all(torch.equal(a, b) for a, b in zip(state(first), state(again), strict=True))
+    assert again.history.rows == first.history.rows
+
+
+def test_a_longer_run_still_resumes_a_finished_one(tmp_path):
+    """With constant rates the epoch count is no part of the fingerprint: more epochs go on
+    from a finished run's checkpoint."""
+    x, ckpt = images(), tmp_path / "c.pt"
+    training.train(x, MODEL, replace(TRAIN, epochs=1), ckpt, digits())
+    assert training.train(x, MODEL, TRAIN, ckpt, digits()).images_seen == 64
+
+
+@pytest.mark.parametrize("balance", [4.0, 0.0])
+def test_a_digit_missing_from_the_training_images_is_named_with_balance(tmp_path, balance):
+    """G's balance term aims at each digit's share, by its log: with a digit missing it says
+    which, instead of "training diverged"; without the term, training goes on."""
+    labels = digits() % 7  # no 7, 8 or 9
+    cfg = replace(TRAIN, epochs=1, balance=balance)
+    if balance == 0:
+        assert training.train(images(), MODEL, cfg, tmp_path / "c.pt", labels).images_seen == 64
+        return
+    with pytest.raises(UserError) as e:
+        training.train(images(), MODEL, cfg, tmp_path / "c.pt", labels)
+    assert str(e.value).startswith(
+        "train.balance: got 4.0, but the training images hold no digit 7, 8, 9, "
+    )
+    assert not (tmp_path / "c.pt").exists()
+
+
+@pytest.mark.parametrize("arch", ["dcgan", "mlp"])
+def test_the_smallest_batch_params_allow_trains(tmp_path, arch):
+    """Every generator has batch norm, which needs 2 images a batch in training: params allow
+    no fewer, and 2 train (a last, partial batch of 1 is dropped: 5 images are 2 steps)."""
+    cfg = replace(TRAIN, epochs=1, batch_size=params.MIN_BATCH, balance=0.0)  # 5 digits
+    result = training.train(images(5), replace(MODEL, arch=arch), cfg, tmp_path / "c.pt", digits(5))
+    assert result.images_seen == 4 and len(result.history.rows) == 2
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel"):
+        training.train(images(4), MODEL, replace(cfg, batch_size=1), tmp_path / "d.pt", digits(4))

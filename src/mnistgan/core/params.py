@@ -11,11 +11,14 @@ import re
 import reprlib
 import types
 import typing
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
+import ruamel.yaml
 import yaml
+from ruamel.yaml.error import MarkedYAMLError
 
 from mnistgan.core.errors import UserError
 
@@ -34,6 +37,11 @@ MAX_LOG_EVERY = 1_000_000  # past the steps of any epoch: one row per epoch
 MAX_CORES = 1024  # train.threads, train.processes; the train stage also holds both to the cores
 MAX_TEMPERATURE = 4.0  # sample.temperature, generate --temperature: past it, z is mostly tails
 MAX_SEED = 2**63  # seeds are in [0, 2^63): torch takes < 2^64, and stages add small offsets
+# Lower bounds that code sets: every generator has batch norm, which needs 2 images a batch
+# in training (training drops a last, partial batch); evaluate's k-NN metrics need more
+# images than their neighbours (mnistgan.evaluation.quality.K = 5).
+MIN_BATCH = 2
+MIN_SCORED = 6
 
 
 def rule(expect: str, ok: typing.Callable[[Any], bool]) -> Any:
@@ -91,7 +99,10 @@ class ModelParams:
 @dataclass(frozen=True)
 class TrainParams:
     epochs: int = between(1, MAX_EPOCHS)
-    batch_size: int = between(1, MAX_BATCH)
+    batch_size: int = rule(
+        f"an integer in [{MIN_BATCH}, {MAX_BATCH}] (the generator's batch norm needs 2 images)",
+        lambda v: MIN_BATCH <= v <= MAX_BATCH,
+    )
     lr_g: float = positive_float()
     lr_d: float = positive_float()
     lr_decay: float = rule("a number in [0, 1]", lambda v: 0 <= v <= 1)  # share of training
@@ -138,7 +149,10 @@ class EvaluatorParams:
 
 @dataclass(frozen=True)
 class EvaluateParams:
-    n_samples: int = between(1, MAX_IMAGES)
+    n_samples: int = rule(
+        f"an integer in [{MIN_SCORED}, {MAX_IMAGES}] (the k-NN metrics need more than 5)",
+        lambda v: MIN_SCORED <= v <= MAX_IMAGES,
+    )
     seed: int = seed_int()
 
 
@@ -253,7 +267,33 @@ def parse(raw: Any) -> Params:
             "discriminator reads in the fakes: set model.supervised_d: true, or "
             "train.digit_loss: 0"
         )
+    cross_check_sizes(p)
     return p
+
+
+def cross_check_sizes(p: Params) -> None:
+    """The rules between sizes of different sections, which each stage checks on load: a
+    value that would stop a later stage stops the first one instead."""
+    n = p.evaluate.n_samples
+    for key, have, why in (
+        ("data.val_size", p.data.val_size, "the real floor scores as many held-out images"),
+        ("sample.n", p.sample.n, "it scores that many samples"),
+    ):
+        if n > have:
+            raise UserError(f"evaluate.n_samples: got {n}, expected at most {key} ({have}): {why}")
+    if p.data.limit is None:  # else the training set's size is known only to prepare
+        return
+    per_step = p.train.batch_size * p.train.d_steps
+    if per_step > p.data.limit:
+        raise UserError(
+            f"train.batch_size: got {p.train.batch_size} (x train.d_steps {p.train.d_steps} "
+            f"a step), expected at most data.limit ({p.data.limit}), the training images"
+        )
+    if p.evaluator.batch_size > p.data.limit:
+        raise UserError(
+            f"evaluator.batch_size: got {p.evaluator.batch_size}, expected at most data.limit "
+            f"({p.data.limit}), the training images"
+        )
 
 
 class Loader(yaml.SafeLoader):
@@ -277,14 +317,121 @@ Loader.add_implicit_resolver(
 )
 
 
-def load(path: str | Path = "params.yaml") -> Params:
+def duplicate_key(node: yaml.Node) -> tuple[str, yaml.Mark] | None:
+    """The first key written twice in one mapping of the document `node` (section.key), and
+    where: PyYAML keeps the last silently, DVC refuses the file."""
+    todo = [(node, "")]
+    while todo:
+        node, where = todo.pop()
+        if isinstance(node, yaml.SequenceNode):
+            todo += [(item, f"{where}[{i}]") for i, item in enumerate(node.value)]
+        elif isinstance(node, yaml.MappingNode):
+            seen = set()
+            for k, v in node.value:
+                key = f"{where}.{k.value if isinstance(k, yaml.ScalarNode) else '?'}".lstrip(".")
+                if isinstance(k, yaml.ScalarNode) and k.value in seen:
+                    return key, k.start_mark
+                seen.add(k.value if isinstance(k, yaml.ScalarNode) else id(k))
+                todo.append((v, key))
+    return None
+
+
+def read_yaml_11(text: str) -> Any:
+    """`text` as YAML 1.1 reads it (PyYAML, Loader), refusing a key written twice."""
+    loader = Loader(text)
     try:
-        raw = yaml.load(Path(path).read_text(), Loader)
-    except yaml.MarkedYAMLError as e:  # one line, not PyYAML's several
+        node = loader.get_single_node()
+        if node is not None and (dup := duplicate_key(node)):
+            raise yaml.constructor.ConstructorError(None, None, f"{dup[0]}: written twice", dup[1])
+        return None if node is None else loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def read_yaml_12(text: str) -> Any:
+    """`text` as DVC reads params files, so as dvc.lock, `dvc params diff` and `dvc exp show`
+    record it: ruamel.yaml's safe loader, YAML 1.2 (dvc/utils/serialize/_yaml.py)."""
+    return ruamel.yaml.YAML(typ="safe").load(text)
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal values of one type: True is not 1, and NaN is NaN."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float) and math.isnan(a):
+        return math.isnan(b)
+    return a == b
+
+
+def disagreements(yaml_11: Any, yaml_12: Any) -> Iterator[tuple[str, Any, Any]]:
+    """Each key (section.key) whose two readings differ, and its two values."""
+    todo = [("", yaml_11, yaml_12)]
+    while todo:
+        where, a, b = todo.pop(0)
+        if isinstance(a, dict) and isinstance(b, dict):
+            if len(a) != len(b):  # two keys one reader takes for one
+                yield where or "params", list(a), list(b)
+                continue
+            for ka, kb in zip(a, b, strict=True):  # keys too: `yes: 1` is True: 1 in YAML 1.1
+                key = f"{where}.{kb}".lstrip(".")
+                if same(ka, kb):
+                    todo.append((key, a[ka], b[kb]))
+                else:
+                    yield key, ka, kb
+        elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+            todo += [(f"{where}[{i}]", x, y) for i, (x, y) in enumerate(zip(a, b, strict=True))]
+        elif not same(a, b):
+            yield where, a, b
+
+
+def field_of(key: str) -> tuple[Any, Any] | None:
+    """The type hint and dataclass field of a key of params.yaml (section.key), if it is one."""
+    cls = Params
+    *sections, name = key.split(".")
+    for section in sections:
+        hint = typing.get_type_hints(cls).get(section)
+        if not hasattr(hint, "__dataclass_fields__"):
+            return None
+        cls = hint
+    found = {f.name: f for f in fields(cls)}.get(name)
+    return None if found is None else (typing.get_type_hints(cls)[name], found)
+
+
+def valid(value: Any, key: str) -> bool:
+    """Whether `value` passes key's own check (type and bounds)."""
+    hint, f = field_of(key) or (None, None)
+    return f is not None and _fits(value, hint) and f.metadata.get("ok", lambda v: True)(value)
+
+
+def read(path: str | Path) -> Any:
+    """The params file at `path` as DVC reads it, refused (one line naming the key) where
+    YAML 1.1 (PyYAML, and YAML's older tools) reads a value the key could also take: DVC
+    reads `epochs: 010` as 10, YAML 1.1 as 8; `yes` is a string, or true; `1:00.5` a string,
+    or 60.5. A string key whose YAML 1.1 reading it could not take (`data.source: on`, as
+    `dvc exp run -S` writes it) is the string. Keys written twice are refused too."""
+    try:
+        text = Path(path).read_text()
+        yaml_11 = read_yaml_11(text)  # first: it refuses aliases before any is expanded
+        yaml_12 = read_yaml_12(text)
+    except (yaml.MarkedYAMLError, MarkedYAMLError) as e:  # one line, not several
         line = f"line {e.problem_mark.line + 1}: " if e.problem_mark else ""
-        raise UserError(f"{path}: cannot read params ({line}{e.problem})") from None
-    except (OSError, ValueError, yaml.YAMLError) as e:  # ValueError: an int of 4300+ digits
-        raise UserError(f"{path}: cannot read params ({e})") from None
+        problem = str(e.problem).strip().splitlines()[0]
+        raise UserError(f"{path}: cannot read params ({line}{problem})") from None
+    except RecursionError:
+        raise UserError(f"{path}: cannot read params (values nested too deeply)") from None
+    except (OSError, ValueError, yaml.YAMLError, ruamel.yaml.YAMLError) as e:  # ValueError:
+        raise UserError(f"{path}: cannot read params ({e})") from None  # 4300+ digits
+    for key, old, new in disagreements(yaml_11, yaml_12):
+        if isinstance(new, (dict, list)) or valid(old, key):  # the user may mean either
+            raise UserError(
+                f"{key}: DVC reads {preview(new)} (YAML 1.2), YAML 1.1 reads {preview(old)}: "
+                "write a form both read alike (true / false, 10, 0.5, a quoted 'string')"
+            )
+    return yaml_12  # DVC's reading: where it is no valid value, parse names the key
+
+
+def load(path: str | Path = "params.yaml") -> Params:
+    raw = read(path)
     if not isinstance(raw, dict):  # an empty file is None
         sections = ", ".join(f.name for f in fields(Params))
         raise UserError(f"{path}: got {preview(raw)}, expected a mapping of {sections}")

@@ -1,6 +1,6 @@
 """The prepare stage's data: the four raw IDX files checked and read, the training set split.
 
-The download stage (mnistgan.data.raw) puts the files in data/raw/<dataset>/.
+The download stage (mnistgan.data.raw) puts the files in data/raw/ (raw.OUTPUTS).
 """
 
 import sys
@@ -9,28 +9,26 @@ from pathlib import Path
 import torch
 
 from mnistgan.core.errors import UserError
-from mnistgan.data.idx import read_idx
-from mnistgan.data.raw import FILES, find_raw, md5, official_md5
+from mnistgan.data.raw import FILES, OUTPUTS, md5, official_md5
 
 
-def locate(raw_dir: Path, dataset: str = "mnist") -> dict[str, Path]:
-    """The four files; a UserError naming each missing one otherwise."""
-    found = find_raw(raw_dir)
-    missing = [n for n in FILES.values() if n not in found]
+def locate(files: dict[str, Path] = OUTPUTS, dataset: str = "mnist") -> dict[str, Path]:
+    """`files` (role -> path), each there; a UserError naming each missing one otherwise."""
+    missing = [str(path) for path in files.values() if not path.is_file()]
     if missing:
         raise UserError(
-            f"missing {dataset} file(s) {', '.join(missing)} in {raw_dir}/: "
+            f"missing {dataset} file(s) {', '.join(missing)}: "
             "`dvc repro` puts them there (its download stage)"
         )
-    return {role: found[name] for role, name in FILES.items()}
+    return files
 
 
 def provenance(files: dict[str, Path], dataset: str = "mnist") -> dict[str, dict]:
     """MD5 of each file found and whether it is the official release's, warning if not."""
     out, md5s = {}, official_md5(dataset)
-    for name, path in zip(FILES.values(), files.values(), strict=True):
-        digest = md5(path)
-        out[name] = {"file": path.name, "md5": digest, "official": digest == md5s[name]}
+    for role, name in FILES.items():
+        digest = md5(files[role])
+        out[name] = {"file": files[role].name, "md5": digest, "official": digest == md5s[name]}
     unofficial = [n for n, v in out.items() if not v["official"]]
     if unofficial:
         print(
@@ -39,16 +37,6 @@ def provenance(files: dict[str, Path], dataset: str = "mnist") -> dict[str, dict
             file=sys.stderr,
         )
     return out
-
-
-def load_pair(images: Path, labels: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images (N, 1, 28, 28) uint8 and labels (N,) int64, checked against each other."""
-    x, y = read_idx(images, (28, 28)), read_idx(labels)
-    if len(x) != len(y):
-        raise UserError(f"{labels}: {len(y)} labels for {len(x)} images in {images.name}")
-    if int(y.max()) > 9:
-        raise UserError(f"{labels}: label {int(y.max())} outside 0-9")
-    return x.unsqueeze(1).clone(), y.long()
 
 
 def split(

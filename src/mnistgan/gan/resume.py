@@ -61,8 +61,9 @@ def save_resume(path: Path, fp: str, where: str, epoch: int, nets: Any, logged: 
 
 def load_resume(path: Path, fp: str, where: str, nets: Any, epochs: int) -> tuple[int, dict]:
     """(epochs done, LOGGED's lists) from the checkpoint at `path`, loaded into `nets`, when
-    this very run made it (fingerprint `fp`, trained `where` this run trains, not past
-    `epochs`); else (0, {}), a fresh start.
+    this very run made it (fingerprint `fp`, trained `where` this run trains) and stopped
+    before `epochs`; else (0, {}), a fresh start: a finished run's checkpoint is one a forced
+    rerun must not copy.
     A checkpoint that cannot be loaded is moved aside, not a reason to fail: it is no DVC
     output, so nothing else would ever remove it, and every later run would stop on it."""
     if not path.exists():
@@ -80,6 +81,9 @@ def load_resume(path: Path, fp: str, where: str, nets: Any, epochs: int) -> tupl
             return 0, {}
         if state["epoch"] > epochs:
             say(f"ignoring {path}: it is past train.epochs={epochs}")
+            return 0, {}
+        if state["epoch"] == epochs:  # `dvc repro -f train` asks for training, not a copy
+            say(f"ignoring {path}: its run finished all {epochs} epochs; training afresh")
             return 0, {}
         nets.load_state_dict(state)
         loaded = nets.state_dict()

@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from mnistgan.core import cpu, progress
 from mnistgan.core.device import computes_in, generator_device, precision, resolve, sum_dtype
+from mnistgan.core.digits import digit_counts
 from mnistgan.core.errors import UserError
 from mnistgan.core.params import ModelParams, TrainParams
 from mnistgan.core.pixels import to_unit
@@ -368,6 +369,20 @@ def used_labels(model_params: ModelParams, labels: torch.Tensor | None) -> torch
     return labels if model_params.conditional or model_params.supervised_d else None
 
 
+def check_balance(train_params: TrainParams, labels: torch.Tensor | None) -> None:
+    """G's balance term pulls its digits towards the training set's shares of each, by their
+    logs: a digit the training images lack (share 0) would make it infinite at once."""
+    if train_params.balance == 0 or labels is None:
+        return
+    missing = (digit_counts(labels) == 0).nonzero().flatten().tolist()
+    if missing:
+        raise UserError(
+            f"train.balance: got {train_params.balance}, but the training images hold no "
+            f"digit {', '.join(map(str, missing))}, and the balance term aims G at each "
+            "digit's share of them: set train.balance: 0, or train on data with every digit"
+        )
+
+
 def replay(history: History, on_row: OnRow, on_epoch: OnEpoch) -> None:
     """Show the callbacks what a resumed run logged before, as a fresh run would have."""
     for row in history.rows:
@@ -509,6 +524,7 @@ def train(
     epochs, batch_size = train_params.epochs, train_params.batch_size
     labels = used_labels(model_params, labels)
     steps = steps_per_epoch(len(images), train_params)
+    check_balance(train_params, labels if model_params.supervised_d else None)
     part = distributed.rows(batch_size, world)
     device = distributed.local_device(resolve(train_params.device, "train.device"), world)
     cast = precision(train_params.amp, device)  # refuses a bad train.amp before any work

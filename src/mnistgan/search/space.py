@@ -42,7 +42,7 @@ class Spec:
 
 def scalar(text: str) -> Any:
     """A value as params.yaml reads it: 1e-4 is a float, null is None, bce a string."""
-    return yaml.load(text, params.Loader) if text.strip() else text
+    return params.read_yaml_12(text) if text.strip() else text
 
 
 def dimension(key: str, spec: Any) -> BaseDistribution:
@@ -101,7 +101,7 @@ def load(
     raw: dict = {}
     if path is not None:
         try:
-            raw = yaml.load(Path(path).read_text(), params.Loader) or {}
+            raw = params.read(path) or {}
         except (OSError, yaml.YAMLError) as e:
             raise UserError(f"{path}: cannot read the search spec ({e})") from None
         if not isinstance(raw, dict):
@@ -152,7 +152,7 @@ def probes(dist: BaseDistribution) -> list[Any]:
 def check(spec: Spec, params_path: str | Path = "params.yaml") -> None:
     """Every fixed value, and each end or choice of every searched key with them, must pass
     the params schema: a bad key or value fails here, before anything is queued."""
-    raw = yaml.load(Path(params_path).read_text(), params.Loader)
+    raw = params.read(params_path)
     base = merged(raw, spec.fixed)
     try:
         params.parse(base)
