@@ -310,12 +310,12 @@ def committed_tree(repo: Path, dest: Path) -> Path:
     return dest
 
 
-def lock_mismatches(tree: Path, raw_hash: str | None) -> list[str]:
+def lock_mismatches(tree: Path, raw: dict[str, str] | None) -> list[str]:
     """Where `tree`'s dvc.lock is not what `dvc repro` writes for `tree`'s dvc.yaml, code and
     params.yaml: every stage locked with its command; params as params.yaml holds them;
     code (each dep in git) hashed as its files are; each data dep as the stage that
     writes it locked it (a file inside a locked folder aside: the folder's listing is in
-    the cache); the download stage's output as `raw_hash` (None: unchecked); and each
+    the cache); the download stage's outputs as `raw` hashes them (None: unchecked); and each
     uncached metrics file committed as locked. The other outputs are not checked here
     (test_lock.py says why)."""
     lock = yaml.safe_load((tree / "dvc.lock").read_text())["stages"]
@@ -353,9 +353,9 @@ def lock_mismatches(tree: Path, raw_hash: str | None) -> list[str]:
             for entry in pipeline[name].get("metrics", [])
         ]
         for out in stage.get("outs", []):
-            raw = name == "download" and out["path"] not in dict(metrics)
-            if raw and raw_hash is not None and out["md5"] != raw_hash:
-                bad.append(f"download: out {out['path']} locked as {out['md5']}, not {raw_hash}")
+            expected = (raw or {}).get(out["path"]) if name == "download" else None
+            if expected is not None and out["md5"] != expected:
+                bad.append(f"download: out {out['path']} locked as {out['md5']}, not {expected}")
         for path, options in metrics:
             if options.get("cache", True):
                 continue

@@ -24,7 +24,10 @@ from conftest import (
     write_params,
 )
 
+from mnistgan.data import raw
+
 pytestmark = pytest.mark.e2e
+RAW_FROM = {path: raw.FILES[role] for role, path in raw.OUTPUTS.items()}  # output <- file
 EXPS = {"exp-a": ["-S", "train.lr_d=0.002"], "exp-b": ["-S", "train.seed=7"]}
 COMPARED = ["models/generator.pt", "models/discriminator.pt", "metrics/train/metrics.json"]
 
@@ -129,7 +132,8 @@ def test_queued_experiments_check_out_the_raw_data(pipeline: Path, idx_folder: P
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "baseline run"], repo)
     # test_lock's checks pass on the lock dvc repro wrote, with its metrics committed beside it
-    assert lock_mismatches(committed_tree(repo, tmp_path / "clone"), dvc_md5(source)) == []
+    raw = {path.as_posix(): dvc_md5(source / name) for path, name in RAW_FROM.items()}
+    assert lock_mismatches(committed_tree(repo, tmp_path / "clone"), raw) == []
     shutil.rmtree(source)  # a second fetch, from here or the network, would fail
 
     seeds = {"seed-1": 1, "seed-2": 2}
