@@ -88,3 +88,42 @@ def test_write_idx_writes_the_header_and_the_bytes(tmp_path, name):
         assert data[:2] == b"\x1f\x8b" and data == gzip.compress(gzip.decompress(data), mtime=0)
         data = gzip.decompress(data)
     assert data == bytes([0, 0, 8, 2, 0, 0, 0, 3, 0, 0, 0, 2, 1, 2, 3, 4, 5, 6])
+
+
+def test_short_image_files_name_the_sizes_of_header_and_body(tmp_path):
+    path = write(tmp_path, idx_bytes(2, 2, 2, body=bytes(5)))  # 16-byte header, 8-byte body
+    with pytest.raises(UserError, match=r"holds 21 bytes, header of shape \(2, 2, 2\) needs 24$"):
+        read_idx(path, (2, 2))
+    with pytest.raises(UserError, match="IDX header is truncated"):
+        read_idx(write(tmp_path, idx_bytes(3)[:4]))  # the magic number, then nothing
+
+
+class Reads:
+    """A file that records the size of every read: the body is read in chunks of at most
+    CHUNK up to the size the header gives, then one byte past it, never the rest."""
+
+    def __init__(self, data: bytes):
+        self.data, self.at, self.sizes = data, 0, []
+
+    def read(self, n=-1):
+        self.sizes.append(n)
+        end = len(self.data) if n is None or n < 0 else self.at + n
+        out, self.at = self.data[self.at : end], min(end, len(self.data))
+        return out
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_the_body_is_read_in_chunks_up_to_its_size_and_one_byte_past(tmp_path, monkeypatch):
+    monkeypatch.setattr(idx, "CHUNK", 2)
+    data = idx_bytes(3, body=bytes(4))  # one byte more than the header says
+    path = write(tmp_path, gzip.compress(data) + b"")  # a gzip file, read through `opened`
+    opened = Reads(data)
+    monkeypatch.setattr(idx.gzip, "open", lambda p, mode="rb": opened)
+    with pytest.raises(UserError, match=r"holds more than 11 bytes, header of shape \(3,\)"):
+        read_idx(path)
+    assert opened.sizes == [8, 2, 1, 1]  # header; body 2 + 1 (not a third chunk); 1 past it

@@ -1,6 +1,7 @@
 """Every bound of params.yaml: accepted at its edge, refused just past it, naming the key."""
 
 import pytest
+import yaml
 from conftest import small_raw
 
 from mnistgan.core import params
@@ -150,3 +151,64 @@ def test_g_terms_of_a_supervised_d_need_one(key):
     assert getattr(params.parse(raw_with("train", key, 0.0, plain)).train, key) == 0.0
     with pytest.raises(UserError, match=rf"^train\.{key}: got 1e-09, but it "):
         params.parse(raw_with("train", key, 1e-9, plain))
+
+
+def test_cross_key_rules_say_how_to_fix_them():
+    wgan = raw_with("train", "loss", "wgan-gp", {})
+    with pytest.raises(UserError) as e:
+        params.parse(wgan)
+    assert str(e.value) == (
+        "train.loss: wgan-gp needs a discriminator without BatchNorm: "
+        "set model.d_norm to layer or none"
+    )
+    plain = {"model": {"supervised_d": False}, "train": {"balance": 0.0, "digit_loss": 0.0}}
+    with pytest.raises(UserError) as e:
+        params.parse(raw_with("train", "balance", 2.0, plain))
+    assert str(e.value) == (
+        "train.balance: got 2.0, but it weighs a supervised discriminator's class term: "
+        "set model.supervised_d: true, or train.balance: 0"
+    )
+    with pytest.raises(UserError) as e:
+        params.parse(raw_with("train", "digit_loss", 2.0, plain))
+    assert str(e.value) == (
+        "train.digit_loss: got 2.0, but it scores the digit a supervised discriminator reads "
+        "in the fakes: set model.supervised_d: true, or train.digit_loss: 0"
+    )
+
+
+def test_unknown_keys_are_shown_cut_to_80_characters_whatever_their_type():
+    raw = raw_with("train", "x" * 100, 1, {})
+    with pytest.raises(UserError, match=rf"^train\.{'x' * 80}: unknown key \(expected one of: "):
+        params.parse(raw)
+    raw = raw_with("train", 3, 1, {})
+    with pytest.raises(UserError, match=r"^train\.3: unknown key \(expected one of: epochs, "):
+        params.parse(raw)
+    with pytest.raises(UserError, match=r"^params: got \[1, 2\], expected a mapping$"):
+        params.parse([1, 2])
+
+
+def test_preview_cuts_long_values_to_the_width():
+    exact = ["a" * 22, "b" * 22, "c" * 24]  # its repr: 80 characters
+    assert params.preview(exact) == repr(exact)
+    exact[2] += "c"
+    assert params.preview(exact) == repr(exact)[:77] + "..."
+    assert params.preview(list(range(1000))) == "[0, 1, 2, 3, 4, 5, ...]"  # reprlib's cut
+    assert params.preview("abcdef", width=5) == "'a..."
+    assert params.preview(10**5000) == "<int>"  # more digits than Python prints
+
+
+def test_load_reads_params_yaml_of_the_working_folder(tmp_path, monkeypatch):
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(small_raw()))
+    monkeypatch.chdir(tmp_path)
+    assert params.load() == params.parse(small_raw())
+
+
+def test_a_yaml_error_without_a_position_is_one_line(tmp_path, monkeypatch):
+    def fail(text, loader):
+        raise yaml.MarkedYAMLError(problem="no position")
+
+    monkeypatch.setattr(params.yaml, "load", fail)
+    (tmp_path / "p.yaml").write_text("x: 1")
+    with pytest.raises(UserError) as e:
+        params.load(tmp_path / "p.yaml")
+    assert str(e.value) == f"{tmp_path / 'p.yaml'}: cannot read params (no position)"

@@ -233,11 +233,20 @@ def test_prdc_on_hand_placed_points():
 
 
 def test_prdc_balls_are_open():
-    real, fake = torch.tensor([[0.0], [2.0], [5.0]]), torch.tensor([[4.0], [7.0]])
-    # radii (k=1): 4, 4, 9; fake radii: 9, 9. fake 4 is 2 from real 2 (4, not < 4) and 1
-    # from real 5 (1 < 9); fake 7 is 2 from real 5 (4 < 9). Real 2 is 2 from fake 4 (4 < 9)
+    real, fake = torch.tensor([[0.0], [2.0], [5.0], [10.0]]), torch.tensor([[4.0], [7.0]])
+    # squared radii (k=1): real 4, 4, 9, 25; fake 9, 9. On a boundary, so outside: fake 4
+    # of real 2's ball (4, not < 4), real 10 of fake 7's ball (9, not < 9).
+    # fake 4 lies in real 5's ball, fake 7 in real 5's and 10's: precision 1, density 3 / 2;
+    # real 2 and 5 lie in fake 4's ball: recall 2 / 4; real balls 5 and 10 hold fakes: 2 / 4
     got = prdc(real, fake, knn_radii(real, k=1), k=1)
-    assert got == {"precision": 1.0, "recall": 2 / 3, "density": 1.0, "coverage": 1 / 3}
+    assert got == {"precision": 1.0, "recall": 0.5, "density": 1.5, "coverage": 0.5}
+
+
+def test_prdc_refuses_radii_that_do_not_match_the_real_set(monkeypatch):
+    monkeypatch.setattr(quality, "BLOCK", 2)
+    real = gaussian(5, 2, 18)
+    with pytest.raises(ValueError):
+        prdc(real, gaussian(6, 2, 19), knn_radii(real, k=1)[:3], k=1)
 
 
 def test_knn_radii_need_more_points_than_neighbours():

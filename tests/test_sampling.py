@@ -18,6 +18,7 @@ from mnistgan.gan.sampling import (
     digit_frequencies,
     generate,
     latents,
+    prior_labels,
 )
 
 MODEL = replace(SMALL.model, features=4, d_features=4)
@@ -98,3 +99,9 @@ def test_generate_draws_in_batches_in_eval_mode_and_maps_minus_one_one_to_bytes(
     labelled = generate(g, torch.full((5, 1), -1.0), y, batch=3)
     assert [c[2].tolist() for c in g.calls] == [[0, 1, 0], [1, 0]]
     assert labelled[:, 0, 0, 0].tolist() == [0, 128, 0, 128, 0]
+
+
+def test_prior_labels_round_by_the_largest_remainder_not_the_largest_share():
+    # exact counts 2.1 and 0.9: floors 2 and 0, the one left goes to the 0.9
+    y = prior_labels(torch.tensor([0.7, 0.3]), 3, seed=0)
+    assert torch.bincount(y, minlength=2).tolist() == [2, 1]
