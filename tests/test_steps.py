@@ -1,6 +1,7 @@
 """The training step's parts on tiny hand-made nets: each update's loss, the direction it
 moves each net, the batches it draws and the statistics it returns."""
 
+import contextlib
 import copy
 import math
 from dataclasses import replace
@@ -9,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 from conftest import SMALL
+from torch._subclasses.fake_tensor import FakeTensorMode
 
 from mnistgan.gan import training
 from mnistgan.gan.objectives import class_balance
@@ -250,3 +252,36 @@ def test_running_mean_averages_since_the_last_take():
     assert mean.sum.dtype == torch.float64 and mean.take() == [2.0, 2.0, 2.0, 2.0]
     mean.add(torch.tensor([1.0, 1.0, 1.0, 1.0]))
     assert mean.take() == [1.0, 1.0, 1.0, 1.0]
+
+
+def test_noise_is_drawn_on_the_generators_device_then_moved_to_the_datas():
+    """An Apple GPU's run draws on the CPU generator (device.generator_device): the draws
+    must not follow torch's default device, and must land where the data is."""
+    train = replace(SMALL.train, batch_size=2, d_steps=1, loss="wgan-gp")
+    model = replace(SMALL.model, z_dim=3, conditional=False)
+    expected = torch.Generator().manual_seed(5)
+    z, eps = torch.randn(2, 3, generator=expected), torch.rand(2, 1, 1, 1, generator=expected)
+    data = torch.zeros(4, 1, 1, 1)
+    with torch.device("meta"):  # the default device: not where anything should be drawn
+        (b,) = training.draw_batches(
+            data, None, torch.arange(4), 0, train, model, torch.Generator().manual_seed(5)
+        )
+    assert torch.equal(b.z, z) and torch.equal(b.eps, eps)
+    (b,) = training.draw_batches(
+        data.to("meta"), None, torch.arange(4), 0, train, model, torch.Generator().manual_seed(5)
+    )
+    assert b.z.device.type == "meta" and b.eps.device.type == "meta"
+
+
+def test_running_mean_sums_on_the_device_in_float64_but_float32_on_an_apple_gpu():
+    with FakeTensorMode():  # devices this machine lacks
+        for name, dtype in (("cuda", torch.float64), ("mps", torch.float32)):
+            mean = training.RunningMean(torch.device(name))
+            assert (mean.sum.device.type, mean.sum.dtype) == (name, dtype)
+
+
+def test_step_config_keeps_the_autocast_maker():
+    def cast():
+        return contextlib.nullcontext()
+
+    assert training.step_config(SMALL.train, None, cast).cast is cast
