@@ -212,3 +212,8 @@ def test_a_yaml_error_without_a_position_is_one_line(tmp_path, monkeypatch):
     with pytest.raises(UserError) as e:
         params.load(tmp_path / "p.yaml")
     assert str(e.value) == f"{tmp_path / 'p.yaml'}: cannot read params (no position)"
+
+
+def test_an_unknown_section_is_named_as_written():
+    with pytest.raises(UserError, match=r"^Xtrain: unknown key \(expected one of: data, "):
+        params.parse(small_raw() | {"Xtrain": {}})

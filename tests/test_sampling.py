@@ -105,3 +105,7 @@ def test_prior_labels_round_by_the_largest_remainder_not_the_largest_share():
     # exact counts 2.1 and 0.9: floors 2 and 0, the one left goes to the 0.9
     y = prior_labels(torch.tensor([0.7, 0.3]), 3, seed=0)
     assert torch.bincount(y, minlength=2).tolist() == [2, 1]
+
+
+def test_class_latents_default_to_temperature_one():
+    assert torch.equal(class_latents(4, seed=7)[0], latents(100, 4, 7))

@@ -285,3 +285,40 @@ def test_step_config_keeps_the_autocast_maker():
         return contextlib.nullcontext()
 
     assert training.step_config(SMALL.train, None, cast).cast is cast
+
+
+class PlainD(torch.nn.Module):
+    """A D as a third party writes one: no `supervised` flag, no digit head."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.tensor(1.0))
+
+    def forward(self, x, y=None):
+        return self.w * x.flatten(1).sum(1)
+
+
+def test_a_d_without_a_supervised_flag_is_a_plain_one():
+    g, d = ScaleG(), PlainD()
+    stats, fake = d_update(g, d, sgd(d), Batch(REAL, Z), StepConfig(balance=1.0))
+    plain = LinearD()
+    torch.testing.assert_close(
+        stats, d_update(ScaleG(), plain, sgd(plain), Batch(REAL, Z), StepConfig())[0]
+    )
+    g_loss = g_update(d, sgd(g), fake, Batch(REAL, Z), StepConfig(balance=1.0, digit_loss=1.0))
+    assert g_loss.item() == pytest.approx((softplus(-d.w.item()) + softplus(2 * d.w.item())) / 2)
+    logits, classes = training.scores(d, REAL, None, supervised=False)
+    assert classes is None and logits.tolist() == d(REAL).tolist()
+
+
+def test_under_ddp_the_penalty_and_g_update_call_the_module_itself():
+    d = PlainD()
+    assert training.unwrapped(SimpleNamespace(module=d)) is d and training.unwrapped(d) is d
+
+
+def test_a_balance_weight_below_one_counts_too():
+    g, d = ScaleG(), LinearD(w=0.0, supervised=True)
+    z, prior = torch.tensor([[1.0], [2.0]]), torch.tensor([0.5, 0.5])
+    term = class_balance(d(g(z), with_classes=True)[1], prior).item()
+    g_loss = g_update(d, sgd(g), g(z), Batch(REAL, z), StepConfig(balance=0.5, prior=prior))
+    assert g_loss.item() == pytest.approx(softplus(0) + 0.5 * term, rel=1e-6)
