@@ -271,3 +271,17 @@ def test_class_balance_pushes_the_batch_towards_the_missing_digit():
     classes = torch.tensor([[2.0, 0.0], [2.0, 0.0]], requires_grad=True)  # all read as digit 0
     class_balance(classes, torch.tensor([0.5, 0.5])).backward()
     assert (classes.grad[:, 0] > 0).all() and (classes.grad[:, 1] < 0).all()
+
+
+def test_update_ema_averages_float_buffers_and_copies_integer_ones():
+    ema, net = torch.nn.BatchNorm1d(2), torch.nn.BatchNorm1d(2)
+    net.running_mean.fill_(4.0)
+    net.num_batches_tracked.fill_(7)
+    update_ema(ema, net, 0.75)
+    assert ema.running_mean.tolist() == [1.0, 1.0]  # 0.75 * 0 + 0.25 * 4
+    assert ema.running_var.tolist() == [1.0, 1.0]  # both 1
+    assert ema.num_batches_tracked.item() == 7
+    update_ema(ema, net, 0.0)
+    assert all(
+        torch.equal(a, b) for a, b in zip(ema.state_dict().values(), net.state_dict().values())
+    )

@@ -215,6 +215,7 @@ def test_kid_of_tiny_sets_by_hand(monkeypatch):
     assert kid(x, y, seed=0) == 297.5
     # unequal sets: subsets of min(|x|, |y|) = 2 points, here all equal
     assert kid(torch.ones(3, 3), torch.full((2, 3), 2.0), seed=0) == 8 + 125 - 2 * 27
+    assert kid(torch.ones(2, 3), torch.full((3, 3), 2.0), seed=0) == 8 + 125 - 2 * 27
 
 
 def test_prdc_on_hand_placed_points():
