@@ -285,3 +285,8 @@ def test_update_ema_averages_float_buffers_and_copies_integer_ones():
     assert all(
         torch.equal(a, b) for a, b in zip(ema.state_dict().values(), net.state_dict().values())
     )
+
+
+def test_update_ema_refuses_a_net_of_another_layout():
+    with pytest.raises(ValueError):  # not a silent average of the first tensors of each
+        update_ema(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2), 0.5)
