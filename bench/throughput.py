@@ -17,6 +17,7 @@ process's peak RSS so far. Prints one JSON object.
 import argparse
 import gzip
 import json
+import os
 import resource
 import shutil
 import sys
@@ -42,7 +43,11 @@ from mnistgan.gan.models import build
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # test digits
 from fixture import build_from_t10k  # noqa: E402
 
-SHARED_T10K = Path(__file__).resolve().parents[2] / "shared/datasets/mnist"
+# the real t10k digits the tests read: $MNISTGAN_REAL_MNIST, else ../shared/datasets/mnist
+SHARED_T10K = Path(
+    os.environ.get("MNISTGAN_REAL_MNIST")
+    or Path(__file__).resolve().parents[2] / "shared/datasets/mnist"
+)
 
 
 def idx_folder(tmp: Path) -> Path:

@@ -27,6 +27,11 @@ from fixture import build_from_t10k
 from mnistgan.core import params
 
 REPO = Path(__file__).resolve().parents[1]
+
+# The unit tests' nets are tiny: a second thread buys nothing, and on a busy 2-core machine
+# torch's threads spin-wait for each other, making a 0.2 s training test take 10-30 s.
+# Tests of thread settings set and restore their own; stages run in their own processes.
+torch.set_num_threads(1)
 REAL_CANDIDATES = [os.environ.get("MNISTGAN_REAL_MNIST"), REPO.parent / "shared/datasets/mnist"]
 
 # Proxies at a closed port: whatever a test's processes try to download fails at once.

@@ -288,7 +288,7 @@ def test_each_dataset_has_its_files_mirrors_and_md5s(dataset):
 
 @pytest.mark.skipif(
     not Path("/usr/share/datasets/fashion-mnist").is_dir(),
-    reason="Debian's dataset-fashion-mnist is not installed",
+    reason="needs Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist; CI does)",
 )
 def test_fashion_mnist_from_debian_loads():
     found = raw.find_raw(Path("/usr/share/datasets/fashion-mnist"))

@@ -19,8 +19,13 @@ def test_throughput_script_prints_its_figures(idx_folder):  # idx_folder: skip w
         "peak_rss_mb",
     }
     for arch in ("mlp", "dcgan"):
-        assert keys <= out[arch].keys()
-        assert out[arch]["project_images_per_s"] > 0 and out[arch]["gflops"] > 0
+        fig = out[arch]
+        assert keys <= fig.keys()
+        assert fig["project_images_per_s"] > 0 and fig["naive_images_per_s"] > 0
+        # the speedup is the ratio of the two rates (each rounded to 0.1 image/s)
+        ratio = fig["project_images_per_s"] / fig["naive_images_per_s"]
+        assert fig["speedup"] == pytest.approx(ratio, rel=0.01, abs=0.01)
+        assert fig["gflops"] > 0 and fig["peak_gflops"] > 0 and fig["peak_rss_mb"] > 100
 
 
 @pytest.mark.slow  # runs the benchmark script: three short epochs, one beside a busy process

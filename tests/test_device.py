@@ -2,7 +2,9 @@
 cuda, then mps, then cpu; a device the machine lacks is refused naming the key; bf16 autocast
 runs where the device computes bf16 natively, fp32 elsewhere."""
 
+import contextlib
 import os
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -81,24 +83,37 @@ def test_cpu_without_capabilities_means_fp32(monkeypatch):
     assert not device.native_bf16(torch.device("cpu"))
 
 
-@pytest.mark.parametrize("supported", [True, False])
-def test_cuda_bf16_asks_torch_without_emulation(monkeypatch, supported):
-    asked = {}
+def gpu(monkeypatch, major: int) -> None:
+    """A CUDA GPU of compute capability `major`.x, as torch.cuda sees it, on any machine."""
+    monkeypatch.setattr(torch.version, "hip", None)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda i: SimpleNamespace(major=major))
 
-    def is_bf16_supported(including_emulation=True):
-        asked["emulation"] = including_emulation
-        return supported
+    def emulated(device):  # what torch asks when emulation counts: it must not here
+        raise AssertionError("asked whether bf16 can be emulated")
 
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", is_bf16_supported)
-    assert device.native_bf16(torch.device("cuda")) is supported
-    assert asked == {"emulation": False}
+    monkeypatch.setattr(torch.cuda, "_check_bf16_tensor_supported", emulated, raising=False)
+
+
+@pytest.mark.parametrize(("major", "native"), [(8, True), (9, True), (7, False), (6, False)])
+def test_cuda_bf16_is_native_from_ampere_on(monkeypatch, major, native):
+    gpu(monkeypatch, major)
+    assert device.native_bf16(torch.device("cuda")) is native
+    assert (device.precision("auto", torch.device("cuda"))().__class__ is torch.autocast) is native
+
+
+def test_no_cuda_computes_no_bf16(monkeypatch):
+    monkeypatch.setattr(torch.version, "hip", None)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert device.native_bf16(torch.device("cuda")) is False
 
 
 def test_mps_trains_in_fp32_and_refuses_bf16():
     mps = torch.device("mps")
     assert not device.native_bf16(mps)
-    with device.autocast("auto", mps), device.autocast(None, mps):
-        pass  # null contexts: nothing touches the (absent) GPU
+    for amp in ("auto", None):  # null contexts: nothing touches the (absent) GPU
+        assert isinstance(device.autocast(amp, mps), contextlib.nullcontext)
     with pytest.raises(UserError, match=r"^train\.amp: got 'bf16', but this mps has no native"):
         device.autocast("bf16", mps)
 

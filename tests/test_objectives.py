@@ -1,5 +1,6 @@
 """Objectives, spectral norm, conditional models and the generator EMA, on tiny random data."""
 
+import math
 from dataclasses import replace
 
 import pytest
@@ -12,7 +13,7 @@ from mnistgan.gan import training
 from mnistgan.gan.ema import update_ema, warmed_decay
 from mnistgan.gan.interpolation import STEPS, digit_rows, latent_rows, slerp
 from mnistgan.gan.models import BATCH_NORMS, build
-from mnistgan.gan.objectives import gradient_penalty
+from mnistgan.gan.objectives import class_balance, d_loss, g_loss, gradient_penalty
 from mnistgan.gan.sampling import digit_frequencies, prior_labels
 
 P = SMALL
@@ -174,3 +175,117 @@ def test_interpolations_shapes_and_end_points():
     assert latent_rows(g, MODEL.z_dim, 4, 0).shape == (4 * STEPS, 1, 28, 28)
     rows = digit_rows(g, MODEL.z_dim, 3, 0)
     assert rows.shape == (3 * STEPS, 1, 28, 28) and rows.dtype == torch.uint8
+
+
+def softplus(x: float) -> float:
+    return math.log1p(math.exp(x))
+
+
+REAL, FAKE = torch.tensor([2.0, 0.0]), torch.tensor([-1.0, 3.0])  # D's logits
+
+
+@pytest.mark.parametrize(
+    ("kind", "d_expected", "g_expected"),
+    [
+        # -log sigmoid(r) = softplus(-r), -log(1 - sigmoid(f)) = softplus(f), means over images
+        ("bce", (softplus(-2) + softplus(0)) / 2 + (softplus(-1) + softplus(3)) / 2,
+         (softplus(1) + softplus(-3)) / 2),
+        # relu(1 - r): 0, 1; relu(1 + f): 0, 4
+        ("hinge", 0.5 + 2.0, -1.0),
+        # E[D(fake)] - E[D(real)] = 1 - 1
+        ("wgan-gp", 0.0, -1.0),
+    ],
+)  # fmt: skip
+def test_losses_equal_their_hand_computed_values(kind, d_expected, g_expected):
+    assert d_loss(kind, REAL, FAKE).item() == pytest.approx(d_expected, rel=1e-6)
+    assert g_loss(kind, FAKE).item() == pytest.approx(g_expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["bce", "hinge", "wgan-gp"])
+def test_d_loss_falls_as_d_scores_real_higher_and_fake_lower_g_loss_as_fakes_score_higher(kind):
+    real, fake = torch.zeros(3, requires_grad=True), torch.zeros(3, requires_grad=True)
+    d_loss(kind, real, fake).backward()
+    assert (real.grad < 0).all() and (fake.grad > 0).all()
+    fake = torch.zeros(3, requires_grad=True)
+    g_loss(kind, fake).backward()
+    assert (fake.grad < 0).all()
+    # at zero logits: bce's slope is sigmoid(0) / 3 = 1/6 per image, the others' 1/3
+    slope = 1 / 6 if kind == "bce" else 1 / 3
+    torch.testing.assert_close(fake.grad, torch.full((3,), -slope))
+
+
+def test_hinge_d_loss_ignores_logits_past_the_margin():
+    real, fake = torch.tensor([1.5], requires_grad=True), torch.tensor([-1.5], requires_grad=True)
+    loss = d_loss("hinge", real, fake)
+    loss.backward()
+    assert loss.item() == 0.0 and real.grad.item() == 0.0 and fake.grad.item() == 0.0
+
+
+def test_unknown_loss_is_refused_naming_it():
+    with pytest.raises(ValueError, match=r"^unknown loss 'lsgan'$"):
+        d_loss("lsgan", REAL, FAKE)
+    with pytest.raises(ValueError, match=r"^unknown loss 'lsgan'$"):
+        g_loss("lsgan", FAKE)
+
+
+class SquareCritic(torch.nn.Module):
+    """D(x) = w ||x||^2 / 2: its gradient w x has norm w ||x||, so the penalty is known."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.ones(()))
+        self.labels = []
+
+    def forward(self, x, y):
+        self.labels.append(y)
+        return self.w * x.square().flatten(1).sum(1) / 2
+
+
+def test_gradient_penalty_is_the_mean_squared_distance_of_the_gradient_norm_from_one():
+    real = torch.tensor([[6.0, 8.0], [4.0, 0.0]]).view(2, 1, 1, 2)
+    fake = torch.tensor([[0.0, 0.0], [2.0, 0.0]]).view(2, 1, 1, 2).requires_grad_(True)
+    eps = torch.tensor([0.5, 0.75]).view(2, 1, 1, 1)
+    d, y = SquareCritic(), torch.tensor([3, 4])
+    gp = gradient_penalty(d, real, fake, y, eps)
+    # x = (3, 4) and (3 + 0.5, 0): gradient norms 5 and 3.5, so ((5 - 1)^2 + (3.5 - 1)^2) / 2
+    assert gp.item() == pytest.approx((16 + 6.25) / 2)
+    assert d.labels == [y]
+    gp.backward()  # the penalty trains D: d/dw (w n - 1)^2 = 2 (w n - 1) n, at w = 1
+    assert d.w.grad.item() == pytest.approx((2 * 4 * 5 + 2 * 2.5 * 3.5) / 2)
+    assert fake.grad is None  # G gets nothing from D's penalty
+
+
+def test_class_balance_is_the_kl_of_the_batch_digit_shares_from_the_prior():
+    classes = torch.tensor([[0.0, 0.0], [math.log(3), 0.0]])  # softmax: (1/2, 1/2), (3/4, 1/4)
+    prior = torch.tensor([0.5, 0.5])
+    p = (0.625, 0.375)  # the batch's mean shares
+    expected = p[0] * math.log(p[0] / 0.5) + p[1] * math.log(p[1] / 0.5)
+    assert class_balance(classes, prior).item() == pytest.approx(expected, rel=1e-6)
+    assert class_balance(classes, torch.tensor([0.625, 0.375])).item() == pytest.approx(0, abs=1e-7)
+    # per-image KL would not vanish: each image is confident, the batch is balanced
+    balanced = torch.tensor([[5.0, -5.0], [-5.0, 5.0]])
+    assert class_balance(balanced, prior).item() == pytest.approx(0, abs=1e-7)
+
+
+def test_class_balance_pushes_the_batch_towards_the_missing_digit():
+    classes = torch.tensor([[2.0, 0.0], [2.0, 0.0]], requires_grad=True)  # all read as digit 0
+    class_balance(classes, torch.tensor([0.5, 0.5])).backward()
+    assert (classes.grad[:, 0] > 0).all() and (classes.grad[:, 1] < 0).all()
+
+
+def test_update_ema_averages_float_buffers_and_copies_integer_ones():
+    ema, net = torch.nn.BatchNorm1d(2), torch.nn.BatchNorm1d(2)
+    net.running_mean.fill_(4.0)
+    net.num_batches_tracked.fill_(7)
+    update_ema(ema, net, 0.75)
+    assert ema.running_mean.tolist() == [1.0, 1.0]  # 0.75 * 0 + 0.25 * 4
+    assert ema.running_var.tolist() == [1.0, 1.0]  # both 1
+    assert ema.num_batches_tracked.item() == 7
+    update_ema(ema, net, 0.0)
+    ema_state, net_state = ema.state_dict(), net.state_dict()
+    assert all(torch.equal(ema_state[k], net_state[k]) for k in net_state)
+
+
+def test_update_ema_refuses_a_net_of_another_layout():
+    with pytest.raises(ValueError):  # not a silent average of the first tensors of each
+        update_ema(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2), 0.5)

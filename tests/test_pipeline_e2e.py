@@ -1,6 +1,7 @@
 """The user journey, for real: dvc repro, rerun, change params, compare, plot, experiment."""
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,19 @@ from conftest import digests, ran, run, write_params
 from PIL import Image
 
 pytestmark = pytest.mark.e2e
+
+SHARES = "precision recall coverage confident_fraction d_real_mean d_fake_mean d_accuracy d_auc"
+
+
+def check_ranges(metrics: dict) -> None:
+    """Every metric a finite number in the range its definition allows."""
+    for key, value in metrics.items():
+        assert type(value) in (int, float) and math.isfinite(value), (key, value)
+    for key in SHARES.split() + ["conditional_accuracy"] * ("conditional_accuracy" in metrics):
+        assert 0 <= metrics[key] <= 1, (key, metrics[key])
+    assert metrics["fid"] > 0 and metrics["density"] >= 0 and metrics["class_kl"] >= 0
+    assert 1 <= metrics["classifier_score"] <= 10
+    assert type(metrics["modes_covered"]) is int and 0 <= metrics["modes_covered"] <= 10
 
 
 def test_user_journey(pipeline: Path):
@@ -27,7 +41,7 @@ def test_user_journey(pipeline: Path):
         "class_kl confident_fraction"
     ).split()
     assert set(quality) <= evaluation.keys()
-    assert all(isinstance(v, (int, float)) for v in evaluation.values())
+    check_ranges(evaluation)
     floor = json.loads((repo / "metrics/eval/floor.json").read_text())
     assert floor.keys() == {f"real_{k}" for k in quality}
     assert [k for k in evaluation if k.startswith("real_")] == ["real_fid"]
@@ -117,7 +131,10 @@ def test_conditional_pipeline_with_ema(pipeline: Path, tmp_path: Path):
     exact = torch.bincount(train, minlength=10) * 256 / len(train)  # the training frequencies
     assert (torch.bincount(samples["labels"], minlength=10) - exact).abs().max() < 1
     evaluation = json.loads((pipeline / "metrics/eval/metrics.json").read_text())
-    assert 0 <= evaluation["conditional_accuracy"] <= 1 and "fid" in evaluation
+    check_ranges(evaluation)
+    # the share of the 200 scored samples (evaluate.n_samples) read as the digit asked for
+    correct = evaluation["conditional_accuracy"] * 200
+    assert abs(correct - round(correct)) < 1e-9
     with Image.open(pipeline / "metrics/samples.png") as grid:  # 10 x 10 digits of 28 + 2 px
         assert grid.size == (2 * (10 * 30 + 2), 2 * (10 * 30 + 2))
     with Image.open(pipeline / "metrics/interpolations.png") as walk:  # 8 z rows + 10 digit rows

@@ -49,8 +49,19 @@ def test_usable_cores_falls_back_to_what_the_platform_has(monkeypatch):
     "libc", [no_libc, lambda name: SimpleNamespace()], ids=["no glibc", "no mallopt"]
 )
 def test_keep_freed_memory_is_a_no_op_without_glibc_mallopt(monkeypatch, libc):
-    monkeypatch.setattr(cpu, "ctypes", SimpleNamespace(CDLL=libc))
+    opened = []
+    monkeypatch.setattr(
+        cpu, "ctypes", SimpleNamespace(CDLL=lambda name: opened.append(name) or libc(name))
+    )
+    assert cpu.keep_freed_memory() is None and opened == ["libc.so.6"]
+
+
+def test_keep_freed_memory_sets_glibc_mmap_and_trim_thresholds(monkeypatch):
+    calls = []
+    glibc = SimpleNamespace(mallopt=lambda option, value: calls.append((option, value)))
+    monkeypatch.setattr(cpu, "ctypes", SimpleNamespace(CDLL=lambda name: glibc))
     cpu.keep_freed_memory()
+    assert calls == [(-3, 32 << 20), (-1, 1 << 30)]  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
 
 
 @pytest.mark.slow  # every stage, trainings included

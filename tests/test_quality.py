@@ -186,3 +186,106 @@ def test_conditional_accuracy():
     requested = torch.tensor([7, 7, 3, 0])
     assert quality.conditional_accuracy(torch.tensor([7, 1, 3, 0]), requested) == 0.75
     assert quality.conditional_accuracy(requested, requested) == 1.0
+
+
+def test_mean_cov_is_the_mean_and_the_unbiased_covariance():
+    mu, cov = quality.mean_cov(torch.tensor([[1.0, 2.0], [3.0, 6.0], [2.0, 4.0]]))
+    assert mu.dtype == torch.float64 and mu.tolist() == [2.0, 4.0]
+    assert cov.tolist() == [[1.0, 2.0], [2.0, 4.0]]  # deviations (-1, -2), (1, 2), (0, 0); / 2
+
+
+def test_fid_of_point_sets_with_known_moments():
+    x = torch.tensor([[-1.0, 0.0], [1.0, 0.0], [0.0, 0.0]])  # mean (0, 0), cov diag(1, 0)
+    y = torch.tensor([[-1.0, 1.0], [3.0, 1.0], [1.0, 1.0]])  # mean (1, 1), cov diag(4, 0)
+    # ||mu1 - mu2||^2 + tr S1 + tr S2 - 2 tr (S1 S2)^1/2 = 2 + 1 + 4 - 2 * 2
+    assert fid(x, y) == pytest.approx(3.0, rel=1e-12)
+    assert fid(y, x) == pytest.approx(3.0, rel=1e-12)
+    z = torch.tensor([[0.0, -2.0], [0.0, 2.0], [0.0, 0.0]])  # mean (0, 0), cov diag(0, 4)
+    assert fid(x, z) == pytest.approx(1.0 + 4.0, rel=1e-12)  # S1 S2 = 0: no cross term
+
+
+def test_kid_of_tiny_sets_by_hand(monkeypatch):
+    # 3-d points (t, t, t): a.b / 3 is the product of the t's. x: t = 0, 1; y: t = 2, 3.
+    x = torch.tensor([[0.0] * 3, [1.0] * 3])
+    y = torch.tensor([[2.0] * 3, [3.0] * 3])
+    # k(s, t) = (s t + 1)^3; off-diagonal xx: k(0, 1) = 1; yy: k(2, 3) = 343;
+    # xy: (k(0, 2) + k(0, 3) + k(1, 2) + k(1, 3)) / 4 = (1 + 1 + 27 + 64) / 4 = 23.25
+    assert kid(x, y, seed=0) == 1 + 343 - 2 * 23.25
+    monkeypatch.setattr(quality, "KID_SUBSETS", 1)  # every subset is the whole set
+    assert kid(x, y, seed=0) == 297.5
+    # unequal sets: subsets of min(|x|, |y|) = 2 points, here all equal
+    assert kid(torch.ones(3, 3), torch.full((2, 3), 2.0), seed=0) == 8 + 125 - 2 * 27
+    assert kid(torch.ones(2, 3), torch.full((3, 3), 2.0), seed=0) == 8 + 125 - 2 * 27
+
+
+def test_prdc_on_hand_placed_points():
+    real = torch.tensor([[0.0], [1.0], [3.0], [6.0], [-10.0]])
+    fake = torch.tensor([[0.5], [0.9], [4.0], [20.0]])
+    radii = knn_radii(real, k=1)  # squared distance to the nearest other point
+    assert radii.tolist() == [1.0, 1.0, 4.0, 9.0, 100.0]
+    got = prdc(real, fake, radii, k=1)
+    # fake balls (k=1): 0.5 and 0.9: 0.16, 4: 9.61, 20: 256.
+    # real balls holding each fake: 0.5 in {0, 1}, 0.9 in {0, 1}, 4 in {3, 6}, 20 in none
+    # real points in some fake ball: 1 (of 0.9), 3 and 6 (of 4); 0 and -10 in none
+    assert got["precision"] == 0.75  # 3 of 4 fakes in some real ball
+    assert got["recall"] == 0.6  # 3 of 5 real points in some fake ball
+    assert got["density"] == 6 / 4  # real balls holding a fake, per fake and k
+    assert got["coverage"] == 0.8  # real balls holding a fake: all but -10's
+
+
+def test_prdc_balls_are_open():
+    real, fake = torch.tensor([[0.0], [2.0], [5.0], [10.0]]), torch.tensor([[4.0], [7.0]])
+    # squared radii (k=1): real 4, 4, 9, 25; fake 9, 9. On a boundary, so outside: fake 4
+    # of real 2's ball (4, not < 4), real 10 of fake 7's ball (9, not < 9).
+    # fake 4 lies in real 5's ball, fake 7 in real 5's and 10's: precision 1, density 3 / 2;
+    # real 2 and 5 lie in fake 4's ball: recall 2 / 4; real balls 5 and 10 hold fakes: 2 / 4
+    got = prdc(real, fake, knn_radii(real, k=1), k=1)
+    assert got == {"precision": 1.0, "recall": 0.5, "density": 1.5, "coverage": 0.5}
+
+
+def test_prdc_refuses_radii_that_do_not_match_the_real_set(monkeypatch):
+    monkeypatch.setattr(quality, "BLOCK", 2)
+    real = gaussian(5, 2, 18)
+    with pytest.raises(ValueError):
+        prdc(real, gaussian(6, 2, 19), knn_radii(real, k=1)[:3], k=1)
+
+
+def test_knn_radii_need_more_points_than_neighbours():
+    assert knn_radii(torch.tensor([[0.0], [2.0]]), k=1).tolist() == [4.0, 4.0]
+    with pytest.raises(ValueError, match=r"^need more than k=2 points for k-NN radii, got 2$"):
+        knn_radii(torch.tensor([[0.0], [2.0]]), k=2)
+
+
+def test_sq_dists_by_hand():
+    a, b = torch.tensor([[0.0, 0.0], [1.0, 2.0]]), torch.tensor([[3.0, 4.0]])
+    assert quality.sq_dists(a, b).tolist() == [[25.0], [8.0]]
+
+
+def test_classifier_score_of_unequal_confidences():
+    # marginal (3/4, 1/4); KL: ln(4/3) for the sure image, (ln(2/3) + ln 2) / 2 for the other
+    probs = torch.tensor([[1.0, 0.0], [0.5, 0.5]])
+    assert classifier_score(probs) == pytest.approx((4 / 3) ** 0.75, rel=1e-12)
+
+
+def test_class_kl_and_histogram_by_hand():
+    hist = class_histogram(torch.tensor([0, 0, 0, 1]))
+    assert hist.dtype == torch.float64 and hist.tolist() == [0.75, 0.25] + [0.0] * 8
+    real = class_histogram(torch.tensor([0, 1]))
+    p = (hist + quality.EPS) / (1 + 10 * quality.EPS)
+    q = (real + quality.EPS) / (1 + 10 * quality.EPS)
+    expected = float((p * (p / q).log()).sum())  # ~ 0.75 ln 1.5 + 0.25 ln 0.5
+    assert class_kl(hist, real) == pytest.approx(expected, rel=1e-12)
+    assert expected == pytest.approx(0.75 * math.log(1.5) + 0.25 * math.log(0.5), rel=1e-4)
+
+
+def test_confident_fraction_counts_max_softmax_above_the_threshold():
+    real = gaussian(12, 4, 17)
+    probs = torch.full((12, 10), 0.0)
+    probs[:, 0] = 0.9  # exactly at the threshold: not confident
+    probs[:, 1] = 0.1
+    probs[:3, 0], probs[:3, 1] = 0.95, 0.05
+    labels = torch.zeros(12, dtype=torch.long)
+    got = quality.quality(real, knn_radii(real), class_histogram(labels), real, probs, seed=0)
+    assert got["confident_fraction"] == 0.25
+    assert got["modes_covered"] == 1 and got["fid"] == pytest.approx(0, abs=1e-9)
+    assert got["kid"] == kid(real, real, seed=0)

@@ -12,7 +12,15 @@ import mnistgan
 from mnistgan.core.checkpoint import load_model, save_model
 from mnistgan.core.errors import UserError
 from mnistgan.gan.models import GeneratorConfig, build, build_generator
-from mnistgan.gan.sampling import generate, latents
+from mnistgan.gan.sampling import (
+    balanced_labels,
+    class_latents,
+    class_rows,
+    digit_frequencies,
+    generate,
+    latents,
+    prior_labels,
+)
 
 MODEL = replace(SMALL.model, features=4, d_features=4)
 
@@ -96,3 +104,58 @@ def test_sample_takes_digits_as_a_list_a_tensor_or_one_digit(generators):
     assert torch.equal(mnistgan.sample(g, 3, digits=[7, 7, 7]), as_tensor)
     assert torch.equal(mnistgan.sample(g, 3, digits=7), as_tensor)
     assert not torch.equal(mnistgan.sample(g, 3), as_tensor)  # each digit in turn
+
+
+def test_latents_are_seeded_standard_normals_scaled_by_the_temperature():
+    z = latents(5, 3, seed=7)
+    expected = torch.randn(5, 3, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(z, expected) and torch.equal(latents(5, 3, 7, 2.5), 2.5 * expected)
+    assert not torch.equal(latents(5, 3, seed=8), z)
+    z, y = class_latents(4, seed=7, temperature=0.5)
+    assert torch.equal(z, 0.5 * latents(100, 4, 7)) and torch.equal(y, class_rows())
+
+
+def test_labels_for_grids_and_balanced_draws():
+    assert class_rows(2).tolist() == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9]
+    assert len(class_rows()) == 100 and class_rows()[10:20].tolist() == [1] * 10
+    assert balanced_labels(12).tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]
+    freq = digit_frequencies(torch.tensor([3, 3, 3, 9]))
+    assert freq.tolist() == [0, 0, 0, 0.75, 0, 0, 0, 0, 0, 0.25]
+
+
+class Pixels(torch.nn.Module):
+    """A 'generator' drawing z's first value (and the label) as a uniform image, in [-1, 1]."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.ones(()))
+        self.calls = []
+
+    def forward(self, z, y=None):
+        self.calls.append((len(z), self.training, y))
+        v = self.w * z[:, 0] + (0 if y is None else y)
+        return v.view(-1, 1, 1, 1).expand(-1, 1, 28, 28).clamp(-1, 1)
+
+
+def test_generate_draws_in_batches_in_eval_mode_and_maps_minus_one_one_to_bytes():
+    g = Pixels()
+    z = torch.tensor([[-1.0], [0.0], [1.0], [-2.0], [0.5]])
+    images = generate(g, z, batch=2)
+    assert [(n, training) for n, training, _ in g.calls] == [(2, False), (2, False), (1, False)]
+    assert images.dtype == torch.uint8 and images.shape == (5, 1, 28, 28)
+    assert images[:, 0, 0, 0].tolist() == [0, 128, 255, 0, 191]  # round((v + 1) * 127.5)
+    g.calls.clear()
+    y = torch.tensor([0, 1, 0, 1, 0])
+    labelled = generate(g, torch.full((5, 1), -1.0), y, batch=3)
+    assert [c[2].tolist() for c in g.calls] == [[0, 1, 0], [1, 0]]
+    assert labelled[:, 0, 0, 0].tolist() == [0, 128, 0, 128, 0]
+
+
+def test_prior_labels_round_by_the_largest_remainder_not_the_largest_share():
+    # exact counts 2.1 and 0.9: floors 2 and 0, the one left goes to the 0.9
+    y = prior_labels(torch.tensor([0.7, 0.3]), 3, seed=0)
+    assert torch.bincount(y, minlength=2).tolist() == [2, 1]
+
+
+def test_class_latents_default_to_temperature_one():
+    assert torch.equal(class_latents(4, seed=7)[0], latents(100, 4, 7))

@@ -14,11 +14,16 @@ from mnistgan.gan.models import build
 RUN = {"capture_output": True, "text": True, "check": True}
 
 
-def test_threads_null_means_every_usable_core():
+def test_threads_null_means_every_usable_core(monkeypatch):
+    monkeypatch.setattr(cpu, "usable_cores", lambda: 6)
     before = torch.get_num_threads()
     try:
         assert cpu.set_threads(1) == 1 and torch.get_num_threads() == 1
-        assert cpu.set_threads(None) >= 1
+        assert cpu.set_threads(None) == 6 and torch.get_num_threads() == 6
+        assert cpu.set_threads(None, processes=4) == 1  # 6 cores among 4 processes
+        assert cpu.set_threads(None, processes=2) == 3 and torch.get_num_threads() == 3
+        assert cpu.set_threads(None, processes=8) == 1  # never 0
+        assert cpu.set_threads(100) == 6  # capped at the cores
     finally:
         torch.set_num_threads(before)
 
