@@ -14,9 +14,9 @@ SEEDS = [(s, "seed") for s in ("data", "train", "sample", "evaluator", "evaluate
 EDGES = [
     *[(s, k, 0, -1, {}) for s, k in SEEDS],
     *[(s, k, 2**63 - 1, 2**63, {}) for s, k in SEEDS],
-    ("data", "val_size", 1, 0, {}),
+    ("data", "val_size", 6, 5, {"evaluate": {"n_samples": 6}}),
     ("data", "val_size", BIG, BIG + 1, {}),
-    ("data", "limit", 1, 0, {}),
+    ("data", "limit", 2, 1, {"train": {"batch_size": 2}, "evaluator": {"batch_size": 2}}),
     ("data", "limit", BIG, BIG + 1, {}),
     ("model", "z_dim", 1, 0, {"model": {"mixture": 0}}),
     ("model", "z_dim", 1024, 1025, {}),
@@ -31,7 +31,7 @@ EDGES = [
     ("model", "mixture", 1023, 1024, {"model": {"z_dim": 1024}}),
     ("train", "epochs", 1, 0, {}),
     ("train", "epochs", 100_000, 100_001, {}),
-    ("train", "batch_size", 1, 0, {}),
+    ("train", "batch_size", 2, 1, {}),
     ("train", "batch_size", 8192, 8193, {}),
     ("train", "lr_g", 1e-300, 0.0, {}),
     ("train", "lr_d", 1e-300, 0.0, {}),
@@ -54,7 +54,7 @@ EDGES = [
     ("train", "digit_loss", 0.0, -1e-9, {}),
     ("train", "processes", 1, 0, {}),
     ("train", "processes", 1024, 1025, {"train": {"batch_size": 1024}}),
-    ("sample", "n", 1, 0, {}),
+    ("sample", "n", 6, 5, {"evaluate": {"n_samples": 6}}),
     ("sample", "n", BIG, BIG + 1, {}),
     ("sample", "grid", 1, 0, {}),
     ("sample", "grid", 1024, 1025, {}),
@@ -67,8 +67,8 @@ EDGES = [
     ("evaluator", "batch_size", 1, 0, {}),
     ("evaluator", "batch_size", 8192, 8193, {}),
     ("evaluator", "lr", 1e-300, 0.0, {}),
-    ("evaluate", "n_samples", 1, 0, {}),
-    ("evaluate", "n_samples", BIG, BIG + 1, {}),
+    ("evaluate", "n_samples", 6, 5, {}),
+    ("evaluate", "n_samples", BIG, BIG + 1, {"data": {"val_size": BIG}, "sample": {"n": BIG}}),
 ]
 
 
@@ -204,10 +204,10 @@ def test_load_reads_params_yaml_of_the_working_folder(tmp_path, monkeypatch):
 
 
 def test_a_yaml_error_without_a_position_is_one_line(tmp_path, monkeypatch):
-    def fail(text, loader):
+    def fail(text):
         raise yaml.MarkedYAMLError(problem="no position")
 
-    monkeypatch.setattr(params.yaml, "load", fail)
+    monkeypatch.setattr(params, "read_yaml_11", fail)
     (tmp_path / "p.yaml").write_text("x: 1")
     with pytest.raises(UserError) as e:
         params.load(tmp_path / "p.yaml")

@@ -69,12 +69,13 @@ def beta() -> Any:
 class DataParams:
     dataset: Literal["mnist", "fashion-mnist", "kmnist"]
     source: str | None  # a folder with the four IDX files, copied instead of downloaded
-    val_size: int = rule(
-        f"an integer in [1, {MAX_IMAGES}] (the real floor of evaluate draws from them)",
-        lambda v: 1 <= v <= MAX_IMAGES,
+    val_size: int = rule(  # the real floor scores evaluate.n_samples of them
+        f"an integer in [{MIN_SCORED}, {MAX_IMAGES}] (the real floor of evaluate draws from them)",
+        lambda v: MIN_SCORED <= v <= MAX_IMAGES,
     )
-    limit: int | None = rule(
-        f"null or an integer in [1, {MAX_IMAGES}]", lambda v: v is None or 1 <= v <= MAX_IMAGES
+    limit: int | None = rule(  # a training batch holds at least MIN_BATCH images
+        f"null or an integer in [{MIN_BATCH}, {MAX_IMAGES}]",
+        lambda v: v is None or MIN_BATCH <= v <= MAX_IMAGES,
     )
     seed: int = seed_int()
 
@@ -128,7 +129,7 @@ class TrainParams:
 
 @dataclass(frozen=True)
 class SampleParams:
-    n: int = between(1, MAX_IMAGES)
+    n: int = between(MIN_SCORED, MAX_IMAGES)  # evaluate scores n_samples of them
     seed: int = seed_int()
     grid: int = between(1, MAX_GRID)
     keep: float = rule("a number in (0, 1]", lambda v: 0 < v <= 1)  # share of drafts kept
