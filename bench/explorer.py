@@ -1,6 +1,6 @@
 """The explorer page's speed: how long a 10x10 grid takes to redraw in headless Chromium.
 
-    PYTHONPATH=src python bench/explorer.py [--model models/generator.pt] [-S model.conditional=true]
+    PYTHONPATH=src python bench/explorer.py [--model models/generator.pt] [-S model.arch=mlp]
 
 Without --model, a generator of params.yaml's model section, untrained: the same layers and
 work as a trained one. Prints the page's size and each redraw's time (the first one warms up

@@ -5,10 +5,10 @@ temperature slider starts at sample.temperature."""
 from pathlib import Path
 
 from mnistgan.core import atomic, params
+from mnistgan.core.checkpoint import load_model
 from mnistgan.core.errors import exit_on_user_error
 from mnistgan.gan import explorer
 from mnistgan.gan.models import GeneratorConfig, build_generator
-from mnistgan.core.checkpoint import load_model
 
 
 def main() -> None:
