@@ -3,9 +3,11 @@
     PYTHONPATH=src python bench/explorer.py [--model models/generator.pt] [-S model.arch=mlp]
 
 Without --model, a generator of params.yaml's model section, untrained: the same layers and
-work as a trained one. Prints the page's size and each redraw's time (the first one warms up
-the JIT), then the median of the rest. Needs Playwright and Chromium (MNISTGAN_CHROMIUM, else
-/usr/bin/chromium), as the browser tests do.
+work as a trained one. Prints the page's size, then for the page's WebAssembly SIMD kernels
+and for its plain JavaScript layers, the median over the redraws after the first (which warms
+up the JIT) of each redraw's wall time and of the CPU time the page's main thread spent on it
+(Chrome's threadTicks), which other processes on a busy machine do not inflate. Needs
+Playwright and Chromium (MNISTGAN_CHROMIUM, else /usr/bin/chromium), as the browser tests do.
 """
 
 import argparse
@@ -54,10 +56,28 @@ def main() -> None:
         tab = browser.new_page()
         tab.goto(path.as_uri())
         tab.wait_for_function("window.explorer && explorer.ready")
-        times = [tab.evaluate("explorer.redrawGrid()") for _ in range(args.redraws)]
+        cdp = tab.context.new_cdp_session(tab)
+        cdp.send("Performance.enable", {"timeDomain": "threadTicks"})
+
+        def cpu_s() -> float:
+            metrics = cdp.send("Performance.getMetrics")["metrics"]
+            return next(m["value"] for m in metrics if m["name"] == "TaskDuration")
+
+        for simd in (True, False):
+            tab.evaluate(f"explorer.simd = {'true' if simd else 'false'} && explorer.simd")
+            walls, cpus = [], []
+            for _ in range(args.redraws):
+                before = cpu_s()
+                walls.append(tab.evaluate("explorer.redrawGrid()"))
+                cpus.append((cpu_s() - before) * 1000)
+            name = "WebAssembly SIMD" if simd else "plain JavaScript"
+            print(
+                f"{name}: 10x10 grid redraw, median of {args.redraws - 1}: "
+                f"{statistics.median(walls[1:]):.0f} ms wall, "
+                f"{statistics.median(cpus[1:]):.0f} ms main-thread CPU"
+            )
         browser.close()
-    print("10x10 grid redraws, ms:", " ".join(f"{t:.0f}" for t in times))
-    print(f"median after the first: {statistics.median(times[1:]):.0f} ms")
+    print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":

@@ -215,6 +215,13 @@ def test_conditional_page_draws_what_pytorch_draws(browser, trained, tmp_path):
             assert_matches_pytorch(page, g, "grid", grid["z"], torch.tensor(grid["digits"]))
             grids.add(page.picture("grid"))
     assert len(grids) == 6
+    # the page's plain JavaScript layers, which run where WebAssembly SIMD does not
+    assert page.tab.evaluate("explorer.simd") is True
+    page.tab.evaluate("explorer.simd = false")
+    page.set("#seed", "3")
+    grid = page.tab.evaluate("explorer.grid")
+    assert_matches_pytorch(page, g, "grid", grid["z"], torch.tensor(grid["digits"]))
+    page.tab.evaluate("explorer.simd = true")
     walk = page.tab.evaluate("explorer.walk")
     assert_matches_pytorch(page, g, "walk", walk["z"], torch.tensor(walk["digits"]))
     page.set("#digit-b", "5")  # frames blend digit 0 into 5: class weights, not labels
@@ -311,3 +318,9 @@ def test_broken_weights_say_so_on_the_page(browser, trained, tmp_path, damage, s
     assert says in text and "dvc repro explore" in text
     if artifacts():
         page.tab.screenshot(path=artifacts() / f"explorer_broken_{says.split()[0]}.png")
+
+
+def test_leb128_as_webassembly_writes_counts():
+    assert explorer.leb(0) == b"\x00" and explorer.leb(127) == b"\x7f"
+    assert explorer.leb(128) == b"\x80\x01" and explorer.leb(624485) == b"\xe5\x8e\x26"
+    assert explorer.kernels()[:8] == b"\x00asm\x01\x00\x00\x00"

@@ -19,7 +19,7 @@ from torch import nn
 
 from mnistgan.gan.models import BATCH_NORMS, Generator, MixtureLatent
 
-SPEC, WEIGHTS = "__MODEL_SPEC__", "__MODEL_WEIGHTS__"  # what the page template holds once each
+SPEC, WEIGHTS, KERNELS = "__MODEL_SPEC__", "__MODEL_WEIGHTS__", "__KERNELS__"  # once each
 
 
 def fold(layer: nn.Module, norm: nn.Module | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -87,7 +87,7 @@ def ops(g: Generator) -> tuple[list[dict], list[torch.Tensor]]:
 def page(g: Generator, template: str, temperature: float) -> str:
     """The explorer page of generator `g` (eval mode): `template` with SPEC and WEIGHTS
     filled in; the same generator gives the same bytes."""
-    for marker in (SPEC, WEIGHTS):
+    for marker in (SPEC, WEIGHTS, KERNELS):
         if template.count(marker) != 1:
             raise ValueError(f"the explorer template must contain {marker} exactly once")
     g.eval()
@@ -111,4 +111,71 @@ def page(g: Generator, template: str, temperature: float) -> str:
         "crc32": zlib.crc32(blob),
     }
     text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
-    return template.replace(SPEC, text).replace(WEIGHTS, base64.b64encode(blob).decode("ascii"))
+    page = template.replace(KERNELS, base64.b64encode(kernels()).decode("ascii"))
+    return page.replace(SPEC, text).replace(WEIGHTS, base64.b64encode(blob).decode("ascii"))
+
+
+# ---- the page's two WebAssembly SIMD kernels, assembled here so the page holds no opaque binary --
+# axpy4(q, a0, a1, a2, a3, w0, w1, w2, w3, n): q[i] += w0 a0[i] + w1 a1[i] + w2 a2[i] + w3 a3[i]
+# axpy1(q, a, w, n): q[i] += w a[i]; for i in 0..n floats, 4 at a time (byte addresses; n
+# bytes, a multiple of 16). Every conv tap and linear row of the forward pass is one of these:
+# in plain JavaScript a 10x10 grid of the default G takes ~5x longer (docs/design.md).
+I32, F32, V128 = 0x7F, 0x7D, 0x7B
+
+
+def leb(n: int) -> bytes:
+    """Unsigned LEB128, as WebAssembly writes every count and index."""
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def vec(items: list[bytes]) -> bytes:
+    return leb(len(items)) + b"".join(items)
+
+
+def section(kind: int, body: bytes) -> bytes:
+    return bytes([kind]) + leb(len(body)) + body
+
+
+def simd(op: int) -> bytes:
+    return b"\xfd" + leb(op)
+
+
+def axpy(taps: int) -> bytes:
+    """The body of the kernel with `taps` (pointer, weight) pairs: params q, a_1..a_taps,
+    w_1..w_taps, n; locals i, then the weights splatted to 4 lanes."""
+    get, put = (lambda k: b"\x20" + leb(k)), (lambda k: b"\x21" + leb(k))
+    n, i, v = 2 * taps + 1, 2 * taps + 2, 2 * taps + 3
+    code = b"".join(get(1 + taps + t) + simd(0x13) + put(v + t) for t in range(taps))  # splat
+    load, store = simd(0x00) + b"\x00\x00", simd(0x0B) + b"\x00\x00"  # align 1, offset 0
+    step = get(0) + get(i) + b"\x6a"  # q + i, the address written
+    step += get(0) + get(i) + b"\x6a" + load
+    for t in range(taps):  # + w_t * a_t[i]
+        step += get(1 + t) + get(i) + b"\x6a" + load + get(v + t) + simd(0xE6) + simd(0xE4)
+    step += store + get(i) + b"\x41\x10\x6a" + put(i)  # i += 16 bytes
+    loop = b"\x02\x40\x03\x40" + get(i) + get(n) + b"\x4f\x0d\x01" + step + b"\x0c\x00\x0b\x0b"
+    locals_ = vec([leb(1) + bytes([I32]), leb(taps) + bytes([V128])])
+    body = locals_ + code + loop + b"\x0b"
+    return leb(len(body)) + body
+
+
+def kernels() -> bytes:
+    """The WebAssembly module: memory 0 exported as `mem`, functions axpy4 and axpy1."""
+    types = [
+        b"\x60" + vec([bytes([t]) for t in [I32] * (1 + taps) + [F32] * taps + [I32]]) + vec([])
+        for taps in (4, 1)
+    ]
+    name = lambda s: leb(len(s)) + s.encode()  # noqa: E731
+    exports = [name("mem") + b"\x02\x00", name("axpy4") + b"\x00\x00", name("axpy1") + b"\x00\x01"]
+    return (
+        b"\x00asm\x01\x00\x00\x00"
+        + section(1, vec(types))
+        + section(3, vec([b"\x00", b"\x01"]))
+        + section(5, vec([b"\x00\x01"]))  # one memory, at least 1 page; the page grows it
+        + section(7, vec(exports))
+        + section(10, vec([axpy(4), axpy(1)]))
+    )
