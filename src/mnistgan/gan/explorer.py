@@ -115,11 +115,13 @@ def page(g: Generator, template: str, temperature: float) -> str:
     return page.replace(SPEC, text).replace(WEIGHTS, base64.b64encode(blob).decode("ascii"))
 
 
-# ---- the page's two WebAssembly SIMD kernels, assembled here so the page holds no opaque binary --
-# axpy4(q, a0, a1, a2, a3, w0, w1, w2, w3, n): q[i] += w0 a0[i] + w1 a1[i] + w2 a2[i] + w3 a3[i]
-# axpy1(q, a, w, n): q[i] += w a[i]; for i in 0..n floats, 4 at a time (byte addresses; n
-# bytes, a multiple of 16). Every conv tap and linear row of the forward pass is one of these:
-# in plain JavaScript a 10x10 grid of the default G takes ~5x longer (docs/design.md).
+# ---- the page's WebAssembly SIMD kernels, assembled here so the page holds no opaque binary ----
+# axpy<T>x<O>(q_1..q_O, a_1..a_T, w_11..w_OT, n): q_o[i] += sum over t of w_ot * a_t[i], for i
+# in 0..n floats, 4 at a time (byte addresses; n bytes, a multiple of 16). Every conv tap and
+# linear row of the forward pass is one: 4 taps of a transposed conv's phase, into 1 or 2
+# output channels (2 read each input once for both), or 1 (a linear row, a 3x3 conv's 9th
+# tap). In plain JavaScript a 10x10 grid of the default G costs ~5x more (docs/design.md).
+KERNEL_SHAPES = {"axpy4": (4, 1), "axpy4x2": (4, 2), "axpy1": (1, 1)}  # name: (taps, outputs)
 I32, F32, V128 = 0x7F, 0x7D, 0x7B
 
 
@@ -145,37 +147,45 @@ def simd(op: int) -> bytes:
     return b"\xfd" + leb(op)
 
 
-def axpy(taps: int) -> bytes:
-    """The body of the kernel with `taps` (pointer, weight) pairs: params q, a_1..a_taps,
-    w_1..w_taps, n; locals i, then the weights splatted to 4 lanes."""
+def axpy(taps: int, outs: int) -> bytes:
+    """The body of a kernel: params q_1..q_outs, a_1..a_taps, the weights, n; locals i, the
+    weights splatted to 4 lanes, and the 4 lanes of each a_t read at i."""
     get, put = (lambda k: b"\x20" + leb(k)), (lambda k: b"\x21" + leb(k))
-    n, i, v = 2 * taps + 1, 2 * taps + 2, 2 * taps + 3
-    code = b"".join(get(1 + taps + t) + simd(0x13) + put(v + t) for t in range(taps))  # splat
+    weights = outs + taps  # index of the first weight param
+    n = weights + outs * taps
+    i, v = n + 1, n + 2  # i, then the splatted weights, then the loaded a_t
+    x = v + outs * taps
+    code = b"".join(get(weights + k) + simd(0x13) + put(v + k) for k in range(outs * taps))
     load, store = simd(0x00) + b"\x00\x00", simd(0x0B) + b"\x00\x00"  # align 1, offset 0
-    step = get(0) + get(i) + b"\x6a"  # q + i, the address written
-    step += get(0) + get(i) + b"\x6a" + load
-    for t in range(taps):  # + w_t * a_t[i]
-        step += get(1 + t) + get(i) + b"\x6a" + load + get(v + t) + simd(0xE6) + simd(0xE4)
-    step += store + get(i) + b"\x41\x10\x6a" + put(i)  # i += 16 bytes
+    step = b"".join(get(outs + t) + get(i) + b"\x6a" + load + put(x + t) for t in range(taps))
+    for o in range(outs):
+        step += get(o) + get(i) + b"\x6a"  # q_o + i, the address written
+        step += get(o) + get(i) + b"\x6a" + load
+        for t in range(taps):  # + w_ot * a_t[i]
+            step += get(x + t) + get(v + o * taps + t) + simd(0xE6) + simd(0xE4)
+        step += store
+    step += get(i) + b"\x41\x10\x6a" + put(i)  # i += 16 bytes
     loop = b"\x02\x40\x03\x40" + get(i) + get(n) + b"\x4f\x0d\x01" + step + b"\x0c\x00\x0b\x0b"
-    locals_ = vec([leb(1) + bytes([I32]), leb(taps) + bytes([V128])])
+    locals_ = vec([leb(1) + bytes([I32]), leb(outs * taps + taps) + bytes([V128])])
     body = locals_ + code + loop + b"\x0b"
     return leb(len(body)) + body
 
 
 def kernels() -> bytes:
-    """The WebAssembly module: memory 0 exported as `mem`, functions axpy4 and axpy1."""
+    """The WebAssembly module: memory 0 exported as `mem`, then the KERNEL_SHAPES."""
+    shapes = list(KERNEL_SHAPES.values())
     types = [
-        b"\x60" + vec([bytes([t]) for t in [I32] * (1 + taps) + [F32] * taps + [I32]]) + vec([])
-        for taps in (4, 1)
+        b"\x60" + vec([bytes([t]) for t in [I32] * (o + t_) + [F32] * (o * t_) + [I32]]) + vec([])
+        for t_, o in shapes
     ]
     name = lambda s: leb(len(s)) + s.encode()  # noqa: E731
-    exports = [name("mem") + b"\x02\x00", name("axpy4") + b"\x00\x00", name("axpy1") + b"\x00\x01"]
+    exports = [name("mem") + b"\x02\x00"]
+    exports += [name(k) + b"\x00" + leb(j) for j, k in enumerate(KERNEL_SHAPES)]
     return (
         b"\x00asm\x01\x00\x00\x00"
         + section(1, vec(types))
-        + section(3, vec([b"\x00", b"\x01"]))
+        + section(3, vec([leb(j) for j in range(len(shapes))]))
         + section(5, vec([b"\x00\x01"]))  # one memory, at least 1 page; the page grows it
         + section(7, vec(exports))
-        + section(10, vec([axpy(4), axpy(1)]))
+        + section(10, vec([axpy(t_, o) for t_, o in shapes]))
     )
