@@ -1,13 +1,14 @@
 """The explorer page: a generator inlined into one HTML file that draws digits in the browser.
 
-The page runs G with its own small JavaScript forward pass of this package's layers
-(explorer/page.in.html), not a runtime library: ONNX Runtime Web is not on PyPI, so it could
-not reach users through `pip install -r requirements.txt` with its files hash-pinned, and its
-WebAssembly alone is several times the page's 3 MB budget (docs/design.md). Here G becomes a
-list of ops (linear, transposed conv, 3x3 conv, relu, tanh, the mixture latent, the label
-embedding and its per-channel scale and shift), every eval-mode batch norm folded into the
-layer before it, and its weights one base64 float32 blob with its CRC-32, which the page
-checks before it draws: a corrupted page says so instead of drawing noise.
+The page runs G with its own small forward pass of this package's layers
+(explorer/page.in.html; WebAssembly SIMD kernels assembled below, plain JavaScript where those
+are missing), not a runtime library: ONNX Runtime Web is on npm, not PyPI, so it could not
+reach users through `pip install -r requirements.txt` hash-pinned without Node
+(docs/design.md). Here G becomes a list of ops (linear, transposed conv, 3x3 conv, relu,
+tanh, the mixture latent, the label embedding and its per-channel scale and shift), every
+eval-mode batch norm folded into the layer before it, and its weights one base64 float32
+blob with its CRC-32, which the page checks before it draws: a corrupted page says so
+instead of drawing noise.
 """
 
 import base64
@@ -120,7 +121,7 @@ def page(g: Generator, template: str, temperature: float) -> str:
 # in 0..n floats, 4 at a time (byte addresses; n bytes, a multiple of 16). Every conv tap and
 # linear row of the forward pass is one: 4 taps of a transposed conv's phase, into 1 or 2
 # output channels (2 read each input once for both), or 1 (a linear row, a 3x3 conv's 9th
-# tap). In plain JavaScript a 10x10 grid of the default G costs ~5x more (docs/design.md).
+# tap). In plain JavaScript a 10x10 grid of the default G costs ~6x more (docs/design.md).
 KERNEL_SHAPES = {"axpy4": (4, 1), "axpy4x2": (4, 2), "axpy1": (1, 1)}  # name: (taps, outputs)
 I32, F32, V128 = 0x7F, 0x7D, 0x7B
 
