@@ -3,6 +3,8 @@ the defaults chosen by the quality study (docs/studies/2026-11-25-quality.md) wi
 training for minutes. Then the model features those defaults turn on, each on the tests' own
 small params."""
 
+import base64
+import re
 from dataclasses import replace
 
 import pytest
@@ -12,14 +14,14 @@ from conftest import REPO, SMALL, small_raw
 from mnistgan.core import device, params
 from mnistgan.core.errors import UserError
 from mnistgan.core.params import ModelParams, TrainParams
-from mnistgan.gan import models, sampling, training
+from mnistgan.gan import explorer, models, sampling, training
 
 P, RAW = SMALL, small_raw()
 
 
 @pytest.fixture(scope="module")
 def shipped() -> params.Params:
-    """The shipped params.yaml, read by the first two tests alone."""
+    """The shipped params.yaml, read by the tests of the default alone."""
     return params.load(REPO / "params.yaml")
 
 
@@ -60,6 +62,21 @@ def test_default_model_trains_a_step_at_default_shapes(shipped, conditional):
     g = models.build_generator(model).eval()
     y = torch.arange(4) if conditional else None
     assert g(torch.randn(4, model.z_dim), y).shape == (4, 1, 28, 28)
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_default_explorer_page_is_at_most_3_mb_and_the_same_bytes_each_time(shipped, conditional):
+    """An untrained G of the default's shape: the page's size is its weights'."""
+    torch.manual_seed(0)
+    g = models.build_generator(replace(shipped.model, conditional=conditional)).eval()
+    template = (REPO / "explorer/page.in.html").read_text(encoding="utf-8")
+    html = explorer.page(g, template, shipped.sample.temperature)
+    assert len(html.encode()) <= 3_000_000
+    assert explorer.page(g, template, shipped.sample.temperature) == html
+    blob = base64.b64decode(re.search(r'id="weights">(.*?)</script>', html, re.S)[1])
+    floats = sum(p.numel() for p in g.parameters())  # folding leaves 1 of a norm's 2 per channel
+    norms = sum(m.num_features for m in g.modules() if isinstance(m, models.BATCH_NORMS))
+    assert len(blob) == 4 * (floats - norms)
 
 
 def test_supervised_d_scores_realness_as_logsumexp_of_digit_logits():

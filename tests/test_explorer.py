@@ -1,5 +1,6 @@
-"""The explorer page: what the export folds, its size and bytes, and, in headless Chromium with
-no network, that the page draws what PyTorch draws and that every control changes its picture.
+"""The explorer page: what the export folds, its bytes (the default's size: test_defaults.py),
+and, in headless Chromium with no network, that the page draws what PyTorch draws and that
+every control changes its picture.
 
 The page makes its own z (a seeded Gaussian of its own); the browser tests read back the z and
 digits it used and feed them to G in PyTorch (mnistgan.gan.sampling.generate, what
@@ -20,7 +21,6 @@ import yaml
 from conftest import CHROMIUM, CHROMIUM_OFFLINE, REPO, SMALL, artifacts, images, small_raw
 from torch import nn
 
-from mnistgan.core import params
 from mnistgan.core.checkpoint import save_model
 from mnistgan.gan import explorer, training
 from mnistgan.gan.models import BATCH_NORMS, build_generator
@@ -55,31 +55,13 @@ def test_fold_puts_batch_norm_into_the_layer_before_it():
     assert b.tolist() == [0.0, 0.0]
 
 
-def default_generator(**changes) -> nn.Module:
-    """An untrained generator of params.yaml's model section: the default's shape and size."""
-    model = params.load(REPO / "params.yaml").model
+def small_generator() -> nn.Module:
     torch.manual_seed(0)
-    return build_generator(replace(model, **changes)).eval()
-
-
-@pytest.mark.parametrize("conditional", [False, True])
-def test_default_page_is_small_and_the_same_bytes_each_time(conditional):
-    g = default_generator(conditional=conditional)
-    html = explorer.page(g, TEMPLATE, 1.1)
-    assert len(html.encode()) <= 3 * MB
-    assert explorer.page(g, TEMPLATE, 1.1) == html
-    spec, blob = spec_and_blob(html)
-    n_floats = sum(p.numel() for p in g.parameters())  # folding drops batch norm's 2 per channel
-    n_norm = sum(m.num_features for m in g.modules() if isinstance(m, BATCH_NORMS))
-    assert len(blob) == spec["bytes"] == 4 * (n_floats - 2 * n_norm + n_norm)  # + the biases
-    assert zlib.crc32(blob) == spec["crc32"] and spec["temperature"] == 1.1
-    assert [op["op"] for op in spec["ops"]][:4] == ["mixture"] + (
-        ["embed", "linear", "film"] if conditional else ["linear", "relu", "planes"]
-    )
+    return build_generator(SMALL.model).eval()
 
 
 def test_template_needs_each_marker_once():
-    g = default_generator()
+    g = small_generator()
     with pytest.raises(ValueError, match="__MODEL_WEIGHTS__ exactly once"):
         explorer.page(g, TEMPLATE.replace(explorer.WEIGHTS, ""), 1.0)
 
@@ -90,14 +72,16 @@ def test_stage_writes_the_same_page_twice(tmp_path, monkeypatch):
     (tmp_path / "explorer").mkdir()
     shutil.copy(REPO / "explorer/page.in.html", tmp_path / "explorer")
     (tmp_path / "models").mkdir()
-    save_model("models/generator.pt", "generator", default_generator(features=4))
+    save_model("models/generator.pt", "generator", small_generator())
     from stages import explore
 
     explore.main()
     first = (tmp_path / "explorer/index.html").read_bytes()
     explore.main()
     assert (tmp_path / "explorer/index.html").read_bytes() == first
-    assert spec_and_blob(first.decode())[0]["temperature"] == small_raw()["sample"]["temperature"]
+    spec, blob = spec_and_blob(first.decode())
+    assert spec["temperature"] == small_raw()["sample"]["temperature"]
+    assert len(blob) == spec["bytes"] and zlib.crc32(blob) == spec["crc32"]
 
 
 # ---- in the browser ----
