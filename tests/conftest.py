@@ -227,6 +227,7 @@ DETERMINISTIC = [
     "metrics/eval/plots/images/uncertain.png",
     "metrics/data.json",
     "plots/page.html",
+    "explorer/index.html",
 ]
 
 
@@ -370,3 +371,33 @@ def lock_mismatches(tree: Path, raw: dict[str, str] | None) -> list[str]:
             elif dvc_md5(tree / path) != locked:
                 bad.append(f"{name}: committed {path} is not the locked one")
     return bad
+
+
+# Headless Chromium for the browser tests (Playwright): Debian's, offline
+CHROMIUM = Path(os.environ.get("MNISTGAN_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_OFFLINE = [  # Chromium with no network: a dead proxy, a resolver that finds nothing
+    "--proxy-server=127.0.0.1:9",
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def artifacts() -> Path | None:
+    """Where screenshots go: $MNISTGAN_TEST_ARTIFACTS (.ci/run sets it), else the tmp dir."""
+    folder = os.environ.get("MNISTGAN_TEST_ARTIFACTS")
+    return Path(folder) if folder else None
+
+
+@pytest.fixture(scope="session")
+def browser_ready() -> None:
+    pytest.importorskip("playwright", reason="pip install -r requirements-dev.txt")
+    if not CHROMIUM.is_file():
+        reason = f"needs Chromium at {CHROMIUM}: apt-get install -y chromium (.ci/run does)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)  # CI installs it, so there a skip would hide a broken setup
+        pytest.skip(reason)

@@ -4,17 +4,19 @@ without training for minutes; a user's edit of their own params.yaml, which the 
 invites, changes no shipped default and fails nothing here. Then the model features those
 defaults turn on, each on the tests' own small params."""
 
+import base64
+import re
 import subprocess
 from dataclasses import replace
 
 import pytest
 import torch
-import yaml
 from conftest import REPO, SMALL, small_raw
 
 from mnistgan.core import device, params
 from mnistgan.core.errors import UserError
 from mnistgan.core.params import ModelParams, TrainParams
+from mnistgan.explorer import export
 from mnistgan.gan import models, sampling, training
 
 P, RAW = SMALL, small_raw()
@@ -27,7 +29,7 @@ def shipped() -> params.Params:
     git = ["git", "show", "HEAD:params.yaml"]
     shown = subprocess.run(git, cwd=REPO, capture_output=True, text=True, timeout=60)
     text = shown.stdout if shown.returncode == 0 else (REPO / "params.yaml").read_text()
-    return params.parse(yaml.safe_load(text))
+    return params.parse(params.read_yaml_12(text))
 
 
 def one_step(model: ModelParams, train: TrainParams) -> tuple[list[float], torch.nn.Module]:
@@ -67,6 +69,21 @@ def test_default_model_trains_a_step_at_default_shapes(shipped, conditional):
     g = models.build_generator(model).eval()
     y = torch.arange(4) if conditional else None
     assert g(torch.randn(4, model.z_dim), y).shape == (4, 1, 28, 28)
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_default_explorer_page_is_at_most_3_mb_and_the_same_bytes_each_time(shipped, conditional):
+    """An untrained G of the default's shape: the page's size is its weights'."""
+    torch.manual_seed(0)
+    g = models.build_generator(replace(shipped.model, conditional=conditional)).eval()
+    template = (REPO / "explorer/page.in.html").read_text(encoding="utf-8")
+    html = export.page(g, template, shipped.sample.temperature)
+    assert len(html.encode()) <= 3_000_000
+    assert export.page(g, template, shipped.sample.temperature) == html
+    blob = base64.b64decode(re.search(r'id="weights">(.*?)</script>', html, re.S)[1])
+    floats = sum(p.numel() for p in g.parameters())  # folding leaves 1 of a norm's 2 per channel
+    norms = sum(m.num_features for m in g.modules() if isinstance(m, models.BATCH_NORMS))
+    assert len(blob) == 4 * (floats - norms)
 
 
 def test_supervised_d_scores_realness_as_logsumexp_of_digit_logits():

@@ -57,6 +57,7 @@ def test_stages_that_write_no_table_never_import_pandas():
         "stages.sample",
         "stages.train_classifier",
         "stages.plots_page",
+        "stages.explore",
     ]
     probe = (
         "import importlib, sys\n"

@@ -13,7 +13,16 @@ from conftest import REPO
 from mnistgan import __main__ as cli
 from mnistgan.core import cpu, device
 
-STAGES = ["download", "prepare", "train", "sample", "train_classifier", "evaluate", "plots_page"]
+STAGES = [
+    "download",
+    "prepare",
+    "train",
+    "sample",
+    "train_classifier",
+    "evaluate",
+    "plots_page",
+    "explore",
+]
 
 
 def no_libc(name):

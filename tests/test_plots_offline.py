@@ -8,27 +8,15 @@ page (vega from a CDN) must fail the very same check, and a page built from a te
 the libraries must say so in words.
 """
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run, write_params
+from conftest import CHROMIUM, CHROMIUM_OFFLINE, artifacts, run, write_params
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path(os.environ.get("MNISTGAN_CHROMIUM", "/usr/bin/chromium"))
-OFFLINE = [
-    "--proxy-server=127.0.0.1:9",
-    "--host-resolver-rules=MAP * ~NOTFOUND",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".gif", ".png", ".svg"}  # dvc_render's ImageRenderer
 DRAWN = """() => ({
     charts: [...document.querySelectorAll("svg.marks, canvas.marks")]
@@ -42,12 +30,6 @@ DRAWN = """() => ({
     })),
 })"""
 SAMPLES = "metrics/train/plots/images/samples"  # DVCLive's images per step: <step>.png
-
-
-def artifacts() -> Path | None:
-    """Where screenshots go: $MNISTGAN_TEST_ARTIFACTS (.ci/run sets it), else the tmp dir."""
-    folder = os.environ.get("MNISTGAN_TEST_ARTIFACTS")
-    return Path(folder) if folder else None
 
 
 def expected(repo: Path, revisions: int = 1) -> tuple[int, int]:
@@ -85,7 +67,7 @@ def render(page: Path, screenshot: Path, charts: int) -> dict:
             route.abort()
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=OFFLINE)
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_OFFLINE)
         try:
             tab = browser.new_page(viewport={"width": 1000, "height": 700})
             tab.route("**/*", only_files)
@@ -109,16 +91,6 @@ def check(drawn: dict, charts: int, images: int) -> None:
     assert drawn["charts"] == charts, f"{drawn['charts']} charts drawn, expected {charts}"
     assert len(drawn["images"]) == images, f"{len(drawn['images'])} images, expected {images}"
     assert all(w > 0 for w in drawn["images"]), f"images not loaded: {drawn['images']}"
-
-
-@pytest.fixture
-def browser_ready() -> None:
-    pytest.importorskip("playwright", reason="pip install -r requirements-dev.txt")
-    if not CHROMIUM.is_file():
-        reason = f"needs Chromium at {CHROMIUM}: apt-get install -y chromium (.ci/run does)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)  # CI installs it, so there a skip would hide a broken setup
-        pytest.skip(reason)
 
 
 def test_plots_page_renders_offline(browser_ready, pipeline: Path, tmp_path: Path):

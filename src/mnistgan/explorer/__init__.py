@@ -1,0 +1,1 @@
+"""The explorer page: the generator exported into one self-contained HTML file (export.py)."""

@@ -1,0 +1,311 @@
+"""The explorer page: what the export folds, its bytes (the default's size: test_defaults.py),
+and, in headless Chromium with no network, that the page draws what PyTorch draws and that
+every control changes its picture.
+
+The page makes its own z (a seeded Gaussian of its own); the browser tests read back the z and
+digits it used and feed them to G in PyTorch (mnistgan.gan.sampling.generate, what
+mnistgan.sample runs), comparing uint8 pixels read off the canvases: at most 1 apart.
+"""
+
+import base64
+import json
+import re
+import shutil
+import zlib
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from conftest import CHROMIUM, CHROMIUM_OFFLINE, REPO, SMALL, artifacts, images, small_raw
+from torch import nn
+
+from mnistgan.core.checkpoint import save_model
+from mnistgan.explorer import export
+from mnistgan.gan import training
+from mnistgan.gan.models import BATCH_NORMS, build_generator
+from mnistgan.gan.sampling import generate
+
+TEMPLATE = (REPO / "explorer/page.in.html").read_text(encoding="utf-8")
+MB = 1_000_000
+
+
+def spec_and_blob(html: str) -> tuple[dict, bytes]:
+    spec = re.search(r'<script type="application/json" id="model">(.*?)</script>', html, re.S)
+    blob = re.search(r'id="weights">(.*?)</script>', html, re.S)
+    return json.loads(spec[1]), base64.b64decode(blob[1])
+
+
+def test_fold_puts_batch_norm_into_the_layer_before_it():
+    layer = nn.Linear(1, 2, bias=False)
+    layer.weight.data = torch.tensor([[1.0], [2.0]])
+    norm = nn.BatchNorm1d(2, eps=1.0).eval()
+    norm.running_mean.data = torch.tensor([1.0, 0.0])
+    norm.running_var.data = torch.tensor([3.0, 15.0])  # sqrt(var + eps) = 2, 4
+    norm.weight.data, norm.bias.data = torch.tensor([2.0, 2.0]), torch.tensor([1.0, -1.0])
+    w, b = export.fold(layer, norm)  # scales a = 2/2, 2/4; shifts c = 1 - 1 * 1, -1 - 0
+    assert w.tolist() == [[1.0], [1.0]] and b.tolist() == [0.0, -1.0]
+
+    up = nn.ConvTranspose2d(1, 2, 4, 2, 1, bias=False)  # weight (in, out, kh, kw)
+    up.weight.data.fill_(1.0)
+    norm = nn.BatchNorm2d(2, eps=1.0).eval()
+    norm.running_var.data = torch.tensor([3.0, 15.0])
+    w, b = export.fold(up, norm)
+    assert w[0, 0].unique().tolist() == [0.5] and w[0, 1].unique().tolist() == [0.25]
+    assert b.tolist() == [0.0, 0.0]
+
+
+def small_generator() -> nn.Module:
+    torch.manual_seed(0)
+    return build_generator(SMALL.model).eval()
+
+
+def test_template_needs_each_marker_once():
+    g = small_generator()
+    with pytest.raises(ValueError, match="__MODEL_WEIGHTS__ exactly once"):
+        export.page(g, TEMPLATE.replace(export.WEIGHTS, ""), 1.0)
+
+
+def test_stage_writes_the_same_page_twice(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(small_raw()))
+    (tmp_path / "explorer").mkdir()
+    shutil.copy(REPO / "explorer/page.in.html", tmp_path / "explorer")
+    (tmp_path / "models").mkdir()
+    save_model("models/generator.pt", "generator", small_generator())
+    from stages import explore
+
+    explore.main()
+    first = (tmp_path / "explorer/index.html").read_bytes()
+    explore.main()
+    assert (tmp_path / "explorer/index.html").read_bytes() == first
+    spec, blob = spec_and_blob(first.decode())
+    assert spec["temperature"] == small_raw()["sample"]["temperature"]
+    assert len(blob) == spec["bytes"] and zlib.crc32(blob) == spec["crc32"]
+
+
+# ---- in the browser ----
+
+# uint8 pixels (N, 784) off a canvas that `draw` filled: cells of 28x28 at `scale`, GAP apart
+CELLS = """id => {
+    const c = document.getElementById(id), s = +c.dataset.scale, gap = +c.dataset.gap;
+    const cols = +c.dataset.cols, n = +c.dataset.n;
+    const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data, out = [];
+    for (let i = 0; i < n; i++) {
+        const ox = gap + (i % cols) * (28 + gap), oy = gap + Math.floor(i / cols) * (28 + gap);
+        const cell = [];
+        for (let r = 0; r < 28; r++)
+            for (let q = 0; q < 28; q++) cell.push(d[((oy + r) * s * c.width + (ox + q) * s) * 4]);
+        out.push(cell);
+    }
+    return out;
+}"""
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> dict[str, nn.Module]:
+    """Tiny generators trained for a few steps: a conditional dcgan and an unconditional mlp.
+    Their batch norms then measure their own activations (a few steps leave the running
+    statistics near their init, and G in eval mode near a constant grey): folding them must
+    then scale and shift every channel."""
+    out, folder = {}, tmp_path_factory.mktemp("explorer_models")
+    labels = torch.arange(64) % 10
+    for name, arch, conditional in [("dcgan", "dcgan", True), ("mlp", "mlp", False)]:
+        model = replace(SMALL.model, arch=arch, conditional=conditional)
+        result = training.train(images(), model, SMALL.train, folder / f"{name}.pt", labels)
+        g = result.generator
+        for m in g.modules():
+            if isinstance(m, BATCH_NORMS):
+                m.reset_running_stats()
+                m.momentum = None  # a plain average over the batches below
+        with torch.no_grad():
+            for seed in range(4):
+                z = torch.randn(64, g.config.z_dim, generator=torch.Generator().manual_seed(seed))
+                g.train()(z, labels if conditional else None)
+        out[name] = g.eval()
+    return out
+
+
+class Page:
+    """One explorer page open in headless Chromium, offline; `tried`: what it asked the
+    network for (every non-file request is aborted)."""
+
+    def __init__(self, browser, path: Path):
+        self.tried: list[str] = []
+        self.tab = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        self.tab.route("**/*", self.only_files)
+        self.tab.goto(path.as_uri(), wait_until="load")
+        self.tab.wait_for_function("window.explorer && (explorer.ready || !error.hidden)")
+
+    def only_files(self, route) -> None:
+        if route.request.url.startswith("file:"):
+            route.continue_()
+        else:
+            self.tried.append(route.request.url)
+            route.abort()
+
+    def cells(self, canvas: str) -> torch.Tensor:
+        return torch.tensor(self.tab.evaluate(CELLS, canvas), dtype=torch.int32)
+
+    def picture(self, canvas: str) -> str:
+        return self.tab.evaluate(f"document.getElementById('{canvas}').toDataURL()")
+
+    def set(self, selector: str, value: str) -> None:
+        """A control's new value, with the event a person's change fires."""
+        kind = self.tab.eval_on_selector(selector, "e => e.tagName")
+        if kind == "SELECT":
+            self.tab.select_option(selector, value)
+        else:
+            self.tab.fill(selector, value)
+
+
+@pytest.fixture(scope="module")
+def browser(browser_ready):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_OFFLINE)
+        yield b
+        b.close()
+
+
+def open_page(browser, g: nn.Module, folder: Path, html: str | None = None) -> Page:
+    path = folder / "index.html"
+    path.write_text(html or export.page(g, TEMPLATE, 1.0), encoding="utf-8")
+    return Page(browser, path)
+
+
+def assert_matches_pytorch(page: Page, g: nn.Module, canvas: str, z, y) -> None:
+    zd = g.config.z_dim
+    expected = generate(g, torch.tensor(z).view(-1, zd), y).view(-1, 784).int()
+    drawn = page.cells(canvas)
+    assert drawn.shape == expected.shape
+    assert (drawn - expected).abs().max() <= 1, f"{canvas}: the page draws other pixels"
+    assert drawn.float().std() > 0  # not a blank canvas
+
+
+@pytest.mark.slow
+def test_conditional_page_draws_what_pytorch_draws(browser, trained, tmp_path):
+    g = trained["dcgan"]
+    page = open_page(browser, g, tmp_path)
+    assert page.tab.is_visible("#digit") and page.tab.is_visible(".row-digit")
+    grids = set()
+    for seed in ["0", "1", "2"]:
+        for digit in ["3", "7"]:
+            page.set("#seed", seed)
+            page.set("#digit", digit)
+            grid = page.tab.evaluate("explorer.grid")
+            assert grid["digits"] == [int(digit)] * 100
+            assert_matches_pytorch(page, g, "grid", grid["z"], torch.tensor(grid["digits"]))
+            grids.add(page.picture("grid"))
+    assert len(grids) == 6
+    # the page's plain JavaScript layers, which run where WebAssembly SIMD does not
+    assert page.tab.evaluate("explorer.simd") is True
+    page.tab.evaluate("explorer.simd = false")
+    page.set("#seed", "3")
+    grid = page.tab.evaluate("explorer.grid")
+    assert_matches_pytorch(page, g, "grid", grid["z"], torch.tensor(grid["digits"]))
+    page.tab.evaluate("explorer.simd = true")
+    walk = page.tab.evaluate("explorer.walk")
+    assert_matches_pytorch(page, g, "walk", walk["z"], torch.tensor(walk["digits"]))
+    page.set("#digit-b", "5")  # frames blend digit 0 into 5: class weights, not labels
+    frames = page.tab.evaluate("explorer.frames")
+    y = torch.tensor(frames["y"]).view(-1, 10)
+    assert y[0, 0] == 1 and y[-1, 5] == 1 and y[4, 0] == pytest.approx(5 / 9)
+    assert_matches_pytorch(page, g, "frames", frames["z"], y)
+    assert page.tried == []
+    shots = artifacts() or tmp_path
+    shots.mkdir(parents=True, exist_ok=True)
+    page.tab.screenshot(path=shots / "explorer.png", full_page=True)
+
+
+@pytest.mark.slow
+def test_unconditional_mlp_page_draws_what_pytorch_draws(browser, trained, tmp_path):
+    g = trained["mlp"]
+    page = open_page(browser, g, tmp_path)
+    assert not page.tab.is_visible("#digit") and not page.tab.is_visible(".row-digit")
+    assert not page.tab.is_visible("#digit-a")
+    for seed in ["0", "5", "9"]:
+        page.set("#seed", seed)
+        assert_matches_pytorch(page, g, "grid", page.tab.evaluate("explorer.grid.z"), None)
+
+
+@pytest.mark.slow
+def test_every_control_changes_the_picture_it_should(browser, trained, tmp_path):
+    page = open_page(browser, trained["dcgan"], tmp_path)
+    canvases = ["grid", "walk", "frames"]
+
+    def changes(action) -> set[str]:
+        before = {c: page.picture(c) for c in canvases}
+        action()
+        return {c for c in canvases if page.picture(c) != before[c]}
+
+    # the grid's controls redraw it and the image walked (one of its cells)
+    assert changes(lambda: page.set("#seed", "4")) == {"grid", "walk"}
+    assert changes(lambda: page.set("#digit", "8")) == {"grid", "walk"}
+    before = page.cells("grid")
+    assert changes(lambda: page.set(".row-digit >> nth=9", "2")) == {"grid"}  # row 9 only
+    after = page.cells("grid")
+    assert torch.equal(before[:90], after[:90]) and not torch.equal(before[90:], after[90:])
+    assert page.tab.evaluate("explorer.grid.digits").count(2) == 10
+    temperature = lambda: page.tab.fill("#temperature", "1.7")  # noqa: E731
+    assert changes(temperature) == {"grid", "walk", "frames"}
+    assert page.tab.text_content("#temperature-value") == "1.70"
+    assert page.tab.evaluate("explorer.grid.z[0] / explorer.gaussians(4, 1)[0]") == pytest.approx(
+        1.7, rel=1e-6
+    )
+    # walking: each direction moves the selected image only; a click selects another
+    for k in range(4):
+        slider = f".direction >> nth={k}"
+        assert changes(lambda slider=slider: page.tab.fill(slider, "2.5")) == {"walk"}, k
+    click = lambda: page.tab.click("#grid", position={"x": 250, "y": 250})  # noqa: E731
+    assert changes(click) == {"grid", "walk"}  # the outline moves to the cell clicked
+    assert page.tab.evaluate("explorer.state.selected") == 4 * 10 + 4
+    # interpolation: both seeds and both digits
+    for control, value in [("#seed-a", "11"), ("#seed-b", "12"), ("#digit-a", "6")]:
+        assert changes(lambda c=control, v=value: page.set(c, v)) == {"frames"}, control
+    assert changes(lambda: page.set("#digit-b", "9")) == {"frames"}
+    movie = set()
+    for _ in range(4):
+        movie.add(page.picture("movie"))
+        page.tab.wait_for_timeout(150)
+    assert len(movie) > 1, "the interpolation should play"
+    # saving: one PNG of the grid, the walked image and the frames
+    with page.tab.expect_download() as download:
+        page.tab.click("#save")
+    png = Path(download.value.path()).read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    sizes = page.tab.evaluate("['grid','walk','frames'].map(i => [$(i).width, $(i).height])")
+    assert width == max(w for w, _ in sizes) and height == sum(h + 8 for _, h in sizes)
+    assert page.tried == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "damage,says",
+    [
+        (lambda b: b[:100] + ("A" if b[100] != "A" else "B") + b[101:], "corrupted"),
+        (lambda b: b[: len(b) // 2], "corrupted"),
+        (lambda b: b[:50] + "!*" + b[52:], "not base64"),
+        (lambda b: "", "holds no generator weights"),
+    ],
+    ids=["one character", "cut short", "not base64", "missing"],
+)
+def test_broken_weights_say_so_on_the_page(browser, trained, tmp_path, damage, says):
+    html = export.page(trained["mlp"], TEMPLATE, 1.0)
+    blob = re.search(r'id="weights">(.*?)</script>', html, re.S)
+    html = html[: blob.start(1)] + damage(blob[1]) + html[blob.end(1) :]
+    page = open_page(browser, trained["mlp"], tmp_path, html)
+    assert page.tab.is_visible("#error") and not page.tab.is_visible("#grid")
+    text = page.tab.text_content("#error")
+    assert says in text and "dvc repro explore" in text
+    if artifacts():
+        page.tab.screenshot(path=artifacts() / f"explorer_broken_{says.split()[0]}.png")
+
+
+def test_leb128_as_webassembly_writes_counts():
+    assert export.leb(0) == b"\x00" and export.leb(127) == b"\x7f"
+    assert export.leb(128) == b"\x80\x01" and export.leb(624485) == b"\xe5\x8e\x26"
+    assert export.kernels()[:8] == b"\x00asm\x01\x00\x00\x00"
