@@ -52,6 +52,7 @@ def test_search_runs_its_trials_as_experiments_and_continues(pipeline: Path):
     assert "Pareto front of 6 trials (6 done, 0 failed, 0 in flight)" in shown_table
     assert "dvc exp apply search-" in shown_table and shown_table == second[-len(shown_table) :]
     assert (repo / "search/plots/search.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    run(["dvc", "repro", "plots_page"], repo)  # the page template of dvc plots show
     page = run(["dvc", "plots", "show", "search/plots/search.png"], repo, timeout=300)
     assert "failed to load" not in page.stdout + page.stderr
     assert (repo / "dvc_plots/index.html").read_text().count("<img") == 1
