@@ -5,8 +5,8 @@ s/epoch and the epoch line training printed, as JSON.
 
     PYTHONPATH=src python bench/contention.py [--images 50000] [--source DIR] [--runs ...]
 
-Images: the first --images of the official training set, from data/raw/mnist when the pipeline
-downloaded it, else from --source (default $MNISTGAN_REAL_MNIST or ../shared/datasets/mnist);
+Images: the first --images of the official training set, from --source (default
+$MNISTGAN_REAL_MNIST or ../shared/datasets/mnist);
 50,000 is the default's epoch (60,000 less data.val_size). Model and training are params.yaml's,
 one epoch. Each run is a fresh process, as the train stage is (torch's threads are
 process-wide). On a machine other programs also use, every figure is slower and noisier.
@@ -45,7 +45,7 @@ def cpu_name() -> str:
 def images_folder(source: str | None) -> Path:
     from mnistgan.data.raw import FILES, find_raw
 
-    candidates = [ROOT / "data/raw/mnist", source, os.environ.get("MNISTGAN_REAL_MNIST")]
+    candidates = [source, os.environ.get("MNISTGAN_REAL_MNIST")]
     candidates.append(ROOT.parent / "shared/datasets/mnist")
     for folder in filter(None, candidates):
         if FILES["train_labels"] in find_raw(Path(folder)):
