@@ -358,3 +358,74 @@ def test_n_samples_lower_bound_is_the_k_nn_metrics_own():
         UserError, match=r"^evaluate\.n_samples: got 5, expected an integer in \[6,"
     ):
         params.parse(with_value("evaluate", "n_samples", 5))
+
+
+def test_sizes_across_sections_say_why():
+    """The whole message, the reason included: a user reads why the two keys are tied."""
+    from conftest import merge
+
+    for override, message in (
+        (
+            {"evaluate": {"n_samples": 17}},
+            "evaluate.n_samples: got 17, expected at most data.val_size (16): "
+            "the real floor scores as many held-out images",
+        ),
+        (
+            {"data": {"val_size": 100}, "evaluate": {"n_samples": 65}},
+            "evaluate.n_samples: got 65, expected at most sample.n (64): "
+            "it scores that many samples",
+        ),
+    ):
+        with pytest.raises(UserError) as e:
+            params.parse(merge(small_raw(), override))
+        assert str(e.value) == message
+
+
+def duplicate(text: str):
+    return params.duplicate_key(yaml.compose(text, Loader=params.Loader))
+
+
+def test_a_key_written_twice_is_found_wherever_it_is():
+    """Keys written twice are found past a list walked before them, under a key that is no
+    string (named `?`), and named as written: a leading X or dot is part of the key."""
+    assert duplicate("a: {x: 1, x: 2}\nb: [1, 2]\n")[0] == "a.x"
+    assert duplicate("- {x: 1, x: 2}\n- [1]\n")[0] == "[0].x"
+    assert duplicate("? [a]\n: {x: 1, x: 2}\n")[0] == "?.x"
+    assert duplicate("Xa: 1\nXa: 2\n")[0] == "Xa"
+    assert duplicate("a: [{b: 1}, {b: 2}]\n? [a]\n: 1\n? [a]\n: 2\n") is None
+
+
+def test_same_is_equal_values_of_one_type():
+    nan = float("nan")
+    assert params.same(nan, nan)
+    assert not params.same(nan, 1.0)
+    assert not params.same(1, True)
+    assert not params.same(1, 1.0)
+    assert params.same("a", "a")
+
+
+def test_disagreements_names_each_key_the_readings_differ_on():
+    """Walked whole: a length mismatch or a list does not stop the walk, lists of one length
+    are compared item by item, and a dict or list against a scalar is one disagreement."""
+    a = {"a": {"x": 1, "y": 2}, "b": [1, 2], "c": 1, "Xd": 1, "e": {"f": 1}, "g": [1], "h": [1]}
+    b = {"a": {"x": 1}, "b": [1, 3], "c": 2, "Xd": 2, "e": 5, "g": 5, "h": [1, 2]}
+    assert list(params.disagreements(a, b)) == [
+        ("a", ["x", "y"], ["x"]),
+        ("c", 1, 2),
+        ("Xd", 1, 2),
+        ("e", {"f": 1}, 5),
+        ("g", [1], 5),
+        ("h", [1], [1, 2]),
+        ("b[1]", 2, 3),
+    ]
+    assert list(params.disagreements({"a": 1, "b": 2}, {"a": 1})) == [("params", ["a", "b"], ["a"])]
+    assert list(params.disagreements({"a": [1], "b": 1}, {"a": [1], "b": 2})) == [("b", 1, 2)]
+    assert list(params.disagreements({"a": {"x": [1]}}, {"a": {"x": [1]}})) == []
+
+
+def test_valid_checks_type_and_bounds():
+    assert params.valid(1, "train.epochs")
+    assert not params.valid(0, "train.epochs")  # an int, out of bounds
+    assert not params.valid(1.0, "train.epochs")
+    assert not params.valid(1, "train.nope")
+    assert params.valid(None, "train.ema")

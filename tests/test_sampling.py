@@ -159,3 +159,59 @@ def test_prior_labels_round_by_the_largest_remainder_not_the_largest_share():
 
 def test_class_latents_default_to_temperature_one():
     assert torch.equal(class_latents(4, seed=7)[0], latents(100, 4, 7))
+
+
+def test_request_checks_each_argument_naming_it():
+    """Bounds are inclusive where the docs say so; a bad value is refused naming its argument."""
+    from types import SimpleNamespace
+
+    from mnistgan.core.params import MAX_IMAGES, MAX_SEED, MAX_TEMPERATURE
+    from mnistgan.gan.sampling import request
+
+    uncond = SimpleNamespace(conditional=False, z_dim=1)
+    cond = SimpleNamespace(conditional=True, z_dim=2)
+    assert request(uncond, 1, 0, None, 0.5)[0].shape == (1, 1)
+    assert request(uncond, MAX_IMAGES, MAX_SEED - 1, None, MAX_TEMPERATURE)[0].shape == (
+        MAX_IMAGES,
+        1,
+    )
+    z, y = request(uncond, 3, 5, None, 2.0)
+    assert y is None and torch.equal(z, latents(3, 1, 5) * 2.0)
+    z, y = request(cond, 3, 5, 7, 2.0)
+    assert torch.equal(z, latents(3, 2, 5) * 2.0) and y.tolist() == [7, 7, 7]
+    for args, message in (
+        ((0, 0, None, 1.0), f"n: got 0, expected an integer in [1, {MAX_IMAGES}]"),
+        ((1, "x", None, 1.0), "seed: got 'x', expected an integer"),
+        ((1, MAX_SEED, None, 1.0), f"seed: got {MAX_SEED}, expected an integer in [0, 2^63)"),
+        ((1, 0, None, "hot"), "temperature: got 'hot', expected a number in (0, 4]"),
+        ((1, 0, None, 0), "temperature: got 0, expected a number in (0, 4]"),
+        (
+            (1, 0, 3, 1.0),
+            "digits: this generator is unconditional (model.conditional: false): it cannot "
+            "draw a chosen digit; train with model.conditional: true for that",
+        ),
+    ):
+        with pytest.raises(UserError) as e:
+            request(uncond, *args)
+        assert str(e.value) == message
+
+
+def test_digit_labels_takes_digits_0_to_9_as_int64():
+    from mnistgan.gan.sampling import digit_labels
+
+    assert digit_labels(0, 2).tolist() == [0, 0]
+    assert digit_labels(9, 1).tolist() == [9]
+    y = digit_labels(torch.tensor([0, 9], dtype=torch.int32), 2)
+    assert y.dtype == torch.int64 and y.tolist() == [0, 9]
+    for digits, message in (
+        (10, "digits: got 10, expected digits 0-9"),
+        (-1, "digits: got -1, expected digits 0-9"),
+        (True, "digits: got True, expected a digit or 2 of them"),
+        (1 + 2j, "digits: got (1+2j), expected a digit or 2 of them"),
+        (1.0, "digits: got 1.0, expected a digit or 2 of them"),
+        ("seven", "digits: got 'seven', expected a digit or 2 of them"),
+        ([1, 2, 3], "digits: got (3,), expected one digit or n = 2, one per image"),
+    ):
+        with pytest.raises(UserError) as e:
+            digit_labels(digits, 2)
+        assert str(e.value) == message
