@@ -16,6 +16,7 @@ from mnistgan.search.space import cli_value
 DVC = [sys.executable, "-m", "dvc"]
 TIMEOUT = 300  # s: `dvc exp show` reads every experiment's commit; a hung call is an error
 LOCKED = "Unable to acquire lock"  # a worker collecting its result holds the repo a moment
+SHOW_PATIENCE = 300  # s: how long `dvc exp show` may keep failing while workers come and go
 
 
 @dataclass(frozen=True)
@@ -113,13 +114,15 @@ def show(baselines: list[str]) -> dict[str, Experiment]:
     """Every experiment on the commits `baselines`, queued, running, failed or done."""
     revs = [arg for rev in dict.fromkeys(baselines) for arg in ("--rev", rev)]
     # It can catch a worker setting up or removing its copy of the repo: then it fails ("Empty
-    # git repo") or, seen with DVC 3.67, hangs. Seconds when well: ask again after a minute.
-    for attempt in range(6):
+    # git repo", or a run's info file not found) or, seen with DVC 3.67, hangs. Seconds when
+    # well: ask again, for up to SHOW_PATIENCE s.
+    deadline = time.monotonic() + SHOW_PATIENCE
+    while True:
         try:
             shown = dvc(["exp", "show", "--json", "--no-pager", *revs], timeout=60)
             return parse_show(json.loads(shown))
         except UserError:
-            if attempt == 5:
+            if time.monotonic() > deadline:
                 raise
             time.sleep(5)
 
