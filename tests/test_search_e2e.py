@@ -55,4 +55,8 @@ def test_search_runs_its_trials_as_experiments_and_continues(pipeline: Path):
     run(["dvc", "repro", "plots_page"], repo)  # the page template of dvc plots show
     page = run(["dvc", "plots", "show", "search/plots/search.png"], repo, timeout=300)
     assert "failed to load" not in page.stdout + page.stderr
-    assert (repo / "dvc_plots/index.html").read_text().count("<img") == 1
+    shown_png = "static/workspace_search_plots_search.png"  # DVC's copy of the plot
+    assert f'<img src="{shown_png}">' in (repo / "dvc_plots/index.html").read_text()
+    assert (repo / "dvc_plots" / shown_png).read_bytes() == (
+        repo / "search/plots/search.png"
+    ).read_bytes()
