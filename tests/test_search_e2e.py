@@ -28,6 +28,11 @@ def trials(repo: Path) -> list[optuna.trial.FrozenTrial]:
 
 def test_search_runs_its_trials_as_experiments_and_continues(pipeline: Path):
     repo = pipeline
+    # The workspace's run first, committed, as docs/search.md asks: trials then find download
+    # and prepare done (two trials fetching the data at once can race in DVC's cache).
+    run(["dvc", "repro", "prepare"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "data"], repo)
     try:
         first = run([*SEARCH, "--trials", "4"], repo, timeout=1200).stdout
         second = run([*SEARCH, "--trials", "6"], repo, timeout=900).stdout
