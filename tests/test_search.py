@@ -164,3 +164,22 @@ def test_a_study_keeps_its_spec(fake):
     other = space.load(None, ["train.lr_g=log:1e-4..1e-2"], ["fid=min"], [])
     with pytest.raises(space.UserError, match="another space, objectives or set values"):
         study.create("kept", other)
+
+
+def test_looks_grow_sparse_while_no_trial_ends_and_frequent_after_one_does(fake, monkeypatch):
+    """Each look is a `dvc exp show` taking CPU from the trials: 5 s after a trial ends, then
+    each wait 1.5 times the last, up to 30 s."""
+    monkeypatch.setattr(study, "POLL", 5.0)
+    dvc = fake(FakeDVC(0))
+    waits = []
+    monkeypatch.setattr(study.time, "sleep", waits.append)
+    ends_at = {9, 11}  # the looks at which the one trial in flight ends
+    show = dvc.show
+
+    def slow_show(baselines):
+        dvc.rng.random = lambda: 0.0 if dvc.looks + 1 in ends_at else 1.0
+        return show(baselines)
+
+    monkeypatch.setattr(experiments, "show", slow_show)
+    search("sparse", jobs=1).run(2)
+    assert waits == [5.0, 7.5, 11.25, 16.875, 25.3125, 30.0, 30.0, 5.0, 7.5]

@@ -25,7 +25,8 @@ from mnistgan.search import experiments
 from mnistgan.search.space import Objective, Spec
 
 FOLDER = Path("search")  # studies (name.journal) and their plots (plots/name.png)
-POLL = 5.0  # s between looks at the queue
+POLL = 5.0  # s between looks at the queue, after a trial ends
+POLL_MAX = 30.0  # ... growing to this while none does: a look (`dvc exp show`) costs ~1.5 s of CPU
 
 
 def journal(name: str) -> Path:
@@ -167,6 +168,7 @@ class Search:
         shown = None
         pending = self.trials(TrialState.RUNNING)
         queued_new = False
+        wait = POLL
         while True:
             while len(pending) < self.jobs and len(self.trials()) < n_trials:
                 self.ask()
@@ -183,10 +185,11 @@ class Search:
             exp = shown.get(experiment(head))
             if exp and exp.state in ("success", "failed"):
                 self.tell(head, exp)
-                pending = self.trials(TrialState.RUNNING)
+                pending, wait = self.trials(TrialState.RUNNING), POLL
                 continue  # propose the next trial before telling the one after
             shown = None
-            time.sleep(POLL)
+            time.sleep(wait)
+            wait = min(wait * 1.5, POLL_MAX)
 
     def stop(self) -> list[str]:
         """Stop this search's experiments in flight, marked so the next run queues them again:
