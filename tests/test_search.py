@@ -12,10 +12,8 @@ from optuna.trial import TrialState
 from mnistgan.search import experiments, report, space, study
 from mnistgan.search.experiments import Experiment
 
-SPEC = space.load(
-    None, ["train.lr_g=log:1e-4..1e-1", "train.batch_size=int:16..256"], ["fid=min"],
-    ["train.threads=1"],
-)  # fmt: skip
+SPEC_FLAGS = ["train.lr_g=log:1e-4..1e-1", "train.batch_size=int:16..256"]
+SPEC = space.load(None, SPEC_FLAGS, ["fid=min"], ["train.threads=1"])
 
 
 def fid(values: dict) -> float:
@@ -47,7 +45,9 @@ class FakeDVC:
         for name, e in self.exps.items():
             if e.state in ("queued", "running") and self.rng.random() < 0.5:
                 failed = e.params["train.lr_g"] > self.diverges
-                metrics = {} if failed else {"fid": fid(e.params), "epoch": 1}
+                metrics = (
+                    {} if failed else {"fid": fid(e.params), "batch": e.params["train.batch_size"]}
+                )
                 self.exps[name] = Experiment(
                     name, "failed" if failed else "success", e.params, metrics
                 )
@@ -183,3 +183,32 @@ def test_looks_grow_sparse_while_no_trial_ends_and_frequent_after_one_does(fake,
     monkeypatch.setattr(experiments, "show", slow_show)
     search("sparse", jobs=1).run(2)
     assert waits == [5.0, 7.5, 11.25, 16.875, 25.3125, 30.0, 30.0, 5.0, 7.5]
+
+
+def test_each_done_line_names_the_best_trial_so_far(fake):
+    fake(FakeDVC(0, diverges=0.01))
+    lines = []
+    study.Search(study.create("log", SPEC), SPEC, 0, 3, say=lines.append).run(12)
+    done = [line for line in lines if " done: " in line]
+    told = []  # (fid, trial) in the order they were told
+    for line in done:
+        number = int(line.split()[1])
+        trial = search("log").trials()[number]
+        told.append((trial.values[0], number))
+        fid_, best = min(told)
+        assert line.endswith(f"; best so far: trial {best}, fid={fid_:.4g}"), line
+    assert len(done) == len([t for t in search("log").trials() if t.values])
+
+
+def test_with_two_objectives_each_done_line_counts_the_pareto_front(fake):
+    spec = space.load(None, SPEC_FLAGS, ["fid=min", "batch=min"], ["train.threads=1"])
+    fake(FakeDVC(0))
+    lines = []
+    two = study.Search(study.create("two", spec), spec, 0, 3, say=lines.append)
+    two.run(12)
+    told = []  # (fid, batch) in the order they were told
+    for line in (line for line in lines if " done: " in line):
+        told.append(two.trials()[int(line.split()[1])].values)
+        front = [a for a in told if not any(b[0] <= a[0] and b[1] <= a[1] and b != a for b in told)]
+        assert line.endswith(f"; Pareto front: {len(front)} trials"), line
+    assert len(told) == 12 and 1 < len(front) < 12

@@ -3,6 +3,7 @@
 import argparse
 import signal
 import sys
+import time
 from pathlib import Path
 
 from mnistgan.core.errors import UserError
@@ -70,7 +71,8 @@ def interrupt(signum, frame) -> None:
 
 
 def say(line: str) -> None:
-    print(line, flush=True)
+    """A line of the search's log, with the time of day: a search runs for hours."""
+    print(time.strftime("%H:%M:%S"), line, flush=True)
 
 
 def finish(found, objectives: list) -> None:

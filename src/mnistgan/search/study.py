@@ -138,7 +138,13 @@ class Search:
             return self.fail(trial, ", ".join(bad))
         self.study.tell(trial.number, values)
         shown = {o.metric: v for o, v in zip(self.spec.objectives, values, strict=True)}
-        self.say(f"trial {trial.number} ({name}) done: {fmt(shown)}")
+        if len(values) == 1:
+            top = self.study.best_trial
+            metric = self.spec.objectives[0].metric
+            best = f"best so far: trial {top.number}, {fmt({metric: top.values[0]})}"
+        else:
+            best = f"Pareto front: {len(self.study.best_trials)} trials"
+        self.say(f"trial {trial.number} ({name}) done: {fmt(shown)}; {best}")
 
     def fail(self, trial: FrozenTrial, reason: str) -> None:
         self.attrs(trial.number, error=reason)
