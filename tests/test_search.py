@@ -9,6 +9,7 @@ import random
 import pytest
 from optuna.trial import TrialState
 
+from mnistgan.core.errors import UserError
 from mnistgan.search import experiments, report, space, study
 from mnistgan.search.experiments import Experiment
 
@@ -212,3 +213,76 @@ def test_with_two_objectives_each_done_line_counts_the_pareto_front(fake):
         front = [a for a in told if not any(b[0] <= a[0] and b[1] <= a[1] and b != a for b in told)]
         assert line.endswith(f"; Pareto front: {len(front)} trials"), line
     assert len(told) == 12 and 1 < len(front) < 12
+
+
+def test_a_task_dvc_left_running_with_no_worker_is_stopped_and_queued_again(fake, monkeypatch):
+    """DVC's queue can mark a task running that no worker runs; every `dvc exp show` then
+    fails on its missing info file (experiments.Orphan) until it is killed."""
+    dvc = fake(FakeDVC(0))
+    show, lost = dvc.show, []
+
+    def show_with_an_orphan(baselines):
+        if dvc.looks == 3 and not lost:  # the 4th look: one in flight is the orphan
+            lost.append(next(n for n, e in dvc.exps.items() if e.state in ("queued", "running")))
+            raise experiments.Orphan("abc1234def")
+        return show(baselines)
+
+    monkeypatch.setattr(experiments, "show", show_with_an_orphan)
+    monkeypatch.setattr(experiments, "task_name", lambda rev: {"abc1234def": lost[0]}[rev])
+    lines = []
+    study.Search(study.create("s", SPEC), SPEC, 0, 3, say=lines.append).run(5)
+    orphan = lost[0]
+    assert f"{orphan}: DVC's queue says it runs, but no worker runs it: stopped" in lines
+    assert dvc.exps[orphan].state == "failed"  # killed
+    assert dvc.runs.count(f"{orphan}-r1") == 1 and len(dvc.runs) == 6
+    trials = search("s").trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 5
+    assert trials[int(orphan.split("-")[1])].user_attrs["experiment"] == f"{orphan}-r1"
+
+
+ORPHAN_ERROR = (  # DVC's last line, as the search saw it
+    "dvc exp show: unexpected error - [Errno 2] No such file or directory: '/r/.dvc/tmp/exps/run/"
+    "16185e38e1282f581aff97ff2ae8ccd94b613a48/16185e38e1282f581aff97ff2ae8ccd94b613a48.run'"
+)
+
+
+@pytest.mark.parametrize(
+    "error, after",
+    [
+        (ORPHAN_ERROR, experiments.ORPHAN_AFTER),
+        (ORPHAN_ERROR.replace("/", "\\\\"), experiments.ORPHAN_AFTER),  # Windows, as repr shows
+        ("dvc exp show: Empty git repo", experiments.SHOW_PATIENCE),  # a worker setting up
+    ],
+)
+def test_show_asks_again_until_a_missing_run_file_has_been_missing_a_minute(
+    monkeypatch, error, after
+):
+    clock = [0.0]
+    monkeypatch.setattr(experiments.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(experiments.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+
+    def failing(args, timeout, check=True):
+        raise UserError(error)
+
+    monkeypatch.setattr(experiments, "dvc", failing)
+    with pytest.raises((experiments.Orphan, UserError)) as raised:
+        experiments.show(["c0ffee"])
+    assert after < clock[0] <= after + 5
+    if after == experiments.ORPHAN_AFTER:
+        assert raised.value.rev == "16185e38e1282f581aff97ff2ae8ccd94b613a48"
+    else:
+        assert not isinstance(raised.value, experiments.Orphan)
+
+
+def test_task_name_reads_the_queue_status(monkeypatch):
+    status = (
+        "Task     Name              Created    Status\n"
+        "16185e3  unconditional-18  05:52 PM   Running\n"
+        "f3d0408  unconditional-0   03:55 PM   Success\n"
+        "\n"
+        "Worker status: 0 active, 0 idle\n"
+    )
+    monkeypatch.setattr(experiments, "dvc", lambda args, timeout, check=True: status)
+    assert experiments.task_name("16185e38e1282f58") == "unconditional-18"
+    assert experiments.task_name("f3d0408aa") == "unconditional-0"
+    assert experiments.task_name("0123456789") == "0123456789"

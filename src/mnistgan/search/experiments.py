@@ -4,6 +4,7 @@ params and metrics (`dvc exp show --json`), and why a failed one failed (`dvc qu
 Each command has a timeout, and none waits on a worker's pipes: the workers are daemons."""
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -17,6 +18,18 @@ DVC = [sys.executable, "-m", "dvc"]
 TIMEOUT = 300  # s: `dvc exp show` reads every experiment's commit; a hung call is an error
 LOCKED = "Unable to acquire lock"  # a worker collecting its result holds the repo a moment
 SHOW_PATIENCE = 300  # s: how long `dvc exp show` may keep failing while workers come and go
+ORPHAN_AFTER = 60  # s: a run's info file missing this long: DVC's queue lost its worker
+MISSING_RUN = re.compile(r"No such file or directory: '[^']*exps[/\\]+run[/\\]+(\w+)[/\\]+\1\.run'")
+
+
+class Orphan(Exception):  # noqa: N818 (a state, not a failure of the search)
+    """A task DVC's queue marks running, with no worker running it and no info file: a race
+    between a worker shutting down and a task being queued (DVC issues 8165 and 10562). Every
+    `dvc exp show` fails until it is killed."""
+
+    def __init__(self, rev: str):
+        super().__init__(rev)
+        self.rev = rev
 
 
 @dataclass(frozen=True)
@@ -116,15 +129,29 @@ def show(baselines: list[str]) -> dict[str, Experiment]:
     # It can catch a worker setting up or removing its copy of the repo: then it fails ("Empty
     # git repo", or a run's info file not found) or, seen with DVC 3.67, hangs. Seconds when
     # well: ask again, for up to SHOW_PATIENCE s.
-    deadline = time.monotonic() + SHOW_PATIENCE
+    deadline, missing = time.monotonic() + SHOW_PATIENCE, {}
     while True:
         try:
             shown = dvc(["exp", "show", "--json", "--no-pager", *revs], timeout=60)
             return parse_show(json.loads(shown))
-        except UserError:
-            if time.monotonic() > deadline:
+        except UserError as e:
+            if found := MISSING_RUN.search(str(e)):
+                since = missing.setdefault(found[1], time.monotonic())
+                if time.monotonic() - since > ORPHAN_AFTER:
+                    raise Orphan(found[1]) from None
+            elif time.monotonic() > deadline:
                 raise
             time.sleep(5)
+
+
+def task_name(rev: str) -> str:
+    """The name of the queue's task `rev` (`dvc queue status` shows 7 hex digits), else rev."""
+    status = dvc(["queue", "status"], timeout=120, check=False)
+    for line in status.splitlines():
+        task, *rest = line.split() or [""]
+        if len(task) >= 7 and rev.startswith(task) and rest:
+            return rest[0]
+    return rev
 
 
 def failure(name: str) -> str:

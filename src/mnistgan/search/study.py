@@ -154,7 +154,16 @@ class Search:
     def look(self, pending: list[FrozenTrial]) -> dict[str, experiments.Experiment]:
         """One look at the queue: requeue what is lost, or was stopped by us and failed."""
         baselines = [t.user_attrs["baseline"] for t in pending if "baseline" in t.user_attrs]
-        shown = experiments.show(baselines or [experiments.head()])
+        try:
+            shown = experiments.show(baselines or [experiments.head()])
+        except experiments.Orphan as e:
+            name = experiments.task_name(e.rev)
+            for t in pending:
+                if experiment(t) == name:
+                    self.attrs(t.number, stop=True)  # so it is queued again, not failed
+            self.say(f"{name}: DVC's queue says it runs, but no worker runs it: stopped")
+            experiments.stop([name], [])
+            return self.look(self.trials(TrialState.RUNNING))
         mine = [shown[experiment(t)] for t in pending if experiment(t) in shown]
         if any(e.state == "queued" for e in mine) and not any(e.state == "running" for e in mine):
             experiments.start_workers(self.jobs)  # none started, or DVC's stopped early
