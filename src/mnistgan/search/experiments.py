@@ -24,7 +24,7 @@ MISSING_RUN = re.compile(r"No such file or directory: '[^']*exps[/\\]+run[/\\]+(
 
 class Orphan(Exception):  # noqa: N818 (a state, not a failure of the search)
     """A task DVC's queue marks running, with no worker running it and no info file: a race
-    between a worker shutting down and a task being queued (DVC issues 8165 and 10562). Every
+    between a worker shutting down and a task being queued (treeverse/dvc 8165, 10562). Every
     `dvc exp show` fails until it is killed."""
 
     def __init__(self, rev: str):
