@@ -286,3 +286,10 @@ def test_task_name_reads_the_queue_status(monkeypatch):
     assert experiments.task_name("16185e38e1282f58") == "unconditional-18"
     assert experiments.task_name("f3d0408aa") == "unconditional-0"
     assert experiments.task_name("0123456789") == "0123456789"
+
+
+def test_the_plot_keeps_ordinary_trials_readable_beside_a_collapsed_one():
+    # inclusive quartiles of the five: 4 and 5, so within [4 - 3, 5 + 3]; padded by 10%
+    assert report.limits([3.5, 4, 4.5, 5, 252]) == pytest.approx((3.35, 5.15))
+    assert report.limits([3.5, 4, 4.5, 5, 6]) is None  # nothing far off
+    assert report.limits([3.5, 252, 4]) is None  # too few to say what is far
