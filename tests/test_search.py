@@ -293,3 +293,11 @@ def test_the_plot_keeps_ordinary_trials_readable_beside_a_collapsed_one():
     assert report.limits([3.5, 4, 4.5, 5, 252]) == pytest.approx((3.35, 5.15))
     assert report.limits([3.5, 4, 4.5, 5, 6]) is None  # nothing far off
     assert report.limits([3.5, 252, 4]) is None  # too few to say what is far
+
+
+def test_the_plot_of_a_two_objective_search_is_a_png(fake):
+    spec = space.load(None, SPEC_FLAGS, ["fid=min", "batch=min"], ["train.threads=1"])
+    fake(FakeDVC(0))
+    two = study.Search(study.create("png", spec), spec, 0, 3, say=lambda line: None)
+    two.run(8)
+    assert report.plot_png(two.study, spec.objectives)[:8] == b"\x89PNG\r\n\x1a\n"
