@@ -15,6 +15,7 @@ from mnistgan.search.experiments import Experiment
 
 SPEC_FLAGS = ["train.lr_g=log:1e-4..1e-1", "train.batch_size=int:16..256"]
 SPEC = space.load(None, SPEC_FLAGS, ["fid=min"], ["train.threads=1"])
+TWO = space.load(None, SPEC_FLAGS, ["fid=min", "batch=min"], ["train.threads=1"])
 
 
 def fid(values: dict) -> float:
@@ -201,11 +202,10 @@ def test_each_done_line_names_the_best_trial_so_far(fake):
     assert len(done) == len([t for t in search("log").trials() if t.values])
 
 
-def test_with_two_objectives_each_done_line_counts_the_pareto_front(fake):
-    spec = space.load(None, SPEC_FLAGS, ["fid=min", "batch=min"], ["train.threads=1"])
+def test_with_two_objectives_each_done_line_counts_the_pareto_front_and_a_plot_is_drawn(fake):
     fake(FakeDVC(0))
     lines = []
-    two = study.Search(study.create("two", spec), spec, 0, 3, say=lines.append)
+    two = study.Search(study.create("two", TWO), TWO, 0, 3, say=lines.append)
     two.run(12)
     told = []  # (fid, batch) in the order they were told
     for line in (line for line in lines if " done: " in line):
@@ -213,6 +213,7 @@ def test_with_two_objectives_each_done_line_counts_the_pareto_front(fake):
         front = [a for a in told if not any(b[0] <= a[0] and b[1] <= a[1] and b != a for b in told)]
         assert line.endswith(f"; Pareto front: {len(front)} trials"), line
     assert len(told) == 12 and 1 < len(front) < 12
+    assert report.plot_png(two.study, TWO.objectives)[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_a_task_dvc_left_running_with_no_worker_is_stopped_and_queued_again(fake, monkeypatch):
@@ -293,11 +294,3 @@ def test_the_plot_keeps_ordinary_trials_readable_beside_a_collapsed_one():
     assert report.limits([3.5, 4, 4.5, 5, 252]) == pytest.approx((3.35, 5.15))
     assert report.limits([3.5, 4, 4.5, 5, 6]) is None  # nothing far off
     assert report.limits([3.5, 252, 4]) is None  # too few to say what is far
-
-
-def test_the_plot_of_a_two_objective_search_is_a_png(fake):
-    spec = space.load(None, SPEC_FLAGS, ["fid=min", "batch=min"], ["train.threads=1"])
-    fake(FakeDVC(0))
-    two = study.Search(study.create("png", spec), spec, 0, 3, say=lambda line: None)
-    two.run(8)
-    assert report.plot_png(two.study, spec.objectives)[:8] == b"\x89PNG\r\n\x1a\n"
