@@ -6,6 +6,7 @@ lost in flight is queued again, and no finished one runs twice."""
 import math
 import random
 
+import optuna
 import pytest
 from optuna.trial import TrialState
 
@@ -292,5 +293,16 @@ def test_task_name_reads_the_queue_status(monkeypatch):
 def test_the_plot_keeps_ordinary_trials_readable_beside_a_collapsed_one():
     # inclusive quartiles of the five: 4 and 5, so within [4 - 3, 5 + 3]; padded by 10%
     assert report.limits([3.5, 4, 4.5, 5, 252]) == pytest.approx((3.35, 5.15))
+    assert report.limits([3.5, 4, 4.5, 5, 12]) == pytest.approx((3.35, 5.15))  # 12 > 5 + 3
+    assert report.limits([-10, 3.5, 4, 4.5, 5]) == pytest.approx((3.35, 5.15))  # quartiles 3.5, 4.5
     assert report.limits([3.5, 4, 4.5, 5, 6]) is None  # nothing far off
     assert report.limits([3.5, 252, 4]) is None  # too few to say what is far
+
+    fids = [5.03, 7.48, 4.48, 252.2, 3.53, 3.47]  # trials 0-5, trial 3 collapsed
+    found = optuna.create_study()
+    for fid_ in fids:
+        found.add_trial(optuna.trial.create_trial(params={}, distributions={}, value=fid_))
+    ax = report.figure(found, [space.Objective("fid", "minimize")]).axes[0]
+    low, high = report.limits(fids)
+    assert ax.get_ylim() == pytest.approx((low, high)) and high < 8
+    assert "off the scale: 3 (252.2)" in [text.get_text() for text in ax.texts]

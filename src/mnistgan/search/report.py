@@ -68,7 +68,7 @@ def limits(values: list[float]) -> tuple[float, float] | None:
     return min(inside) - pad, max(inside) + pad
 
 
-def plot_png(study: optuna.Study, objectives: list[Objective]) -> bytes:
+def figure(study: optuna.Study, objectives: list[Objective]) -> Figure:
     """One objective: its value against the trial number, with the best so far. Several:
     the first two against each other, the Pareto front joined. Points name their trial."""
     trials = study.get_trials(deepcopy=False)
@@ -108,6 +108,10 @@ def plot_png(study: optuna.Study, objectives: list[Objective]) -> bytes:
     ax.set_title(f"study {study.study_name}: {len(done)} trials done{note}", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(loc="best")
+    return fig
+
+
+def plot_png(study: optuna.Study, objectives: list[Objective]) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", metadata={"Software": None})
+    figure(study, objectives).savefig(buf, format="png", metadata={"Software": None})
     return buf.getvalue()
