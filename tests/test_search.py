@@ -70,6 +70,7 @@ def fake(monkeypatch, tmp_path):
         monkeypatch.setattr(experiments, "stop", dvc.stop)
         monkeypatch.setattr(experiments, "head", lambda: "c0ffee")
         monkeypatch.setattr(experiments, "start_workers", lambda jobs: None)
+        monkeypatch.setattr(experiments, "workers", lambda: 2)
         monkeypatch.setattr(experiments, "failure", lambda name: "train: loss is nan")
         return dvc
 
@@ -242,6 +243,44 @@ def test_a_task_dvc_left_running_with_no_worker_is_stopped_and_queued_again(fake
     assert trials[int(orphan.split("-")[1])].user_attrs["experiment"] == f"{orphan}-r1"
 
 
+def test_trials_dvc_shows_running_after_their_workers_died_are_queued_again(fake, monkeypatch):
+    """After a reboot, DVC's queue still says the trials in flight run, though no worker is
+    alive: they are stopped and queued again once two checks in a row find no worker."""
+    dvc = fake(FakeDVC(0))
+    clock, checks, alive = [0.0], [], iter([0, 2, 0, 0])  # a worker between: a passing state
+    monkeypatch.setattr(study.time, "monotonic", lambda: clock[0])
+    show, stop = dvc.show, dvc.stop
+
+    def show_as_after_a_reboot(baselines):
+        clock[0] += 50
+        if len(checks) < 4:  # nothing ends, what was queued shows as running
+            for name, e in dvc.exps.items():
+                dvc.exps[name] = Experiment(name, "running", e.params, {})
+            return dict(dvc.exps)
+        return show(baselines)
+
+    def workers():
+        checks.append(clock[0])
+        return next(alive, 2)
+
+    killed = []
+    monkeypatch.setattr(experiments, "show", show_as_after_a_reboot)
+    monkeypatch.setattr(experiments, "workers", workers)
+    monkeypatch.setattr(
+        experiments, "stop", lambda r, q: killed.append((clock[0], r)) or stop(r, q)
+    )
+    lines = []
+    study.Search(study.create("s", SPEC), SPEC, 0, 3, say=lines.append).run(5)
+    assert all(b - a >= study.WORKER_CHECK for a, b in zip(checks, checks[1:], strict=False))
+    assert killed == [(checks[3], ["s-0", "s-1", "s-2"])]  # at the second check in a row
+    for name in ("s-0", "s-1", "s-2"):
+        assert f"{name}: DVC's queue says it runs, but no worker is alive: stopped" in lines
+        assert f"{name}-r1" in dvc.runs
+    trials = search("s").trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 5
+    assert [t.user_attrs["experiment"] for t in trials][:3] == ["s-0-r1", "s-1-r1", "s-2-r1"]
+
+
 ORPHAN_ERROR = (  # DVC's last line, as the search saw it
     "dvc exp show: unexpected error - [Errno 2] No such file or directory: '/r/.dvc/tmp/exps/run/"
     "16185e38e1282f581aff97ff2ae8ccd94b613a48/16185e38e1282f581aff97ff2ae8ccd94b613a48.run'"
@@ -288,6 +327,9 @@ def test_task_name_reads_the_queue_status(monkeypatch):
     assert experiments.task_name("16185e38e1282f58") == "unconditional-18"
     assert experiments.task_name("f3d0408aa") == "unconditional-0"
     assert experiments.task_name("0123456789") == "0123456789"
+    assert experiments.workers() == 0
+    status = status.replace("0 active, 0 idle", "2 active, 1 idle")
+    assert experiments.workers() == 3
 
 
 def test_the_plot_keeps_ordinary_trials_readable_beside_a_collapsed_one():

@@ -19,6 +19,7 @@ TIMEOUT = 300  # s: `dvc exp show` reads every experiment's commit; a hung call 
 LOCKED = "Unable to acquire lock"  # a worker collecting its result holds the repo a moment
 SHOW_PATIENCE = 300  # s: how long `dvc exp show` may keep failing while workers come and go
 ORPHAN_AFTER = 60  # s: a run's info file missing this long: DVC's queue lost its worker
+WORKERS = re.compile(r"Worker status: (\d+) active, (\d+) idle")
 MISSING_RUN = re.compile(r"No such file or directory: '[^']*exps[/\\]+run[/\\]+(\w+)[/\\]+\1\.run'")
 
 
@@ -152,6 +153,12 @@ def task_name(rev: str) -> str:
         if len(task) >= 7 and rev.startswith(task) and rest:
             return rest[0]
     return rev
+
+
+def workers() -> int | None:
+    """How many of the queue's workers are alive (`dvc queue status`); None if it does not say."""
+    found = WORKERS.search(dvc(["queue", "status"], timeout=120, check=False))
+    return int(found[1]) + int(found[2]) if found else None
 
 
 def failure(name: str) -> str:

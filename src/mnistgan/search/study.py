@@ -27,6 +27,7 @@ from mnistgan.search.space import Objective, Spec
 FOLDER = Path("search")  # studies (name.journal) and their plots (plots/name.png)
 POLL = 5.0  # s between looks at the queue, after a trial ends
 POLL_MAX = 30.0  # ... growing to this while none does: a look (`dvc exp show`) costs ~1.5 s of CPU
+WORKER_CHECK = 120.0  # s between checks that a trial DVC shows running has a worker alive
 
 
 def journal(name: str) -> Path:
@@ -92,6 +93,8 @@ class Search:
     def __init__(self, study: optuna.Study, spec: Spec, seed: int, jobs: int, say: Callable):
         self.study, self.spec, self.seed, self.jobs, self.say = study, spec, seed, jobs, say
         self.absent: dict[int, int] = {}  # trial number -> looks in a row its experiment was gone
+        self.checked = -math.inf  # when the workers were last checked (time.monotonic)
+        self.workerless = False  # the last check found no worker alive while trials ran
 
     def trials(self, state: TrialState | None = None) -> list[FrozenTrial]:
         found = self.study.get_trials(deepcopy=False)
@@ -164,6 +167,15 @@ class Search:
             self.say(f"{name}: DVC's queue says it runs, but no worker runs it: stopped")
             experiments.stop([name], [])
             return self.look(self.trials(TrialState.RUNNING))
+        running = [t for t in pending if (e := shown.get(experiment(t))) and e.state == "running"]
+        if self.dead_workers(bool(running)):  # a reboot or a killed worker left them "running"
+            for t in running:
+                self.attrs(t.number, stop=True)
+                self.say(
+                    f"{experiment(t)}: DVC's queue says it runs, but no worker is alive: stopped"
+                )
+            experiments.stop([experiment(t) for t in running], [])
+            return self.look(self.trials(TrialState.RUNNING))
         mine = [shown[experiment(t)] for t in pending if experiment(t) in shown]
         if any(e.state == "queued" for e in mine) and not any(e.state == "running" for e in mine):
             experiments.start_workers(self.jobs)  # none started, or DVC's stopped early
@@ -177,6 +189,18 @@ class Search:
                 self.submit(t, t.user_attrs.get("attempt", 0) + 1)
                 experiments.start_workers(self.jobs)
         return shown
+
+    def dead_workers(self, running: bool) -> bool:
+        """True once two checks of the workers in a row, WORKER_CHECK s apart, found none alive
+        while trials ran: one check could fall between a worker's exit and the next's start."""
+        now = time.monotonic()
+        if not running:
+            self.workerless = False
+        elif now - self.checked >= WORKER_CHECK:
+            self.checked, none_alive = now, experiments.workers() == 0
+            dead, self.workerless = self.workerless and none_alive, none_alive
+            return dead
+        return False
 
     def run(self, n_trials: int) -> None:
         """Run until the study holds `n_trials` trials, all told."""
