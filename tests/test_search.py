@@ -213,7 +213,7 @@ def test_with_two_objectives_each_done_line_counts_the_pareto_front_and_a_plot_i
     for line in (line for line in lines if " done: " in line):
         told.append(two.trials()[int(line.split()[1])].values)
         front = [a for a in told if not any(b[0] <= a[0] and b[1] <= a[1] and b != a for b in told)]
-        assert line.endswith(f"; Pareto front: {len(front)} trials"), line
+        assert line.endswith(f"; trials on the Pareto front: {len(front)}"), line
     assert len(told) == 12 and 1 < len(front) < 12
     assert report.plot_png(two.study, TWO.objectives)[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -146,7 +146,7 @@ class Search:
             metric = self.spec.objectives[0].metric
             best = f"best so far: trial {top.number}, {fmt({metric: top.values[0]})}"
         else:
-            best = f"Pareto front: {len(self.study.best_trials)} trials"
+            best = f"trials on the Pareto front: {len(self.study.best_trials)}"
         self.say(f"trial {trial.number} ({name}) done: {fmt(shown)}; {best}")
 
     def fail(self, trial: FrozenTrial, reason: str) -> None:
