@@ -160,21 +160,11 @@ class Search:
         try:
             shown = experiments.show(baselines or [experiments.head()])
         except experiments.Orphan as e:
-            name = experiments.task_name(e.rev)
-            for t in pending:
-                if experiment(t) == name:
-                    self.attrs(t.number, stop=True)  # so it is queued again, not failed
-            self.say(f"{name}: DVC's queue says it runs, but no worker runs it: stopped")
-            experiments.stop([name], [])
+            self.stop_lost(pending, [experiments.task_name(e.rev)], "no worker runs it")
             return self.look(self.trials(TrialState.RUNNING))
         running = [t for t in pending if (e := shown.get(experiment(t))) and e.state == "running"]
         if self.dead_workers(bool(running)):  # a reboot or a killed worker left them "running"
-            for t in running:
-                self.attrs(t.number, stop=True)
-                self.say(
-                    f"{experiment(t)}: DVC's queue says it runs, but no worker is alive: stopped"
-                )
-            experiments.stop([experiment(t) for t in running], [])
+            self.stop_lost(running, [experiment(t) for t in running], "no worker is alive")
             return self.look(self.trials(TrialState.RUNNING))
         mine = [shown[experiment(t)] for t in pending if experiment(t) in shown]
         if any(e.state == "queued" for e in mine) and not any(e.state == "running" for e in mine):
@@ -189,6 +179,16 @@ class Search:
                 self.submit(t, t.user_attrs.get("attempt", 0) + 1)
                 experiments.start_workers(self.jobs)
         return shown
+
+    def stop_lost(self, pending: list[FrozenTrial], names: list[str], why: str) -> None:
+        """Kill the experiments `names` that DVC's queue lost, their trials marked stopped so
+        that the next look queues them again instead of telling them as failed."""
+        for t in pending:
+            if experiment(t) in names:
+                self.attrs(t.number, stop=True)
+        for name in names:
+            self.say(f"{name}: DVC's queue says it runs, but {why}: stopped")
+        experiments.stop(names, [])
 
     def dead_workers(self, running: bool) -> bool:
         """True once two checks of the workers in a row, WORKER_CHECK s apart, found none alive
