@@ -1,4 +1,5 @@
-"""Stage evaluate: how good the samples are, against held-out real test images.
+"""Stage evaluate: how good the samples are, against real test images (reported) and the
+held-out validation images (val_<key>: what a search or a default is chosen on).
 
 Reports the discriminator's verdict (mnistgan.evaluation.verdict) and the sample-quality
 metrics, each with its real-data floor `real_<key>` (mnistgan.evaluation.floor). The floor

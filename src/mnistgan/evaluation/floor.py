@@ -4,6 +4,10 @@ Every sample-quality metric is computed twice against one reference set of real 
 for the samples, and for as many held-out real validation images (`real_<key>`), which neither
 the GAN nor the classifier ever saw. Same set sizes on both sides, so the finite-sample bias of
 FID and of the k-NN metrics is the same too: compare `fid` with `real_fid`, not with zero.
+
+The metrics that compare with real images are also scored against those validation images
+(`val_<key>`, metric_names): what chooses a param reads these, never the test split. FID is
+symmetric, so real_fid, the test images against the validation ones, is val_fid's floor too.
 """
 
 from dataclasses import dataclass
@@ -13,6 +17,7 @@ from torch import nn
 
 from mnistgan.core.errors import UserError
 from mnistgan.evaluation.classifier import embed
+from mnistgan.evaluation.metric_names import REFERENCED
 from mnistgan.evaluation.quality import class_histogram, conditional_accuracy, knn_radii, quality
 
 
@@ -23,6 +28,7 @@ class Sets:
     reference: torch.Tensor  # real test images, a seeded draw
     reference_labels: torch.Tensor
     floor: torch.Tensor  # held-out real validation images, a seeded draw
+    floor_labels: torch.Tensor
     samples: torch.Tensor  # the first n samples
     sample_labels: torch.Tensor | None  # the digit each was drawn as (conditional models)
 
@@ -55,6 +61,7 @@ def draw_sets(samples: dict, test: dict, val: dict, n: int, seed: int) -> Sets:
         reference=test["images"][ref],
         reference_labels=test["labels"][ref],
         floor=val["images"][held_out],
+        floor_labels=val["labels"][held_out],
         samples=samples["images"][:n],
         sample_labels=None if labels is None else labels[:n],
     )
@@ -62,7 +69,8 @@ def draw_sets(samples: dict, test: dict, val: dict, n: int, seed: int) -> Sets:
 
 def score(classifier: nn.Module, sets: Sets, seed: int) -> Scores:
     """The quality metrics of the samples and of the floor, in the classifier's feature
-    space, against the reference set; plus conditional_accuracy for labelled samples."""
+    space, against the reference set; the samples' val_<key> against the validation images;
+    plus conditional_accuracy for labelled samples."""
     ref_feats, _ = embed(classifier, sets.reference)
     ref_radii, ref_hist = knn_radii(ref_feats), class_histogram(sets.reference_labels)
     fake_feats, fake_probs = embed(classifier, sets.samples)
@@ -70,6 +78,9 @@ def score(classifier: nn.Module, sets: Sets, seed: int) -> Scores:
     metrics = quality(ref_feats, ref_radii, ref_hist, fake_feats, fake_probs, seed)
     floor_metrics = quality(ref_feats, ref_radii, ref_hist, floor_feats, floor_probs, seed)
     metrics |= {f"real_{k}": v for k, v in floor_metrics.items()}
+    val_radii, val_hist = knn_radii(floor_feats), class_histogram(sets.floor_labels)
+    val_metrics = quality(floor_feats, val_radii, val_hist, fake_feats, fake_probs, seed)
+    metrics |= {f"val_{k}": val_metrics[k] for k in REFERENCED}
     if sets.sample_labels is not None:
         predicted = fake_probs.argmax(1)
         metrics["conditional_accuracy"] = conditional_accuracy(predicted, sets.sample_labels)
