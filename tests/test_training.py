@@ -28,6 +28,35 @@ def state(result: training.Result) -> list[torch.Tensor]:
     )
 
 
+def test_resumed_run_shows_the_callbacks_what_a_straight_run_did(tmp_path):
+    """The callbacks see rows and epoch ends interleaved as they came: DVCLive names each
+    epoch's sample grid after the last row before it, so replaying every row first would file
+    all the replayed epochs' grids under the last step."""
+
+    def calls(checkpoint, train_params) -> list:
+        seen = []
+        training.train(
+            images(),
+            MODEL,
+            train_params,
+            tmp_path / checkpoint,
+            digits(),
+            on_row=lambda row: seen.append(("row", row[0], row[1])),
+            on_epoch=lambda epoch, means, grid: seen.append(("epoch", epoch)),
+        )
+        return seen
+
+    three = replace(TRAIN, epochs=3, log_every=2)  # 4 steps an epoch: rows at 2, 4; 6, 8; ...
+    straight = calls("a.pt", three)
+    assert straight[:7] == [
+        ("row", 2, 1), ("row", 4, 1), ("epoch", 1),
+        ("row", 6, 2), ("row", 8, 2), ("epoch", 2),
+        ("row", 10, 3),
+    ]  # fmt: skip
+    calls("b.pt", replace(three, epochs=2))  # "killed" after epoch 2
+    assert calls("b.pt", three) == straight
+
+
 def test_resumed_run_equals_uninterrupted_run(tmp_path):
     x = images()
     straight = training.train(x, MODEL, TRAIN, tmp_path / "a.pt", digits())

@@ -59,9 +59,23 @@ def main() -> None:
     )
     search = commands.add_parser("search", help="search params: trials are DVC experiments")
     search_cli.add_arguments(search)
+    seeds = commands.add_parser(
+        "seeds", help="params.yaml (and -S recipes) on several training seeds: mean and spread"
+    )
+    seeds.add_argument(
+        "-S", dest="sets", action="append", default=[], metavar="KEY=A,B",
+        help="params to set, as dvc exp run -S; A,B gives one recipe per value",
+    )  # fmt: skip
+    seeds.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="train.seed values")
+    seeds.add_argument("--jobs", type=int, default=1, help="runs in flight at once")
+    seeds.add_argument("--queue", action="store_true", help="queue the runs not yet done")
     args = parser.parse_args()
     if args.command == "search":
         return search_cli.main(args)
+    if args.command == "seeds":
+        from mnistgan.search import seeds as seeds_cli  # Optuna too: not for generate
+
+        return print(seeds_cli.run(args.sets, args.seeds, args.jobs, args.queue, search_cli.say))
     if not 1 <= args.n <= MAX_IMAGES:
         raise UserError(f"-n: got {args.n}, expected an integer in [1, {MAX_IMAGES}]")
     if not 0 <= args.seed < MAX_SEED:

@@ -384,10 +384,14 @@ def check_balance(train_params: TrainParams, labels: torch.Tensor | None) -> Non
 
 
 def replay(history: History, on_row: OnRow, on_epoch: OnEpoch) -> None:
-    """Show the callbacks what a resumed run logged before, as a fresh run would have."""
-    for row in history.rows:
-        on_row(row)
+    """Show the callbacks what a resumed run logged before, in the order a fresh run did:
+    each epoch's rows (a row's column 1 is its epoch), then that epoch's end."""
+    rows = iter(history.rows)
+    row = next(rows, None)
     for epoch, (means, grid) in enumerate(zip(history.epoch_means, history.grids, strict=True)):
+        while row is not None and row[1] <= epoch + 1:
+            on_row(row)
+            row = next(rows, None)
         on_epoch(epoch + 1, means, grid)
 
 
