@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from conftest import digests, ran, run, write_params
 from PIL import Image
+
+from mnistgan.evaluation import metric_names
 
 pytestmark = pytest.mark.e2e
 
@@ -60,6 +63,16 @@ def test_user_journey(pipeline: Path):
     provenance = json.loads((repo / "data/prepared/provenance.json").read_text())
     assert not any(f["official"] for f in provenance["files"].values())  # fixture, not release
     first = digests(repo)
+
+    # val_<key>, what may choose, compares the samples with the validation images; the
+    # temperature script, which never reads the test split, scores the same val_fid
+    assert {f"val_{k}" for k in metric_names.REFERENCED} <= evaluation.keys()
+    assert evaluation["val_fid"] != evaluation["fid"]
+    t = yaml.safe_load((repo / "params.yaml").read_text())["sample"]["temperature"]
+    script = ["python", "bench/temperature.py", "models/generator.pt", "--temperatures", str(t)]
+    chosen = json.loads(run([*script, "0.5"], repo).stdout)
+    assert chosen["val_fid"][str(t)] == [evaluation["val_fid"]]
+    assert chosen["best"] in (t, 0.5) and len(chosen["mean"]) == 2
 
     # A second repro is a no-op.
     again = run(["dvc", "repro"], repo).stdout
