@@ -17,11 +17,22 @@ def main() -> None:
     p = params.load()
     where = device.resolve(p.evaluator.device, "evaluator.device")
     device.make_deterministic(where)
+    threads = cpu.set_threads(p.evaluator.threads)
     cpu.keep_freed_memory()
     train = load_images("data/prepared/train.pt")
     began = time.perf_counter()
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731
-    classifier = train_classifier(train["images"], train["labels"], p.evaluator, log, where)
+
+    def why_slow(cpu_seconds: float, wall_seconds: float) -> str:  # a crowded CPU, told early
+        if where.type != "cpu":
+            return ""
+        return cpu.contention(
+            cpu_seconds, wall_seconds, threads, "the classifier", "evaluator.threads"
+        )
+
+    classifier = train_classifier(
+        train["images"], train["labels"], p.evaluator, log, where, why_slow
+    )
     print(f"classifier trained in {time.perf_counter() - began:.1f} s", file=sys.stderr)
     save_model("models/classifier.pt", "classifier", classifier)
     split = {name: load_images(f"data/prepared/{name}.pt") for name in ("val", "test")}

@@ -131,7 +131,14 @@ def small_raw() -> dict:
             "temperature": 1.0,
             "device": "cpu",
         },
-        "evaluator": {"epochs": 1, "batch_size": 64, "lr": 0.002, "seed": 3, "device": "cpu"},
+        "evaluator": {
+            "epochs": 1,
+            "batch_size": 64,
+            "lr": 0.002,
+            "seed": 3,
+            "device": "cpu",
+            "threads": None,
+        },
         "evaluate": {"n_samples": 16, "seed": 2},
     }
 

@@ -19,7 +19,7 @@ from mnistgan.evaluation.classifier import (
 )
 from mnistgan.gan.models import GeneratorConfig, build_generator
 
-CFG = EvaluatorParams(epochs=3, batch_size=64, lr=0.002, seed=0, device="cpu")
+CFG = EvaluatorParams(epochs=3, batch_size=64, lr=0.002, seed=0, device="cpu", threads=None)
 
 
 @pytest.fixture(scope="module")

@@ -43,6 +43,8 @@ EDGES = [
     ("train", "beta2", 1 - 1e-9, 1.0, {}),
     ("train", "threads", 1, 0, {}),
     ("train", "threads", 1024, 1025, {}),
+    ("evaluator", "threads", 1, 0, {}),
+    ("evaluator", "threads", 1024, 1025, {}),
     ("train", "log_every", 1, 0, {}),
     ("train", "log_every", BIG, BIG + 1, {}),
     ("train", "gp_weight", 0.0, -1e-9, {}),
@@ -94,7 +96,13 @@ def test_each_bound_is_accepted_at_its_edge_and_refused_past_it(section, key, ed
 
 @pytest.mark.parametrize(
     ("section", "key"),
-    [("data", "limit"), ("train", "threads"), ("train", "ema"), ("train", "amp")],
+    [
+        ("data", "limit"),
+        ("train", "threads"),
+        ("evaluator", "threads"),
+        ("train", "ema"),
+        ("train", "amp"),
+    ],
 )
 def test_null_is_accepted_where_it_means_none(section, key):
     assert getattr(getattr(params.parse(raw_with(section, key, None, {})), section), key) is None

@@ -56,8 +56,17 @@ def test_contention_says_why_and_what_to_set(two_cores):
     said = cpu.contention(cpu_seconds=7.0, wall_seconds=10.0, threads=2)  # 35% of 2 threads
     assert said.startswith("; other programs are using this CPU (training got 35% of 2 threads")
     assert "train.threads: 1 runs faster" in said
+    assert ", at least 2.9x slower than alone): train.threads: 1" in said  # 1 / 0.35
     alone = cpu.contention(cpu_seconds=3.0, wall_seconds=10.0, threads=1)
-    assert alone == "; other programs are using this CPU (training got 30% of its thread's time)"
+    assert alone == (
+        "; other programs are using this CPU "
+        "(training got 30% of its thread's time, at least 3.3x slower than alone)"
+    )
+    classifier = cpu.contention(2.0, 10.0, 2, who="the classifier", setting="evaluator.threads")
+    assert "(the classifier got 10% of 2 threads' time, at least 10.0x slower" in classifier
+    assert classifier.endswith(
+        "evaluator.threads: 1 runs faster beside them (and changes results' last digits)"
+    )
 
 
 def test_contention_reads_the_load_average_where_there_is_one(monkeypatch):
@@ -79,3 +88,55 @@ def test_epoch_line_is_readable_and_carries_the_pace(tmp_path, capsys):
     for epoch, line in enumerate(lines, 1):
         assert re.match(rf"epoch {epoch}/2: {means} \(\d+ s/epoch, about \d+ min to go\)", line)
     assert len(lines) == 2 and "{" not in "".join(lines)
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_pace_is_told_once_after_the_first_look_with_the_time_left():
+    wall, cpu_time, seen = Clock(), Clock(), []
+
+    def why_slow(cpu_seconds, wall_seconds):
+        seen.append((cpu_seconds, wall_seconds))
+        return "; slow" if cpu_seconds < wall_seconds / 2 else ""
+
+    pace = progress.Pace("training", 1000, why_slow, wall, cpu_time, terminal=False)
+    wall.now = cpu_time.now = progress.FIRST_LOOK - 1
+    assert [pace.step() for _ in range(9)] == [None] * 9  # not yet 20 s in
+    wall.now, cpu_time.now = 25.0, 5.0
+    line = pace.step()  # the 10th step, 25 s in: 0.4 steps/s, 990 steps left = 2475 s
+    assert line == "training: 10/1000 steps in 25 s (0.4 steps/s, about 41 min to go); slow"
+    assert seen == [(5.0, 25.0)]
+    wall.now = 100.0
+    assert pace.step() is None  # once only
+
+
+def test_with_a_progress_bar_the_pace_is_told_only_when_the_cpu_is_crowded():
+    wall, cpu_time = Clock(), Clock()
+    quiet = progress.Pace("t", 10, lambda c, w: "", wall, cpu_time, terminal=True)
+    busy = progress.Pace("t", 10, lambda c, w: "; busy", wall, cpu_time, terminal=True)
+    wall.now = 30.0
+    assert quiet.step() is None
+    assert busy.step() == "t: 1/10 steps in 30 s (0.0333 steps/s, about 4 min to go); busy"
+
+
+def test_durations_read_as_a_person_plans():
+    assert [progress.duration(s) for s in (44.6, 89, 90, 780, 5399, 5400, 7560)] == [
+        "45 s", "89 s", "2 min", "13 min", "90 min", "1.5 h", "2.1 h"
+    ]  # fmt: skip
+
+
+def test_training_tells_its_pace_before_its_first_epoch_ends(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(progress, "FIRST_LOOK", 0.0)
+    model = replace(SMALL.model, features=4, d_features=4)
+    train = replace(SMALL.train, epochs=2, batch_size=16, device="cpu")
+    training.train(images(), model, train, tmp_path / "c.pt", torch.arange(64) % 10)
+    lines = capsys.readouterr().err.splitlines()
+    first = next(i for i, s in enumerate(lines) if s.startswith("training on cpu in "))
+    assert re.match(r"training on cpu in \w+: 1/8 steps in \d+ s \(", lines[first])
+    assert first < next(i for i, s in enumerate(lines) if s.startswith("epoch 1/2:"))

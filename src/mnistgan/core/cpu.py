@@ -44,23 +44,34 @@ def load_average() -> float | None:
         return None
 
 
-def contention(cpu_seconds: float, wall_seconds: float, threads: int) -> str:
+def contention(
+    cpu_seconds: float,
+    wall_seconds: float,
+    threads: int,
+    who: str = "training",
+    setting: str = "train.threads",
+) -> str:
     """Why a CPU run is slow when other programs take its cores, and what to set; empty when
     it is not. torch's threads wait for each other at every op, so one that loses its core
-    stalls the rest: beside one busy process on 2 cores, 2 threads trained 5-10x slower than
-    alone and 1 thread under 2x. Crowded out: this process got under BUSY_SHARE of its
-    threads' CPU time (`cpu_seconds`, from time.process_time), or the load average counts
-    more runnable threads than cores."""
+    stalls the rest (docs/performance.md: a busy machine). Crowded out: this process (`who`)
+    got under BUSY_SHARE of its threads' CPU time (`cpu_seconds`, from time.process_time),
+    or the load average counts more runnable threads than cores. The slowdown said is the
+    time it lost, 1 / its share: a floor, as spinning threads count as time got."""
     cores, share = usable_cores(), cpu_seconds / max(wall_seconds * threads, 1e-9)
     load = load_average()
     if share >= BUSY_SHARE and (load is None or load < cores + 0.5):
         return ""
     loaded = "" if load is None else f", load {load:.1f} on {cores} cores"
     whose = f"{threads} threads'" if threads > 1 else "its thread's"
-    why = f"other programs are using this CPU (training got {share:.0%} of {whose} time{loaded})"
+    slower = (
+        f", at least {1 / max(share, 0.01):.1f}x slower than alone" if share < BUSY_SHARE else ""
+    )
+    why = (
+        f"other programs are using this CPU ({who} got {share:.0%} of {whose} time{loaded}{slower})"
+    )
     if threads == 1:
         return f"; {why}"
-    return f"; {why}: train.threads: 1 runs faster beside them (and changes results' last digits)"
+    return f"; {why}: {setting}: 1 runs faster beside them (and changes results' last digits)"
 
 
 def keep_freed_memory() -> None:

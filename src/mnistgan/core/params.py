@@ -61,6 +61,15 @@ def positive_float() -> Any:
     return rule("a number > 0", lambda v: v > 0)
 
 
+def threads_rule() -> Any:
+    """null (every core) or a thread count: capped by the cores this process may use
+    (cpu.set_threads)."""
+    return rule(
+        f"null (all cores) or an integer in [1, {MAX_CORES}]",
+        lambda v: v is None or 1 <= v <= MAX_CORES,
+    )
+
+
 def beta() -> Any:
     return rule("a number in [0, 1)", lambda v: 0 <= v < 1)
 
@@ -111,10 +120,7 @@ class TrainParams:
     beta2: float = beta()
     seed: int = seed_int()
     device: Literal["auto", "cpu", "cuda", "mps"]  # auto: cuda, else mps, else cpu
-    threads: int | None = rule(  # capped by the cores this process may use (cpu.set_threads)
-        f"null (all cores) or an integer in [1, {MAX_CORES}]",
-        lambda v: v is None or 1 <= v <= MAX_CORES,
-    )
+    threads: int | None = threads_rule()
     amp: Literal["bf16", "auto"] | None  # bf16 autocast (device.autocast says where)
     compile: bool  # torch.compile the two models
     log_every: int = between(1, MAX_LOG_EVERY)
@@ -146,6 +152,7 @@ class EvaluatorParams:
     lr: float = positive_float()
     seed: int = seed_int()
     device: Literal["auto", "cpu", "cuda", "mps"]  # where it trains (it is scored on the CPU)
+    threads: int | None = threads_rule()
 
 
 @dataclass(frozen=True)

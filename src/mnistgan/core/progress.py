@@ -8,10 +8,58 @@ import time
 from collections.abc import Callable, Iterator
 
 EVERY = 60.0  # seconds between lines where no progress bar shows
+FIRST_LOOK = 20.0  # s into a loop when its pace is first told: well inside its first minute
 
 
 def say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
+
+
+def duration(seconds: float) -> str:
+    """`45 s`, `13 min`, `2.1 h`: how long, to the precision a person plans with."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
+class Pace:
+    """A loop's pace, told once early: `step()`, called once a step, returns a line the first
+    time the loop has run FIRST_LOOK seconds (its steps per second, the time left of `total`
+    steps), with
+    `why_slow(cpu_seconds, wall_seconds)` appended, or None. Where a terminal shows a
+    progress bar, the line comes only when `why_slow` has something to say: a crowded CPU
+    is then told in the first minute, not at the end of an epoch that takes thirteen."""
+
+    def __init__(
+        self,
+        what: str,
+        total: int,
+        why_slow: Callable[[float, float], str],
+        clock: Callable[[], float] = time.perf_counter,
+        cpu_clock: Callable[[], float] = time.process_time,
+        terminal: bool | None = None,
+    ):
+        self.what, self.total, self.why_slow = what, total, why_slow
+        self.clock, self.cpu_clock = clock, cpu_clock
+        self.terminal = sys.stderr.isatty() if terminal is None else terminal
+        self.began, self.cpu_began, self.done, self.told = clock(), cpu_clock(), 0, False
+
+    def step(self) -> str | None:
+        self.done += 1
+        if self.told:
+            return None
+        wall, done = self.clock() - self.began, self.done
+        if wall < FIRST_LOOK:
+            return None
+        self.told = True
+        why = self.why_slow(self.cpu_clock() - self.cpu_began, wall)
+        if self.terminal and not why:
+            return None
+        left = wall / done * (self.total - done)
+        return (
+            f"{self.what}: {done}/{self.total} steps in {wall:.0f} s "
+            f"({done / wall:.3g} steps/s, about {duration(left)} to go){why}"
+        )
 
 
 def numbers(values: dict[str, float]) -> str:

@@ -5,12 +5,14 @@ papers use a LeNet for this (Binkowski et al. 2018, App. F).
 """
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mnistgan.core import progress
 from mnistgan.core.device import sum_dtype
 from mnistgan.core.digits import N_CLASSES
 from mnistgan.core.errors import UserError
@@ -84,9 +86,11 @@ def train_classifier(
     evaluator_params: EvaluatorParams,
     log=print,
     device: torch.device | str = "cpu",
+    why_slow: Callable[[float, float], str] = lambda cpu_seconds, wall_seconds: "",
 ) -> nn.Module:
     """Adam with a cosine-decayed learning rate on uint8 `images`, on `device`; seeded, so
-    repeatable on CPU. Returns the classifier on the CPU.
+    repeatable on CPU. Returns the classifier on the CPU. Its pace is logged once, early
+    (progress.Pace), with `why_slow` (cpu.contention) of that time.
 
     Batches are slices of one in-memory tensor in a seeded permuted order (no DataLoader),
     drawn on the CPU whatever the device, so every device sees the same batches.
@@ -107,6 +111,7 @@ def train_classifier(
     )
     rng = torch.Generator().manual_seed(evaluator_params.seed)
     x, labels = to_unit(images).to(device), labels.to(device)
+    pace = progress.Pace("classifier", total, why_slow)
     for epoch in range(epochs):
         classifier.train()
         perm = torch.randperm(len(x), generator=rng).to(device)
@@ -120,5 +125,7 @@ def train_classifier(
             opt.step()
             sched.step()
             loss_sum += loss.detach()
+            if line := pace.step():
+                log(line)
         log(f"classifier epoch {epoch + 1}/{epochs}: loss {float(loss_sum) / steps:.4f}")
     return classifier.cpu().eval()

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -462,9 +463,12 @@ def train_step(run: Run, order: torch.Tensor, step: int, i: int) -> torch.Tensor
     return stats
 
 
-def train_epoch(run: Run, epoch: int, history: History, on_row: OnRow) -> dict[str, float]:
+def train_epoch(
+    run: Run, epoch: int, history: History, on_row: OnRow, pace: progress.Pace | None = None
+) -> dict[str, float]:
     """Epoch `epoch`'s steps, in a fresh order of the images: learning rates, batches, the
-    GAN step, the EMA, a logged row every train.log_every steps. Returns the epoch's means."""
+    GAN step, the EMA, a logged row every train.log_every steps; the run's `pace` told once,
+    early. Returns the epoch's means."""
     nets, data, train_params, steps = run.nets, run.data, run.train_params, run.steps
     nets.g.train()
     nets.d.train()
@@ -484,7 +488,9 @@ def train_epoch(run: Run, epoch: int, history: History, on_row: OnRow) -> dict[s
             on_row(history.rows[-1])
             _, _, d_loss, g_loss, *_ = history.rows[-1]
             bar.set_postfix(d_loss=f"{d_loss:.3f}", g_loss=f"{g_loss:.3f}")
-        if beat.due() and run.world.main:
+        if pace and (line := pace.step()) and run.world.main:
+            say(line)
+        elif beat.due() and run.world.main:
             say(f"{desc}, step {i + 1}/{steps}")  # not "epoch k/n:", the epoch's end
     return dict(zip(COLUMNS[2:], epoch_mean.take(run.world), strict=True))
 
@@ -498,6 +504,11 @@ def check_nets(nets: Nets, epoch: int, checkpoint: Path) -> None:
     ):
         if (bad := non_finite(net)) is not None:
             raise diverged(f"non-finite {bad} in the {name} at epoch {epoch}", checkpoint)
+
+
+def contention_of(device: torch.device, threads: int, cpu_seconds: float, wall: float) -> str:
+    """Crowded out by other programs, and what to set (cpu.contention): on a CPU only."""
+    return cpu.contention(cpu_seconds, wall, threads) if device.type == "cpu" else ""
 
 
 def sampler(nets: Nets) -> torch.nn.Module:
@@ -551,19 +562,20 @@ def train(
     )
     grid_z, grid_y = fixed_latents(model_params, train_params.seed + 1)
     began = time.perf_counter()
+    threads = torch.get_num_threads()
+    why_slow = partial(contention_of, device, threads)
+    pace = progress.Pace(f"training on {where}", (epochs - start) * steps, why_slow)
     for epoch in range(start + 1, epochs + 1):
         epoch_began, cpu_began = time.perf_counter(), time.process_time()
-        history.epoch_means.append(train_epoch(run, epoch, history, on_row))
+        history.epoch_means.append(train_epoch(run, epoch, history, on_row, pace))
         check_nets(nets, epoch, checkpoint)
         history.grids.append(generate(sampler(nets), grid_z, grid_y))
         if world.main:
             save_resume(checkpoint, fp, where, epoch, nets, vars(history))
             seconds = time.perf_counter() - epoch_began
-            pace = time_left(seconds, epochs - epoch)
-            if device.type == "cpu":  # crowded out by other programs? what to set
-                used = time.process_time() - cpu_began
-                pace += cpu.contention(used, seconds, torch.get_num_threads())
-            say(f"epoch {epoch}/{epochs}: {progress.numbers(history.epoch_means[-1])}{pace}")
+            left = time_left(seconds, epochs - epoch)
+            left += why_slow(time.process_time() - cpu_began, seconds)
+            say(f"epoch {epoch}/{epochs}: {progress.numbers(history.epoch_means[-1])}{left}")
         on_epoch(epoch, history.epoch_means[-1], history.grids[-1])
 
     seconds = time.perf_counter() - began
