@@ -273,3 +273,27 @@ def test_the_smallest_batch_params_allow_trains(tmp_path, arch):
     assert result.images_seen == 4 and len(result.history.rows) == 2
     with pytest.raises(ValueError, match="Expected more than 1 value per channel"):
         training.train(images(4), MODEL, replace(cfg, batch_size=1), tmp_path / "d.pt", digits(4))
+
+
+def test_a_checkpoint_of_other_settings_says_which_changed_and_why_it_is_not_resumed(
+    tmp_path, capsys
+):
+    x, ckpt = images(), tmp_path / "c.pt"
+    training.train(x, MODEL, replace(TRAIN, epochs=1, threads=2), ckpt, digits())
+    capsys.readouterr()
+    again = training.train(x, MODEL, replace(TRAIN, threads=1), ckpt, digits())
+    said = capsys.readouterr().err
+    assert (
+        f"ignoring {ckpt}: it was trained with train.threads 2, now 1: torch's CPU results "
+        "change with the thread count; training from epoch 1"
+    ) in said
+    assert again.images_seen == 2 * 64  # both epochs trained
+    training.train(x, MODEL, replace(TRAIN, epochs=1), tmp_path / "d.pt", digits())
+    capsys.readouterr()
+    training.train(x.flip(0), MODEL, TRAIN, tmp_path / "d.pt", digits())
+    assert "it was trained on other data or with other code" in capsys.readouterr().err
+    lr = replace(TRAIN, epochs=1, lr_g=0.5)
+    training.train(x, MODEL, lr, tmp_path / "e.pt", digits())
+    capsys.readouterr()
+    training.train(x, MODEL, TRAIN, tmp_path / "e.pt", digits())
+    assert "it was trained with train.lr_g 0.5, now 0.0012; training" in capsys.readouterr().err

@@ -27,6 +27,19 @@ LOGGED = ("rows", "epoch_means", "grids")  # what training logged so far (traini
 NETS = ("g", "g_ema", "d")  # the networks among the nets' state (training.Nets)
 
 
+def settings(model: ModelParams, train: TrainParams, where: str) -> dict[str, Any]:
+    """What a checkpoint's fingerprint holds of the params, flat ("train.threads": 2): the
+    model and training params, and `where`, the device type and precision chosen (e.g. "cuda
+    in bf16"), not the settings train.device and train.amp (`auto` is a CPU on one machine, a
+    GPU on another); not the number of processes (they train the same model), nor the epoch
+    count unless the learning rates decay towards the last epoch. Kept in the checkpoint, so
+    a run that cannot resume it can say which of them changed."""
+    epochs = train.epochs if train.lr_decay else None
+    chosen = {"epochs": epochs, "processes": None, "device": where, "amp": None}
+    sections = {"model": asdict(model), "train": asdict(train) | chosen}
+    return {f"{name}.{k}": v for name, values in sections.items() for k, v in values.items()}
+
+
 def fingerprint(
     model: ModelParams,
     train: TrainParams,
@@ -35,31 +48,54 @@ def fingerprint(
     nets: tuple[torch.nn.Module, ...],
     where: str,
 ) -> str:
-    """Identifies what a checkpoint was trained on: params, data, the nets' weight shapes
-    (a checkpoint from code whose layers have changed since is ignored, not half-loaded) and
-    `where`, the device type and precision chosen (e.g. "cuda in bf16"), not the settings
-    train.device and train.amp (`auto` is a CPU on one machine, a GPU on another); not the
-    number of processes (they train the same model), nor the epoch count unless the learning
-    rates decay towards the last epoch."""
+    """Identifies what a checkpoint was trained on: its `settings`, the data, and the nets'
+    weight shapes (a checkpoint from code whose layers have changed since is ignored, not
+    half-loaded)."""
     shapes = [(k, list(v.shape)) for net in nets for k, v in net.state_dict().items()]
-    epochs = train.epochs if train.lr_decay else None
-    chosen = {"epochs": epochs, "processes": None, "device": where, "amp": None}
-    config = [asdict(model), asdict(train) | chosen, shapes]
-    h = hashlib.sha256(json.dumps(config).encode())
+    h = hashlib.sha256(json.dumps([settings(model, train, where), shapes]).encode())
     h.update(images.numpy().tobytes())
     if labels is not None:
         h.update(labels.numpy().tobytes())
     return h.hexdigest()
 
 
-def save_resume(path: Path, fp: str, where: str, epoch: int, nets: Any, logged: dict) -> None:
+WHY_NOT = {  # why a change of these params makes a resumed run differ from a straight one
+    "train.threads": "torch's CPU results change with the thread count",
+}
+
+
+def unlike(saved: Any, now: dict[str, Any]) -> str:
+    """Why a checkpoint with another fingerprint is not resumed: which of its `saved`
+    settings differ from this run's (`now`), else other data or code."""
+    saved = json.loads(saved) if isinstance(saved, str) else {}
+    keys = [k for k in now if k in saved and saved[k] != now[k]]
+    if not keys:
+        return "it was trained on other data or with other code"
+    told = [
+        f"{k} {saved[k]!r}, now {now[k]!r}" + (f": {WHY_NOT[k]}" if k in WHY_NOT else "")
+        for k in keys
+    ]
+    return f"it was trained with {'; '.join(told)}"
+
+
+def save_resume(
+    path: Path,
+    fp: str,
+    where: str,
+    epoch: int,
+    nets: Any,
+    logged: dict,
+    trained_with: dict[str, Any] | None = None,
+) -> None:
     """`nets` (training.Nets) and `logged` (LOGGED's lists) after `epoch`, under `fp`, on the
-    CPU, with `where` they were trained (fingerprint)."""
+    CPU, with `where` and the `settings` they were trained with."""
     state = {"fingerprint": fp, "where": where, "epoch": epoch} | nets.state_dict() | logged
-    atomic.write_torch(path, on_cpu(state))
+    atomic.write_torch(path, on_cpu(state | {"settings": json.dumps(trained_with or {})}))
 
 
-def load_resume(path: Path, fp: str, where: str, nets: Any, epochs: int) -> tuple[int, dict]:
+def load_resume(
+    path: Path, fp: str, where: str, nets: Any, epochs: int, now: dict[str, Any] | None = None
+) -> tuple[int, dict]:
     """(epochs done, LOGGED's lists) from the checkpoint at `path`, loaded into `nets`, when
     this very run made it (fingerprint `fp`, trained `where` this run trains) and stopped
     before `epochs`; else (0, {}), a fresh start: a finished run's checkpoint is one a forced
@@ -77,7 +113,8 @@ def load_resume(path: Path, fp: str, where: str, nets: Any, epochs: int) -> tupl
             say(f"ignoring {path}: it was trained on {state['where']}, this run trains on {where}")
             return 0, {}
         if state["fingerprint"] != fp:
-            say(f"ignoring {path}: it was trained with other params, data or code")
+            why = unlike(state.get("settings"), now or {})
+            say(f"ignoring {path}: {why}; training from epoch 1")
             return 0, {}
         if state["epoch"] > epochs:
             say(f"ignoring {path}: it is past train.epochs={epochs}")

@@ -27,7 +27,7 @@ from mnistgan.gan import distributed, objectives
 from mnistgan.gan.distributed import World
 from mnistgan.gan.ema import update_ema, warmed_decay
 from mnistgan.gan.models import build
-from mnistgan.gan.resume import fingerprint, load_resume, save_resume
+from mnistgan.gan.resume import fingerprint, load_resume, save_resume, settings
 from mnistgan.gan.sampling import class_latents, digit_frequencies, generate, latents
 
 COLUMNS = ["step", "epoch", "d_loss", "g_loss", "d_real", "d_fake"]
@@ -547,7 +547,8 @@ def train(
 
     nets = build_nets(model_params, train_params, device)
     fp = fingerprint(model_params, train_params, images, labels, (nets.g, nets.d), where)
-    start, logged = load_resume(checkpoint, fp, where, nets, epochs) if world.main else (0, {})
+    now = settings(model_params, train_params, where)
+    start, logged = load_resume(checkpoint, fp, where, nets, epochs, now) if world.main else (0, {})
     if world.size > 1:  # rank 0 alone reads the checkpoint; every rank starts from its state
         state, logged, start = distributed.from_main((nets.state_dict(), logged, start), world)
         nets.load_state_dict(state)
@@ -571,7 +572,7 @@ def train(
         check_nets(nets, epoch, checkpoint)
         history.grids.append(generate(sampler(nets), grid_z, grid_y))
         if world.main:
-            save_resume(checkpoint, fp, where, epoch, nets, vars(history))
+            save_resume(checkpoint, fp, where, epoch, nets, vars(history), now)
             seconds = time.perf_counter() - epoch_began
             left = time_left(seconds, epochs - epoch)
             left += why_slow(time.process_time() - cpu_began, seconds)
