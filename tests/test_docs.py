@@ -18,7 +18,8 @@ ALLOWED = ['scope="session"']
 
 def product_files() -> list[Path]:
     """README, docs (not the study records), code, tests, bench, pipeline and CI files."""
-    files = [REPO / name for name in ("README.md", "dvc.yaml", "params.yaml", "pyproject.toml")]
+    names = ("README.md", "CONTRIBUTING.md", "dvc.yaml", "params.yaml", "pyproject.toml")
+    files = [REPO / name for name in names]
     files += [p for p in (REPO / "docs").rglob("*.md") if STUDIES not in p.parents]
     for folder in ("src", "stages", "tests", "bench"):
         files += sorted((REPO / folder).rglob("*.py"))
@@ -44,7 +45,8 @@ def test_no_history_words_outside_the_study_records():
 
 def test_every_relative_link_and_docs_path_exists():
     missing = []
-    for page in [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]:
+    pages = [REPO / "README.md", REPO / "CONTRIBUTING.md", *sorted((REPO / "docs").rglob("*.md"))]
+    for page in pages:
         for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
             if not re.match(r"[a-z]+:|#", target):
                 if not (page.parent / target.split("#")[0]).exists():
@@ -54,3 +56,18 @@ def test_every_relative_link_and_docs_path_exists():
             if not (REPO / target).exists():
                 missing.append(f"{path.relative_to(REPO)}: {target}")
     assert not missing, "links to files that do not exist:\n" + "\n".join(missing)
+
+
+def test_the_code_tour_names_modules_and_functions_that_exist():
+    """CONTRIBUTING.md's `part/module.py` paths, and each `function` it names beside one."""
+    tour = (REPO / "CONTRIBUTING.md").read_text()
+    src = REPO / "src/mnistgan"
+    modules = re.findall(r"`((?:core|data|gan|evaluation|search|explorer)/\w+\.py)`", tour)
+    assert len(modules) >= 5
+    for module in modules:
+        assert (src / module).is_file(), module
+    for module, name in re.findall(r"`(gan/\w+\.py)`, `(\w+)`", tour):
+        assert f"def {name}(" in (src / module).read_text(), (module, name)
+    code = "\n".join(p.read_text() for p in src.rglob("*.py"))
+    for name in ("gan_step", "d_update", "g_update", "train_step", "train_epoch", "rule"):
+        assert f"`{name}`" in tour and f"def {name}(" in code, name
