@@ -53,7 +53,7 @@ def test_a_bad_form_is_one_line_naming_the_key(spec, message):
 def test_flags_add_to_and_replace_the_spec_file(tmp_path):
     path = tmp_path / "lr.yaml"
     spec = {
-        "objectives": {"fid": "min"},
+        "objectives": {"val_fid": "min"},
         "space": {"train.lr_g": "log:1e-4..1e-2", "train.loss": ["bce", "hinge"]},
         "set": {"train.threads": 1, "train.amp": None},
     }
@@ -68,13 +68,13 @@ def test_flags_add_to_and_replace_the_spec_file(tmp_path):
         "train.batch_size": IntDistribution(32, 64),
     }
     assert got.objectives == [
-        space.Objective("fid", "minimize"),
+        space.Objective("val_fid", "minimize"),
         space.Objective("conditional_accuracy", "maximize"),
     ]
     assert got.fixed == {"train.threads": 1, "train.amp": None, "train.epochs": 3}
-    # no objective given: FID, lower is better
+    # no objective given: FID against the validation images, lower is better
     assert space.load(None, ["train.lr_g=log:1e-4..1e-2"], [], []).objectives == [
-        space.Objective("fid", "minimize")
+        space.Objective("val_fid", "minimize")
     ]
 
 
@@ -85,7 +85,11 @@ def test_flags_add_to_and_replace_the_spec_file(tmp_path):
         ({"space": ["train.lr_g"]}, {}, "space: expected a mapping"),
         ({}, {}, "search space: empty"),
         ({}, {"space": ["train.lr_g"]}, "-p train.lr_g: expected KEY=VALUE"),
-        ({}, {"space": ["train.lr_g=log:1..2"], "objectives": ["fid=lowest"]}, "objective fid:"),
+        (
+            {},
+            {"space": ["train.lr_g=log:1..2"], "objectives": ["val_fid=lowest"]},
+            "objective val_fid:",
+        ),
         (
             {"space": {"train.lr_g": "log:1e-4..1e-2"}, "set": {"train.lr_g": 0.001}},
             {},
@@ -99,6 +103,39 @@ def test_a_bad_spec_is_one_line(tmp_path, file, flags, message):
     args = {"space": [], "objectives": [], "fixed": []} | flags
     with pytest.raises(UserError, match=message):
         space.load(path, **args)
+
+
+@pytest.mark.parametrize(
+    "metric, message",
+    [
+        ("fdi", "objective fdi: not a metric of the pipeline; did you mean val_fid?"),
+        (
+            "precison",
+            "objective precison: not a metric of the pipeline; did you mean val_precision?",
+        ),
+        (
+            "train_second",
+            "not a metric of the pipeline; did you mean train_seconds or train_images?",
+        ),
+        ("zzz", "objective zzz: not a metric of the pipeline; see docs/metrics.md"),
+        (
+            "fid",
+            "objective fid: scored on the test split, which reports and never chooses; use val_fid",
+        ),
+        ("precision", "objective precision: scored on the test split, which reports and never"),
+        ("d_auc", "scored on the test split, which reports and never chooses; choose a val_*"),
+    ],
+)
+def test_an_objective_is_a_metric_that_may_choose(metric, message):
+    with pytest.raises(UserError) as e:
+        space.load(None, ["train.lr_g=log:1e-4..1e-2"], [f"{metric}=min"], [])
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("metric", ["val_fid", "val_precision", "modes_covered", "train_seconds"])
+def test_validation_samples_and_training_metrics_may_be_objectives(metric):
+    spec = space.load(None, ["train.lr_g=log:1e-4..1e-2"], [f"{metric}=max"], [])
+    assert spec.objectives == [space.Objective(metric, "maximize")]
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "-o", dest="objectives", action="append", default=[], metavar="METRIC=min|max",
-        help="an objective from the metrics (default fid=min); several give a Pareto front",
+        help="an objective: a validation metric (default val_fid=min); several give a Pareto front",
     )  # fmt: skip
     parser.add_argument(
         "-S", dest="fixed", action="append", default=[], metavar="KEY=VALUE",
@@ -42,7 +42,9 @@ def main(args: argparse.Namespace) -> None:
     from mnistgan.search import space, study
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    name = args.name or (Path(args.spec).stem if args.spec else "search")
+    given = args.name is not None
+    name = args.name if given else (Path(args.spec).stem if args.spec else "search")
+    study.check_name(name, "--name" if given else f"{args.spec}: its name")
     if args.show:
         found, objectives = study.load(name)
         return finish(found, objectives)

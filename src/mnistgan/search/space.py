@@ -4,6 +4,7 @@ small YAML file; checked against the params schema before anything runs, so a ty
 search in one line naming the key instead of failing every trial."""
 
 import copy
+import difflib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,14 +20,16 @@ from optuna.distributions import (
 
 from mnistgan.core import params
 from mnistgan.core.errors import UserError
+from mnistgan.evaluation import metric_names
 
 FORMS = "log:LO..HI, float:LO..HI, int:LO..HI or choice:A,B,..."
 SPEC_KEYS = ("objectives", "space", "set")
+DEFAULT_OBJECTIVE = {"val_fid": "min"}
 
 
 @dataclass(frozen=True)
 class Objective:
-    metric: str  # a key of the pipeline's metrics files, as `dvc exp show` names it: fid
+    metric: str  # a key of the pipeline's metrics files, as `dvc exp show` names it: val_fid
     direction: Literal["minimize", "maximize"]
 
     def __str__(self) -> str:
@@ -82,7 +85,32 @@ def objective(metric: str, direction: Any) -> Objective:
     names = {"min": "minimize", "minimize": "minimize", "max": "maximize", "maximize": "maximize"}
     if not isinstance(metric, str) or not metric or direction not in names:
         raise UserError(f"objective {metric}: got {params.preview(direction)}, expected min or max")
+    choosable(metric)
     return Objective(metric, names[direction])
+
+
+def validation_twin(metric: str) -> str | None:
+    """The choosable metric that scores what the test-split `metric` scores, if any."""
+    twin = f"val_{metric}"
+    return twin if twin in metric_names.CHOOSABLE else None
+
+
+def choosable(metric: str) -> None:
+    """Refuse an objective no trial would report (a typo would cost a whole trial to find),
+    and one scored on the test split: what chooses on it has seen it, so it only reports."""
+    if metric in metric_names.CHOOSABLE:
+        return
+    if metric in metric_names.TEST:
+        twin = validation_twin(metric)
+        use = f"use {twin}" if twin else "choose a val_* metric or one of the samples' own"
+        raise UserError(
+            f"objective {metric}: scored on the test split, which reports and never chooses; {use}"
+        )
+    close = difflib.get_close_matches(metric, metric_names.ALL, n=6, cutoff=0.5)
+    named = [m if m in metric_names.CHOOSABLE else validation_twin(m) for m in close]
+    near = list(dict.fromkeys(m for m in named if m))[:3]
+    hint = f"did you mean {' or '.join(near)}?" if near else "see docs/metrics.md"
+    raise UserError(f"objective {metric}: not a metric of the pipeline; {hint}")
 
 
 def key_values(text: str, flag: str) -> tuple[str, str]:
@@ -97,7 +125,7 @@ def load(
     path: str | Path | None, space: list[str], objectives: list[str], fixed: list[str]
 ) -> Spec:
     """The spec in the YAML file `path` (if any), with the flags' entries added or replacing
-    its own: `-p key=log:1e-4..1e-2`, `-o fid=min`, `-S train.threads=1`."""
+    its own: `-p key=log:1e-4..1e-2`, `-o val_fid=min`, `-S train.threads=1`."""
     raw: dict = {}
     if path is not None:
         try:
@@ -123,7 +151,7 @@ def load(
         raise UserError(f"{both[0]}: both searched and set; drop one")
     return Spec(
         {k: dimension(k, v) for k, v in space_raw.items()},
-        [objective(k, v) for k, v in (goals or {"fid": "min"}).items()],
+        [objective(k, v) for k, v in (goals or DEFAULT_OBJECTIVE).items()],
         fixed_raw,
     )
 

@@ -4,12 +4,14 @@ with J experiments in flight. The study lives in one journal file, so the same c
 continues it: every trial records its experiment's name, a finished one is told once, one
 lost in flight (killed, or dropped from the queue) is queued again under the same trial.
 
-Results are told in trial order, and trial n is proposed with a sampler seeded by the seed
-and n, right after trial n - J is told: so the same seed proposes the same trials, whatever
-order the experiments end in and however often the search was stopped. The price: a free
-worker may wait for an earlier, slower trial."""
+Results are told in trial order, and trial n is proposed with a sampler seeded by a hash of
+the seed and n, right after trial n - J is told: so the same seed proposes the same trials,
+whatever order the experiments end in and however often the search was stopped. The price: a
+free worker may wait for an earlier, slower trial."""
 
+import hashlib
 import math
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +30,19 @@ FOLDER = Path("search")  # studies (name.journal) and their plots (plots/name.pn
 POLL = 5.0  # s between looks at the queue, after a trial ends
 POLL_MAX = 30.0  # ... growing to this while none does: a look (`dvc exp show`) costs ~1.5 s of CPU
 WORKER_CHECK = 120.0  # s between checks that a trial DVC shows running has a worker alive
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")  # a file in FOLDER, and a git ref's part
+ORPHAN_KILLS = 3  # kills of one task DVC's queue left running with no worker, before giving up
+
+
+def check_name(name: str, where: str) -> str:
+    """`name`, if a name: the journal and the plot it names must stay in FOLDER, and its
+    experiments' names must be git refs (no `..`)."""
+    if not NAME.fullmatch(name) or ".." in name:
+        raise UserError(
+            f"{where} {name}: a study's name, not a path: up to 100 letters, digits, '.', '_' "
+            "or '-', the first a letter or digit, no '..'"
+        )
+    return name
 
 
 def journal(name: str) -> Path:
@@ -76,6 +91,13 @@ def load(name: str) -> tuple[optuna.Study, list[Objective]]:
     return study, objectives
 
 
+def trial_seed(seed: int, number: int) -> int:
+    """The sampler's seed for trial `number`: a hash, so that each --seed is a stream of its
+    own (seed + number made --seed 3's trials those of --seed 0 from its 4th on)."""
+    digest = hashlib.sha256(f"mnistgan search {seed} {number}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
 def experiment(trial: FrozenTrial) -> str:
     return trial.user_attrs.get("experiment", "")
 
@@ -93,6 +115,7 @@ class Search:
     def __init__(self, study: optuna.Study, spec: Spec, seed: int, jobs: int, say: Callable):
         self.study, self.spec, self.seed, self.jobs, self.say = study, spec, seed, jobs, say
         self.absent: dict[int, int] = {}  # trial number -> looks in a row its experiment was gone
+        self.orphan_kills: dict[str, int] = {}  # a queue task's rev -> kills it outlived
         self.checked = -math.inf  # when the workers were last checked (time.monotonic)
         self.workerless = False  # the last check found no worker alive while trials ran
 
@@ -117,7 +140,7 @@ class Search:
 
     def ask(self) -> None:
         number = len(self.trials())
-        sampler = optuna.samplers.TPESampler(seed=(self.seed + number) % 2**32)
+        sampler = optuna.samplers.TPESampler(seed=trial_seed(self.seed, number))
         self.study.sampler = sampler  # seeded by trial: the same proposals after a restart
         self.submit(self.study.ask(self.spec.space))
 
@@ -160,7 +183,9 @@ class Search:
         try:
             shown = experiments.show(baselines or [experiments.head()])
         except experiments.Orphan as e:
-            self.stop_lost(pending, [experiments.task_name(e.rev)], "no worker runs it")
+            name = experiments.task_name(e.rev)
+            self.orphan_kill(e.rev, name)
+            self.stop_lost(pending, [name], "no worker runs it")
             return self.look(self.trials(TrialState.RUNNING))
         running = [t for t in pending if (e := shown.get(experiment(t))) and e.state == "running"]
         if self.dead_workers(bool(running)):  # a reboot or a killed worker left them "running"
@@ -179,6 +204,17 @@ class Search:
                 self.submit(t, t.user_attrs.get("attempt", 0) + 1)
                 experiments.start_workers(self.jobs)
         return shown
+
+    def orphan_kill(self, rev: str, name: str) -> None:
+        """Count a kill of the orphaned task `rev`; once ORPHAN_KILLS did not end it, stop the
+        search and say what to run by hand: every look fails while it stays."""
+        kills = self.orphan_kills[rev] = self.orphan_kills.get(rev, 0) + 1
+        if kills > ORPHAN_KILLS:
+            raise UserError(
+                f"{name}: DVC's queue says it runs, with no worker, and {ORPHAN_KILLS} kills did "
+                f"not end it; run `dvc queue kill --force {name}`, else `dvc exp remove {name}`, "
+                "then this command again"
+            )
 
     def stop_lost(self, pending: list[FrozenTrial], names: list[str], why: str) -> None:
         """Kill the experiments `names` that DVC's queue lost, their trials marked stopped so
