@@ -5,7 +5,9 @@ search in one line naming the key instead of failing every trial."""
 
 import copy
 import difflib
+import itertools
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -170,16 +172,53 @@ def merged(raw: dict, values: dict[str, Any]) -> dict:
     return out
 
 
+FULL_RANGE = 512  # an int range of at most this many values is checked value by value
+SPREAD = 64  # ... a larger one at this many values spread over it, with their neighbours
+FLOAT_POINTS = 17  # a float range's ends and the points between, evenly (log: geometrically)
+
+
 def probes(dist: BaseDistribution) -> list[Any]:
-    """The values that bound what `dist` can propose: its ends, or every choice."""
+    """The values of `dist` the schema check tries: every choice; every integer of a small
+    range, else its ends and a spread between, each with its next integer (odd and even:
+    divisibility rules); a float range's ends and points between. A rule that refuses an
+    interior value (model.mixture 1 of 0..5) then stops the search, not every such trial."""
     if isinstance(dist, CategoricalDistribution):
         return list(dist.choices)
-    return [dist.low, dist.high]
+    if isinstance(dist, IntDistribution):
+        values = range(dist.low, dist.high + 1, dist.step)
+        if len(values) <= FULL_RANGE:
+            return list(values)
+        picks = {round(i * (len(values) - 1) / (SPREAD - 1)) for i in range(SPREAD)}
+        picks |= {i + 1 for i in picks} | {len(values) - 2}
+        return [values[i] for i in sorted(picks) if i < len(values)]
+    lo, hi = dist.low, dist.high
+    n = FLOAT_POINTS - 1
+    if dist.log:
+        between = [
+            math.exp(math.log(lo) + (math.log(hi) - math.log(lo)) * i / n) for i in range(1, n)
+        ]
+    else:
+        between = [lo + (hi - lo) * i / n for i in range(1, n)]
+    return [lo, *between, hi]
+
+
+def corners(dist: BaseDistribution) -> list[Any]:
+    """The few values of `dist` tried with each other key's: rules across two searched keys
+    (train.batch_size a multiple of train.processes) meet at the ends, the middle, and an
+    integer's odd and even neighbours."""
+    if isinstance(dist, CategoricalDistribution):
+        return list(dist.choices)
+    if isinstance(dist, IntDistribution):
+        lo, hi, step = dist.low, dist.high, dist.step
+        middle = lo + (hi - lo) // step // 2 * step
+        return sorted({v for v in (lo, lo + step, middle, hi - step, hi) if lo <= v <= hi})
+    return [dist.low, (dist.low + dist.high) / 2, dist.high]
 
 
 def check(spec: Spec, params_path: str | Path = "params.yaml") -> None:
-    """Every fixed value, and each end or choice of every searched key with them, must pass
-    the params schema: a bad key or value fails here, before anything is queued."""
+    """Every fixed value, and every searched key's values (probes) with them, then every two
+    keys' corners together, must pass the params schema: a bad key or value fails here, in
+    one line, before anything is queued."""
     raw = params.read(params_path)
     base = merged(raw, spec.fixed)
     try:
@@ -188,16 +227,44 @@ def check(spec: Spec, params_path: str | Path = "params.yaml") -> None:
         raise UserError(f"search set: {e}") from None
     for key, dist in spec.space.items():
         for value in probes(dist):
-            try:
-                params.parse(merged(base, {key: value}))
-            except UserError as e:
-                raise UserError(f"search space {key}={value!r}: {e}") from None
+            passes(base, {key: value})
+    for (key_a, dist_a), (key_b, dist_b) in itertools.combinations(spec.space.items(), 2):
+        for a, b in itertools.product(corners(dist_a), corners(dist_b)):
+            passes(base, {key_a: a, key_b: b})
+
+
+def passes(base: dict, values: dict[str, Any]) -> None:
+    """Refuse, naming them, the searched `values` the schema refuses with the set ones."""
+    try:
+        params.parse(merged(base, values))
+    except UserError as e:
+        trial = " with ".join(f"{k}={v!r}" for k, v in values.items())
+        raise UserError(f"search space {trial}: {e}") from None
 
 
 def cli_value(value: Any) -> str:
-    """A value as `dvc exp run -S key=value` writes it back: null, true, 0.00123, bce."""
+    """A value as `dvc exp run -S key=value` reads it back as that one value. DVC hands -S to
+    Hydra's override grammar, where `a,b` is a sweep (two experiments), `[a]` a list and
+    `${x}` an interpolation: so a string goes in single quotes, its quotes and interpolations
+    escaped; null, true, 0.00123 and 64 stay as they are."""
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    return repr(value) if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return quoted(value)
+    raise UserError(f"got {params.preview(value)}, expected null, a boolean, a number or a string")
+
+
+def quoted(text: str) -> str:
+    """`text` as a quoted value of Hydra's grammar: a run of n backslashes before `${` or a
+    quote becomes 2n + 1 (the `${` or quote escaped, each backslash too), and before the
+    closing quote 2n; other backslashes stand for themselves."""
+    text = re.sub(r"(\\*)(\$\{)", lambda m: 2 * m[1] + "\\" + m[2], text)  # OmegaConf's
+    text = re.sub(r"(\\*)'", lambda m: 2 * m[1] + "\\'", text)
+    text = re.sub(r"(\\+)$", lambda m: 2 * m[1], text)
+    return f"'{text}'"
