@@ -475,3 +475,113 @@ def test_a_spec_file_whose_name_is_no_study_name_asks_for_one(workdir, tmp_path)
         cli.main(command(str(spec)))
     for name in ("unconditional", "conditional-2", "lr_0.5"):
         assert study.check_name(name, "--name") == name
+
+
+ENTRY = '{"op_code":0,"worker_id":"w","study_name":"s","directions":[1]}\n'  # a study made
+JOURNALS = [  # what a journal file can hold instead
+    ("hello\n", "line 1: not JSON"),
+    ("\x00\x01\n", "line 1: not JSON"),
+    ('{"a": 1}\n', "line 1: not an entry of Optuna's journal"),
+    (ENTRY + "[1]\n" + ENTRY, "line 2: not an entry of Optuna's journal"),
+]
+
+
+@pytest.mark.parametrize("text, why", JOURNALS)
+@pytest.mark.parametrize("show", [False, True])
+def test_a_file_that_is_no_study_journal_is_one_line_naming_it(workdir, text, why, show):
+    dvc = workdir(FakeDVC(0))
+    path = study.journal("s")
+    path.parent.mkdir(parents=True)
+    path.write_text(text)
+    with pytest.raises(UserError) as e:
+        cli.main(command("--name", "s", *(["--show"] if show else [])))
+    assert str(e.value) == f"{path}: not a study journal ({why})"
+    assert path.read_text() == text and dvc.runs == []
+
+
+def test_a_last_line_cut_short_is_read_by_show_and_refused_by_a_search(workdir, capsys):
+    """--show may read while a search writes; a search would append after the cut line."""
+    dvc = workdir(FakeDVC(0))
+    search("s").run(2)
+    with study.journal("s").open("a") as f:
+        f.write('{"op_code":')
+    cli.main(command("--name", "s", "--show"))
+    assert "(2 done, 0 failed, 0 in flight)" in capsys.readouterr().out
+    lines = len(study.journal("s").read_text().splitlines())
+    with pytest.raises(UserError) as e:
+        cli.main(command("--name", "s", "--trials", "3"))
+    assert str(e.value) == f"{study.journal('s')}: not a study journal (line {lines}: not JSON)"
+    assert dvc.runs == ["s-0", "s-1"]
+
+
+@pytest.mark.parametrize("show", [False, True])
+def test_a_journal_of_another_study_or_tool_is_refused(workdir, show):
+    dvc = workdir(FakeDVC(0))
+    search("other").run(1)
+    study.journal("s").write_bytes(study.journal("other").read_bytes())  # renamed, say
+    with pytest.raises(UserError) as e:
+        cli.main(command("--name", "s", *(["--show"] if show else [])))
+    assert str(e.value) == (
+        f"{study.journal('s')}: holds the study other, not s: a journal renamed or copied; "
+        "give it back its name, or move it away to start over"
+    )
+    foreign = optuna.create_study(study_name="t", storage=study.storage("t"))
+    foreign.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=1)
+    with pytest.raises(UserError, match="t.journal: a study this command did not write"):
+        cli.main(command("--name", "t", *(["--show"] if show else [])))
+    assert dvc.runs == ["other-0"]
+
+
+def dead_pid() -> int:
+    """The pid of a process that has ended."""
+    import subprocess
+    import sys
+
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    return int(child.stdout)
+
+
+def test_a_second_search_of_a_study_at_once_is_refused_and_a_stale_lock_taken(workdir):
+    import os
+
+    dvc = workdir(FakeDVC(0))
+    lock = study.FOLDER / "s.lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text(f"{os.getppid()}\n")  # a live process: pytest's parent
+    with pytest.raises(UserError) as e:
+        cli.main(command("--name", "s", "--trials", "2"))
+    assert str(e.value) == (
+        f"search s: already running (pid {os.getppid()}, {lock}); wait for it, "
+        f"or delete {lock} if no search of it runs"
+    )
+    assert dvc.runs == [] and not study.journal("s").exists()
+    held, show = [], dvc.show
+    experiments.show = lambda baselines: held.append(lock.read_text()) or show(baselines)
+    lock.write_text(f"{dead_pid()}\n")  # a search that crashed
+    cli.main(command("--name", "s", "--trials", "2"))
+    assert dvc.runs == ["s-0", "s-1"] and set(held) == {f"{os.getpid()}\n"}
+    assert not lock.exists()  # released at the end
+
+
+def test_jobs_are_bounded_by_the_cores_and_the_trials(workdir, monkeypatch, capsys):
+    assert study.jobs_bound(8, 20, 2) == (2, "--jobs 8: 2 at once, as many as the 2 cores this "
+                                             "search may use")  # fmt: skip
+    assert study.jobs_bound(8, 3, 16) == (3, "--jobs 8: 3 at once, as many as --trials 3")
+    assert study.jobs_bound(2, 20, 2) == (2, "")
+    workdir(FakeDVC(0))
+    started = []
+    monkeypatch.setattr(experiments, "start_workers", started.append)
+    monkeypatch.setattr(cli, "cores", lambda: 2)
+    cli.main(command("--name", "s", "--trials", "4", "--jobs", "6"))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith(" --jobs 6: 2 at once, as many as the 2 cores this search may use")
+    assert set(started) == {2}
+
+
+def test_the_lock_stays_out_of_git_and_so_of_every_experiment():
+    import subprocess
+
+    ignored = subprocess.run(["git", "check-ignore", "search/unconditional.lock"],
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert ignored.stdout.strip() == "search/unconditional.lock"

@@ -52,20 +52,30 @@ def main(args: argparse.Namespace) -> None:
         raise UserError(f"--trials {args.trials} --jobs {args.jobs}: expected both >= 1")
     spec = space.load(args.spec, args.space, args.objectives, args.fixed)
     space.check(spec)  # before anything is queued
-    search = study.Search(study.create(name, spec), spec, args.seed, args.jobs, say)
-    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):  # a closed terminal
-        if sig is not None:
-            signal.signal(sig, interrupt)
-    try:
-        search.run(args.trials)
-    except KeyboardInterrupt:
-        names = search.stop()
-        say(
-            f"stopped, and stopped what was in flight ({', '.join(names) or 'nothing'}): "
-            "the same command continues the search, queueing those again"
-        )
-        sys.exit(130)
-    finish(search.study, spec.objectives)
+    jobs, lowered = study.jobs_bound(args.jobs, args.trials, cores())
+    if lowered:
+        say(lowered)
+    with study.locked(name):
+        search = study.Search(study.create(name, spec), spec, args.seed, jobs, say)
+        for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):  # a closed terminal
+            if sig is not None:
+                signal.signal(sig, interrupt)
+        try:
+            search.run(args.trials)
+        except KeyboardInterrupt:
+            names = search.stop()
+            say(
+                f"stopped, and stopped what was in flight ({', '.join(names) or 'nothing'}): "
+                "the same command continues the search, queueing those again"
+            )
+            sys.exit(130)
+        finish(search.study, spec.objectives)
+
+
+def cores() -> int:
+    from mnistgan.core.cpu import usable_cores  # imports torch: only when a search runs
+
+    return usable_cores()
 
 
 def interrupt(signum, frame) -> None:
