@@ -3,20 +3,23 @@ the same seed proposes the same trials whatever that order and however often the
 stopped; a failed trial is told as failed with its reason and the search goes on; a trial
 lost in flight is queued again, and no finished one runs twice."""
 
+import argparse
 import math
 import random
 
 import optuna
 import pytest
+import yaml
+from conftest import small_raw
 from optuna.trial import TrialState
 
 from mnistgan.core.errors import UserError
-from mnistgan.search import experiments, report, space, study
+from mnistgan.search import cli, experiments, report, space, study
 from mnistgan.search.experiments import Experiment
 
 SPEC_FLAGS = ["train.lr_g=log:1e-4..1e-1", "train.batch_size=int:16..256"]
-SPEC = space.load(None, SPEC_FLAGS, ["fid=min"], ["train.threads=1"])
-TWO = space.load(None, SPEC_FLAGS, ["fid=min", "batch=min"], ["train.threads=1"])
+SPEC = space.load(None, SPEC_FLAGS, ["val_fid=min"], ["train.threads=1"])
+TWO = space.load(None, SPEC_FLAGS, ["val_fid=min", "train_seconds=min"], ["train.threads=1"])
 
 
 def fid(values: dict) -> float:
@@ -49,7 +52,9 @@ class FakeDVC:
             if e.state in ("queued", "running") and self.rng.random() < 0.5:
                 failed = e.params["train.lr_g"] > self.diverges
                 metrics = (
-                    {} if failed else {"fid": fid(e.params), "batch": e.params["train.batch_size"]}
+                    {}
+                    if failed
+                    else {"val_fid": fid(e.params), "train_seconds": e.params["train.batch_size"]}
                 )
                 self.exps[name] = Experiment(
                     name, "failed" if failed else "success", e.params, metrics
@@ -165,7 +170,7 @@ def test_a_trial_lost_from_the_queue_is_queued_again(fake):
 def test_a_study_keeps_its_spec(fake):
     fake(FakeDVC(0))
     search("kept").run(1)
-    other = space.load(None, ["train.lr_g=log:1e-4..1e-2"], ["fid=min"], [])
+    other = space.load(None, ["train.lr_g=log:1e-4..1e-2"], ["val_fid=min"], [])
     with pytest.raises(space.UserError, match="another space, objectives or set values"):
         study.create("kept", other)
 
@@ -200,7 +205,7 @@ def test_each_done_line_names_the_best_trial_so_far(fake):
         trial = search("log").trials()[number]
         told.append((trial.values[0], number))
         fid_, best = min(told)
-        assert line.endswith(f"; best so far: trial {best}, fid={fid_:.4g}"), line
+        assert line.endswith(f"; best so far: trial {best}, val_fid={fid_:.4g}"), line
     assert len(done) == len([t for t in search("log").trials() if t.values])
 
 
@@ -209,7 +214,7 @@ def test_with_two_objectives_each_done_line_counts_the_pareto_front_and_a_plot_i
     lines = []
     two = study.Search(study.create("two", TWO), TWO, 0, 3, say=lines.append)
     two.run(12)
-    told = []  # (fid, batch) in the order they were told
+    told = []  # (val_fid, train_seconds) in the order they were told
     for line in (line for line in lines if " done: " in line):
         told.append(two.trials()[int(line.split()[1])].values)
         front = [a for a in told if not any(b[0] <= a[0] and b[1] <= a[1] and b != a for b in told)]
@@ -348,3 +353,235 @@ def test_the_plot_keeps_ordinary_trials_readable_beside_a_collapsed_one():
     low, high = report.limits(fids)
     assert ax.get_ylim() == pytest.approx((low, high)) and high < 8
     assert "off the scale: 3 (252.2)" in [text.get_text() for text in ax.texts]
+
+
+def test_each_seed_is_a_stream_of_its_own(fake):
+    """Seeded by seed + trial number, --seed 3 proposed trials 3, 4, ... of --seed 0."""
+    fake(FakeDVC(0))
+    search("zero", seed=0).run(8)
+    search("three", seed=3).run(8)
+    zero, three = (
+        {tuple(sorted(p.items())) for p in proposals(name)} for name in ("zero", "three")
+    )
+    assert len(zero) == len(three) == 8 and not zero & three
+
+
+def test_a_trial_is_queued_again_only_once_gone_from_two_looks_in_a_row(fake, monkeypatch):
+    """One look can fall between two of DVC's states; two in a row cannot."""
+    dvc = fake(FakeDVC(0))
+    gone = search("gone", jobs=1)
+    gone.ask()
+    queued = {"gone-0": Experiment("gone-0", "queued", {}, {})}
+    runs = []  # experiments queued in all, after each look
+    for present in (True, False, True, False, False):
+        monkeypatch.setattr(experiments, "show", lambda b, shown=queued if present else {}: shown)
+        gone.look(gone.trials(TrialState.RUNNING))
+        runs.append(len(dvc.runs))
+    assert runs == [1, 1, 1, 1, 2]  # not at the first absence, nor at a second one not in a row
+    assert dvc.runs == ["gone-0", "gone-0-r1"]
+
+
+def test_an_orphan_that_outlives_its_kills_stops_the_search_in_one_line(fake, monkeypatch):
+    dvc = fake(FakeDVC(0))
+    kills = []
+
+    def show_with_a_stuck_orphan(baselines):
+        if len(kills) > 10:
+            raise AssertionError("the search kept killing it")
+        raise experiments.Orphan("abc1234def")
+
+    monkeypatch.setattr(experiments, "show", show_with_a_stuck_orphan)
+    monkeypatch.setattr(experiments, "task_name", lambda rev: {"abc1234def": "s-0"}[rev])
+    monkeypatch.setattr(experiments, "stop", lambda running, queued: kills.append(running))
+    with pytest.raises(UserError) as e:
+        search("s", jobs=1).run(2)
+    assert kills == [["s-0"]] * study.ORPHAN_KILLS == [["s-0"]] * 3
+    assert str(e.value) == (
+        "s-0: DVC's queue says it runs, with no worker, and 3 kills did not end it; "
+        "run `dvc queue kill --force s-0`, else `dvc exp remove s-0`, then this command again"
+    )
+    assert dvc.runs == ["s-0"]
+
+
+@pytest.fixture
+def workdir(fake, tmp_path, monkeypatch):
+    """The fake queue, run from a folder with small params: the command as a user runs it."""
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(small_raw()))
+    monkeypatch.chdir(tmp_path)
+    return fake
+
+
+def command(*argv: str) -> argparse.Namespace:
+    """`python -m mnistgan search` with SPEC's space and set values, and `argv`."""
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    flags = [arg for flag in SPEC_FLAGS for arg in ("-p", flag)]
+    return parser.parse_args([*flags, "-S", "train.threads=1", *argv])
+
+
+def test_a_misspelt_objective_is_refused_before_anything_is_queued(workdir):
+    dvc = workdir(FakeDVC(0))
+    with pytest.raises(UserError) as e:
+        cli.main(command("-o", "fdi=min", "--trials", "2"))
+    assert str(e.value) == "objective fdi: not a metric of the pipeline; did you mean val_fid?"
+    assert dvc.runs == []
+
+
+def test_a_study_of_the_test_fid_still_shows_but_no_search_continues_it(workdir, capsys):
+    """Studies written before objectives had to be validation metrics: shown, not extended."""
+    dvc = workdir(FakeDVC(0))
+    old = space.Spec(SPEC.space, [space.Objective("fid", "minimize")], SPEC.fixed)
+    params = {"train.lr_g": 0.001, "train.batch_size": 64}
+    study.create("old", old).add_trial(
+        optuna.trial.create_trial(
+            params=params, distributions=SPEC.space, value=4.5, user_attrs={"experiment": "old-0"}
+        )
+    )
+    cli.main(command("--name", "old", "--show"))
+    shown = capsys.readouterr().out.splitlines()
+    assert shown[0].endswith("(1 done, 0 failed, 0 in flight); fid (lower is better)")
+    assert shown[2].split() == ["0", "old-0", "4.5", "0.001", "64", "dvc", "exp", "apply", "old-0"]
+    with pytest.raises(UserError, match="^objective fid: scored on the test split, which rep"):
+        cli.main(command("--name", "old", "-o", "fid=min"))
+    with pytest.raises(UserError, match="old.journal: this study searched another space, obj"):
+        cli.main(command("--name", "old"))  # val_fid, the default objective now
+    assert dvc.runs == []
+
+
+@pytest.mark.parametrize(
+    "name", ["../../docs/samples", "{tmp}/x", "a/b", ".hidden", "a..b", "", "x" * 101]
+)
+@pytest.mark.parametrize("show", [False, True])
+def test_a_study_name_is_a_name_not_a_path(workdir, tmp_path, monkeypatch, name, show):
+    """The journal and the plot stay in search/: nothing outside it is read or written."""
+    dvc = workdir(FakeDVC(0))
+    monkeypatch.setattr(study, "FOLDER", tmp_path / "a/b/search")  # a path's reach: tmp_path
+    name = name.format(tmp=tmp_path)
+    argv = ["--name", name, "--trials", "1", *(["--show"] if show else [])]
+    with pytest.raises(UserError) as e:
+        cli.main(command(*argv))
+    assert str(e.value) == (
+        f"--name {name}: a study's name, not a path: up to 100 letters, digits, '.', '_' or "
+        "'-', the first a letter or digit, no '..'"
+    )
+    assert dvc.runs == [] and list(tmp_path.rglob("*.journal")) == []
+
+
+def test_a_spec_file_whose_name_is_no_study_name_asks_for_one(workdir, tmp_path):
+    workdir(FakeDVC(0))
+    spec = tmp_path / "my search.yaml"
+    spec.write_text(yaml.safe_dump({"space": {"train.lr_g": "log:1e-4..1e-2"}}))
+    with pytest.raises(UserError, match=f"^{spec}: its name my search: a study's name, not a pa"):
+        cli.main(command(str(spec)))
+    for name in ("unconditional", "conditional-2", "lr_0.5"):
+        assert study.check_name(name, "--name") == name
+
+
+ENTRY = '{"op_code":0,"worker_id":"w","study_name":"s","directions":[1]}\n'  # a study made
+JOURNALS = [  # what a journal file can hold instead
+    ("hello\n", "line 1: not JSON"),
+    ("\x00\x01\n", "line 1: not JSON"),
+    ('{"a": 1}\n', "line 1: not an entry of Optuna's journal"),
+    (ENTRY + "[1]\n" + ENTRY, "line 2: not an entry of Optuna's journal"),
+]
+
+
+@pytest.mark.parametrize("text, why", JOURNALS)
+@pytest.mark.parametrize("show", [False, True])
+def test_a_file_that_is_no_study_journal_is_one_line_naming_it(workdir, text, why, show):
+    dvc = workdir(FakeDVC(0))
+    path = study.journal("s")
+    path.parent.mkdir(parents=True)
+    path.write_text(text)
+    with pytest.raises(UserError) as e:
+        cli.main(command("--name", "s", *(["--show"] if show else [])))
+    assert str(e.value) == f"{path}: not a study journal ({why})"
+    assert path.read_text() == text and dvc.runs == []
+
+
+def test_a_last_line_cut_short_is_read_by_show_and_refused_by_a_search(workdir, capsys):
+    """--show may read while a search writes; a search would append after the cut line."""
+    dvc = workdir(FakeDVC(0))
+    search("s").run(2)
+    with study.journal("s").open("a") as f:
+        f.write('{"op_code":')
+    cli.main(command("--name", "s", "--show"))
+    assert "(2 done, 0 failed, 0 in flight)" in capsys.readouterr().out
+    lines = len(study.journal("s").read_text().splitlines())
+    with pytest.raises(UserError) as e:
+        cli.main(command("--name", "s", "--trials", "3"))
+    assert str(e.value) == f"{study.journal('s')}: not a study journal (line {lines}: not JSON)"
+    assert dvc.runs == ["s-0", "s-1"]
+
+
+@pytest.mark.parametrize("show", [False, True])
+def test_a_journal_of_another_study_or_tool_is_refused(workdir, show):
+    dvc = workdir(FakeDVC(0))
+    search("other").run(1)
+    study.journal("s").write_bytes(study.journal("other").read_bytes())  # renamed, say
+    with pytest.raises(UserError) as e:
+        cli.main(command("--name", "s", *(["--show"] if show else [])))
+    assert str(e.value) == (
+        f"{study.journal('s')}: holds the study other, not s: a journal renamed or copied; "
+        "give it back its name, or move it away to start over"
+    )
+    foreign = optuna.create_study(study_name="t", storage=study.storage("t"))
+    foreign.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=1)
+    with pytest.raises(UserError, match="t.journal: a study this command did not write"):
+        cli.main(command("--name", "t", *(["--show"] if show else [])))
+    assert dvc.runs == ["other-0"]
+
+
+def dead_pid() -> int:
+    """The pid of a process that has ended."""
+    import subprocess
+    import sys
+
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    return int(child.stdout)
+
+
+def test_a_second_search_of_a_study_at_once_is_refused_and_a_stale_lock_taken(workdir):
+    import os
+
+    dvc = workdir(FakeDVC(0))
+    lock = study.FOLDER / "s.lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text(f"{os.getppid()}\n")  # a live process: pytest's parent
+    with pytest.raises(UserError) as e:
+        cli.main(command("--name", "s", "--trials", "2"))
+    assert str(e.value) == (
+        f"search s: already running (pid {os.getppid()}, {lock}); wait for it, "
+        f"or delete {lock} if no search of it runs"
+    )
+    assert dvc.runs == [] and not study.journal("s").exists()
+    held, show = [], dvc.show
+    experiments.show = lambda baselines: held.append(lock.read_text()) or show(baselines)
+    lock.write_text(f"{dead_pid()}\n")  # a search that crashed
+    cli.main(command("--name", "s", "--trials", "2"))
+    assert dvc.runs == ["s-0", "s-1"] and set(held) == {f"{os.getpid()}\n"}
+    assert not lock.exists()  # released at the end
+
+
+def test_jobs_are_bounded_by_the_cores_and_the_trials(workdir, monkeypatch, capsys):
+    assert study.jobs_bound(8, 20, 2) == (2, "--jobs 8: 2 at once, as many as the 2 cores this "
+                                             "search may use")  # fmt: skip
+    assert study.jobs_bound(8, 3, 16) == (3, "--jobs 8: 3 at once, as many as --trials 3")
+    assert study.jobs_bound(2, 20, 2) == (2, "")
+    workdir(FakeDVC(0))
+    started = []
+    monkeypatch.setattr(experiments, "start_workers", started.append)
+    monkeypatch.setattr(cli, "cores", lambda: 2)
+    cli.main(command("--name", "s", "--trials", "4", "--jobs", "6"))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith(" --jobs 6: 2 at once, as many as the 2 cores this search may use")
+    assert set(started) == {2}
+
+
+def test_the_lock_stays_out_of_git_and_so_of_every_experiment():
+    import subprocess
+
+    ignored = subprocess.run(["git", "check-ignore", "search/unconditional.lock"],
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert ignored.stdout.strip() == "search/unconditional.lock"

@@ -15,7 +15,7 @@ from mnistgan.search.experiments import parse_show
 pytestmark = pytest.mark.e2e
 SEARCH = ["python", "-m", "mnistgan", "search", "--jobs", "2", "--seed", "3"]
 SEARCH += ["-p", "train.lr_g=log:0.0005..0.005", "-p", "train.batch_size=int:32..64"]
-SEARCH += ["-p", "train.loss=choice:bce,hinge", "-o", "fid=min", "-o", "train_seconds=min"]
+SEARCH += ["-p", "train.loss=choice:bce,hinge", "-o", "val_fid=min", "-o", "train_seconds=min"]
 SEARCH += ["-S", "train.threads=1"]  # two runs share 2 cores
 
 
@@ -49,7 +49,7 @@ def test_search_runs_its_trials_as_experiments_and_continues(pipeline: Path):
         assert exp.state == "success"
         assert {k: exp.params[k] for k in t.params} == t.params
         assert exp.params["train.threads"] == 1
-        assert [exp.metrics["fid"], exp.metrics["train_seconds"]] == t.values
+        assert [exp.metrics["val_fid"], exp.metrics["train_seconds"]] == t.values
     assert len({json.dumps(t.params) for t in study}) == 6  # six proposals, none run twice
 
     # The table: the Pareto front, each with its experiment and the line that adopts it.

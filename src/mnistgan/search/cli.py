@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "-o", dest="objectives", action="append", default=[], metavar="METRIC=min|max",
-        help="an objective from the metrics (default fid=min); several give a Pareto front",
+        help="an objective: a validation metric (default val_fid=min); several give a Pareto front",
     )  # fmt: skip
     parser.add_argument(
         "-S", dest="fixed", action="append", default=[], metavar="KEY=VALUE",
@@ -42,7 +42,9 @@ def main(args: argparse.Namespace) -> None:
     from mnistgan.search import space, study
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    name = args.name or (Path(args.spec).stem if args.spec else "search")
+    given = args.name is not None
+    name = args.name if given else (Path(args.spec).stem if args.spec else "search")
+    study.check_name(name, "--name" if given else f"{args.spec}: its name")
     if args.show:
         found, objectives = study.load(name)
         return finish(found, objectives)
@@ -50,20 +52,30 @@ def main(args: argparse.Namespace) -> None:
         raise UserError(f"--trials {args.trials} --jobs {args.jobs}: expected both >= 1")
     spec = space.load(args.spec, args.space, args.objectives, args.fixed)
     space.check(spec)  # before anything is queued
-    search = study.Search(study.create(name, spec), spec, args.seed, args.jobs, say)
-    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):  # a closed terminal
-        if sig is not None:
-            signal.signal(sig, interrupt)
-    try:
-        search.run(args.trials)
-    except KeyboardInterrupt:
-        names = search.stop()
-        say(
-            f"stopped, and stopped what was in flight ({', '.join(names) or 'nothing'}): "
-            "the same command continues the search, queueing those again"
-        )
-        sys.exit(130)
-    finish(search.study, spec.objectives)
+    jobs, lowered = study.jobs_bound(args.jobs, args.trials, cores())
+    if lowered:
+        say(lowered)
+    with study.locked(name):
+        search = study.Search(study.create(name, spec), spec, args.seed, jobs, say)
+        for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):  # a closed terminal
+            if sig is not None:
+                signal.signal(sig, interrupt)
+        try:
+            search.run(args.trials)
+        except KeyboardInterrupt:
+            names = search.stop()
+            say(
+                f"stopped, and stopped what was in flight ({', '.join(names) or 'nothing'}): "
+                "the same command continues the search, queueing those again"
+            )
+            sys.exit(130)
+        finish(search.study, spec.objectives)
+
+
+def cores() -> int:
+    from mnistgan.core.cpu import usable_cores  # imports torch: only when a search runs
+
+    return usable_cores()
 
 
 def interrupt(signum, frame) -> None:

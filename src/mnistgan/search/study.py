@@ -4,14 +4,19 @@ with J experiments in flight. The study lives in one journal file, so the same c
 continues it: every trial records its experiment's name, a finished one is told once, one
 lost in flight (killed, or dropped from the queue) is queued again under the same trial.
 
-Results are told in trial order, and trial n is proposed with a sampler seeded by the seed
-and n, right after trial n - J is told: so the same seed proposes the same trials, whatever
-order the experiments end in and however often the search was stopped. The price: a free
-worker may wait for an earlier, slower trial."""
+Results are told in trial order, and trial n is proposed with a sampler seeded by a hash of
+the seed and n, right after trial n - J is told: so the same seed proposes the same trials,
+whatever order the experiments end in and however often the search was stopped. The price: a
+free worker may wait for an earlier, slower trial."""
 
+import contextlib
+import hashlib
+import json
 import math
+import os
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import optuna
@@ -28,15 +33,67 @@ FOLDER = Path("search")  # studies (name.journal) and their plots (plots/name.pn
 POLL = 5.0  # s between looks at the queue, after a trial ends
 POLL_MAX = 30.0  # ... growing to this while none does: a look (`dvc exp show`) costs ~1.5 s of CPU
 WORKER_CHECK = 120.0  # s between checks that a trial DVC shows running has a worker alive
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")  # a file in FOLDER, and a git ref's part
+ORPHAN_KILLS = 3  # kills of one task DVC's queue left running with no worker, before giving up
+
+
+def check_name(name: str, where: str) -> str:
+    """`name`, if a name: the journal and the plot it names must stay in FOLDER, and its
+    experiments' names must be git refs (no `..`)."""
+    if not NAME.fullmatch(name) or ".." in name:
+        raise UserError(
+            f"{where} {name}: a study's name, not a path: up to 100 letters, digits, '.', '_' "
+            "or '-', the first a letter or digit, no '..'"
+        )
+    return name
 
 
 def journal(name: str) -> Path:
     return FOLDER / f"{name}.journal"
 
 
-def storage(name: str) -> JournalStorage:
-    journal(name).parent.mkdir(parents=True, exist_ok=True)
-    return JournalStorage(JournalFileBackend(str(journal(name))))
+def storage(name: str, appending: bool = True) -> JournalStorage:
+    """The journal of the study `name`, read: a file that is not one (cut, overwritten, another
+    tool's) or that holds another study is refused in one line naming it."""
+    path = journal(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        check_journal(path, appending)
+    try:
+        found = JournalStorage(JournalFileBackend(str(path)))
+        names = [s.study_name for s in found.get_all_studies()]
+    except Exception as e:  # whatever replaying a foreign file raises
+        raise UserError(f"{path}: not a study journal ({type(e).__name__}: {e})") from None
+    if names not in ([], [name]):
+        raise UserError(
+            f"{path}: holds the study {', '.join(names)}, not {name}: a journal renamed or "
+            "copied; give it back its name, or move it away to start over"
+        )
+    return found
+
+
+def check_journal(path: Path, appending: bool) -> None:
+    """Each line of the journal at `path` must be one JSON entry of Optuna's. Optuna skips a
+    bad last line, as one being written; but a search appending after it would make it a bad
+    line in the middle, which stops every later read: so only --show, reading while a search
+    may write, lets a last line without its newline pass."""
+    try:
+        with path.open("rb") as f:
+            lines = f.read().split(b"\n")
+    except OSError as e:
+        raise UserError(f"{path}: cannot read it ({e.strerror})") from None
+    last = len(lines)  # the text after the last newline: b"" when whole
+    for number, line in enumerate(lines, 1):
+        if number == last and (not line or not appending):
+            return
+        try:
+            entry = json.loads(line)
+        except ValueError:  # JSONDecodeError, UnicodeDecodeError
+            raise UserError(f"{path}: not a study journal (line {number}: not JSON)") from None
+        if not isinstance(entry, dict) or "op_code" not in entry:
+            raise UserError(
+                f"{path}: not a study journal (line {number}: not an entry of Optuna's journal)"
+            )
 
 
 def describe(spec: Spec) -> dict:
@@ -57,6 +114,8 @@ def create(name: str, spec: Spec) -> optuna.Study:
         load_if_exists=True,
     )
     stored = study.user_attrs.get("spec")
+    if stored is None and study.get_trials(deepcopy=False):
+        raise UserError(f"{journal(name)}: a study this command did not write (no spec)")
     if stored is None:
         study.set_user_attr("spec", describe(spec))
     elif stored != describe(spec):
@@ -71,9 +130,91 @@ def load(name: str) -> tuple[optuna.Study, list[Objective]]:
     """An existing study and its objectives, for --show."""
     if not journal(name).is_file():
         raise UserError(f"{journal(name)}: no such study (give its --name or its spec file)")
-    study = optuna.load_study(study_name=name, storage=storage(name))
-    objectives = [Objective(m, d) for m, d in study.user_attrs["spec"]["objectives"]]
-    return study, objectives
+    study = optuna.load_study(study_name=name, storage=storage(name, appending=False))
+    return study, stored_objectives(study, journal(name))
+
+
+def stored_objectives(study: optuna.Study, path: Path) -> list[Objective]:
+    """The objectives the journal's spec names: any metric, so that a study of an older
+    rule (the test FID) still shows."""
+    spec = study.user_attrs.get("spec")
+    goals = spec.get("objectives") if isinstance(spec, dict) else None
+    pairs = goals if isinstance(goals, list) else []
+    ok = [
+        Objective(g[0], g[1])
+        for g in pairs
+        if isinstance(g, list) and len(g) == 2 and g[1] in ("minimize", "maximize")
+    ]
+    if not ok or len(ok) != len(pairs) or len(ok) != len(study.directions):
+        raise UserError(f"{path}: a study this command did not write (no spec of objectives)")
+    return ok
+
+
+LOCK_TRIES = 2  # a stale lock (its process gone) is removed, and taken on the second try
+
+
+@contextlib.contextmanager
+def locked(name: str) -> Iterator[None]:
+    """Hold the study `name` while this search runs: two at once would ask for the same trial
+    numbers and queue each other's experiments. The lock file holds the pid; a lock whose
+    process is gone (a crash, a reboot) is stale and taken over."""
+    path = FOLDER / f"{name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mine = f"{os.getpid()}\n"
+    for _ in range(LOCK_TRIES):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = lock_holder(path)
+            if holder is not None and holder_alive(holder):
+                raise UserError(
+                    f"search {name}: already running (pid {holder}, {path}); wait for it, "
+                    f"or delete {path} if no search of it runs"
+                ) from None
+            path.unlink(missing_ok=True)  # stale, or half-written by a crash
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(mine)
+        break
+    else:
+        raise UserError(f"{path}: taken again as its stale lock was removed; try again")
+    try:
+        yield
+    finally:
+        if lock_holder(path) == os.getpid():  # not a lock another search took over
+            path.unlink(missing_ok=True)
+
+
+def lock_holder(path: Path) -> int | None:
+    """The pid in the lock file at `path`; None if gone or unreadable."""
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def holder_alive(pid: int) -> bool:
+    """Whether the process `pid` runs (our own pid in a lock we have not taken: reused)."""
+    import psutil  # DVC's own dependency: the search runs only beside DVC
+
+    return pid != os.getpid() and psutil.pid_exists(pid)
+
+
+def jobs_bound(jobs: int, trials: int, cores: int) -> tuple[int, str]:
+    """At most one experiment in flight per core (more only contend for them) and per trial
+    asked for: the bound, and why when it is lower than `jobs`."""
+    bound = min(jobs, cores, trials)
+    if bound == jobs:
+        return jobs, ""
+    why = f"the {cores} cores this search may use" if bound == cores else f"--trials {trials}"
+    return bound, f"--jobs {jobs}: {bound} at once, as many as {why}"
+
+
+def trial_seed(seed: int, number: int) -> int:
+    """The sampler's seed for trial `number`: a hash, so that each --seed is a stream of its
+    own (seed + number made --seed 3's trials those of --seed 0 from its 4th on)."""
+    digest = hashlib.sha256(f"mnistgan search {seed} {number}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
 
 
 def experiment(trial: FrozenTrial) -> str:
@@ -93,6 +234,7 @@ class Search:
     def __init__(self, study: optuna.Study, spec: Spec, seed: int, jobs: int, say: Callable):
         self.study, self.spec, self.seed, self.jobs, self.say = study, spec, seed, jobs, say
         self.absent: dict[int, int] = {}  # trial number -> looks in a row its experiment was gone
+        self.orphan_kills: dict[str, int] = {}  # a queue task's rev -> kills it outlived
         self.checked = -math.inf  # when the workers were last checked (time.monotonic)
         self.workerless = False  # the last check found no worker alive while trials ran
 
@@ -117,7 +259,7 @@ class Search:
 
     def ask(self) -> None:
         number = len(self.trials())
-        sampler = optuna.samplers.TPESampler(seed=(self.seed + number) % 2**32)
+        sampler = optuna.samplers.TPESampler(seed=trial_seed(self.seed, number))
         self.study.sampler = sampler  # seeded by trial: the same proposals after a restart
         self.submit(self.study.ask(self.spec.space))
 
@@ -160,7 +302,9 @@ class Search:
         try:
             shown = experiments.show(baselines or [experiments.head()])
         except experiments.Orphan as e:
-            self.stop_lost(pending, [experiments.task_name(e.rev)], "no worker runs it")
+            name = experiments.task_name(e.rev)
+            self.orphan_kill(e.rev, name)
+            self.stop_lost(pending, [name], "no worker runs it")
             return self.look(self.trials(TrialState.RUNNING))
         running = [t for t in pending if (e := shown.get(experiment(t))) and e.state == "running"]
         if self.dead_workers(bool(running)):  # a reboot or a killed worker left them "running"
@@ -179,6 +323,17 @@ class Search:
                 self.submit(t, t.user_attrs.get("attempt", 0) + 1)
                 experiments.start_workers(self.jobs)
         return shown
+
+    def orphan_kill(self, rev: str, name: str) -> None:
+        """Count a kill of the orphaned task `rev`; once ORPHAN_KILLS did not end it, stop the
+        search and say what to run by hand: every look fails while it stays."""
+        kills = self.orphan_kills[rev] = self.orphan_kills.get(rev, 0) + 1
+        if kills > ORPHAN_KILLS:
+            raise UserError(
+                f"{name}: DVC's queue says it runs, with no worker, and {ORPHAN_KILLS} kills did "
+                f"not end it; run `dvc queue kill --force {name}`, else `dvc exp remove {name}`, "
+                "then this command again"
+            )
 
     def stop_lost(self, pending: list[FrozenTrial], names: list[str], why: str) -> None:
         """Kill the experiments `names` that DVC's queue lost, their trials marked stopped so
