@@ -244,3 +244,49 @@ def test_the_smallest_batch_params_allow_trains(tmp_path, arch):
     assert result.images_seen == 4 and len(result.history.rows) == 2
     with pytest.raises(ValueError, match="Expected more than 1 value per channel"):
         training.train(images(4), MODEL, replace(cfg, batch_size=1), tmp_path / "d.pt", digits(4))
+
+
+def test_train_seed_seeds_the_noise_generator_and_the_initial_weights():
+    """Another train.seed is another run: the noise generator (order of the images, noise) is
+    seeded with it, as are the initial weights; the same seed builds the same nets."""
+
+    def nets(seed: int) -> training.Nets:
+        return training.build_nets(MODEL, replace(TRAIN, seed=seed), torch.device("cpu"))
+
+    def matrices(n: training.Nets) -> list[torch.Tensor]:  # the randomly initialised weights
+        tensors = [*n.g.state_dict().values(), *n.d.state_dict().values()]
+        return [t for t in tensors if t.dim() >= 2]
+
+    a, again, b = nets(0), nets(0), nets(7)
+    for seed, n in ((0, a), (0, again), (7, b)):
+        assert torch.equal(n.rng.get_state(), torch.Generator().manual_seed(seed).get_state())
+    assert len(matrices(a)) >= 4  # G's and D's layers
+    assert all(torch.equal(x, y) for x, y in zip(matrices(a), matrices(again), strict=True))
+    assert not any(torch.equal(x, y) for x, y in zip(matrices(a), matrices(b), strict=True))
+
+
+def test_two_seeds_train_on_other_batches_from_other_weights_and_one_seed_the_same(
+    tmp_path, monkeypatch
+):
+    """Through train(): each run's noise and image order, and its trained nets."""
+    real_step, drawn = training.gan_step, []
+
+    def recorded(g, d, opt_g, opt_d, batches, config):
+        drawn[-1].append((batches[0].real.clone(), batches[0].z.clone()))
+        return real_step(g, d, opt_g, opt_d, batches, config)
+
+    monkeypatch.setattr(training, "gan_step", recorded)
+    runs = []
+    for i, seed in enumerate((3, 3, 4)):
+        drawn.append([])
+        cfg = replace(TRAIN, epochs=1, seed=seed)
+        runs.append(training.train(images(), MODEL, cfg, tmp_path / f"{i}.pt", digits()))
+    (first, same, other), steps = drawn, len(drawn[0])
+    assert steps == 4 and len(same) == len(other) == steps
+    for k in range(steps):
+        assert torch.equal(first[k][0], same[k][0]) and torch.equal(first[k][1], same[k][1])
+        assert not torch.equal(first[k][0], other[k][0])  # another order of the images
+        assert not torch.equal(first[k][1], other[k][1])  # other noise
+    assert all(torch.equal(p, q) for p, q in zip(state(runs[0]), state(runs[1]), strict=True))
+    weights = zip(state(runs[0]), state(runs[2]), strict=True)
+    assert not any(torch.equal(p, q) for p, q in weights if p.dim() >= 2)
