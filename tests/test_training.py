@@ -290,3 +290,35 @@ def test_two_seeds_train_on_other_batches_from_other_weights_and_one_seed_the_sa
     assert all(torch.equal(p, q) for p, q in zip(state(runs[0]), state(runs[1]), strict=True))
     weights = zip(state(runs[0]), state(runs[2]), strict=True)
     assert not any(torch.equal(p, q) for p, q in weights if p.dim() >= 2)
+
+
+def test_the_ema_warms_up_over_the_run_not_over_each_epoch(monkeypatch, tmp_path):
+    """Two epochs of 4 steps: the EMA equals one replayed by hand from the raw generator's
+    weights after every step, with the decay of the run's step s, min(0.9, (1+s)/(10+s)):
+    step 4 (the second epoch's first) averages with 5/14, not the first step's 1/10."""
+    real_step, weights = training.gan_step, []
+
+    def copy(g: torch.nn.Module) -> dict[str, torch.Tensor]:
+        return {k: v.detach().clone() for k, v in g.state_dict().items()}
+
+    def recorded(g, d, opt_g, opt_d, batches, config):
+        if not weights:
+            weights.append(copy(g))  # the initial weights, the EMA's start
+        stats = real_step(g, d, opt_g, opt_d, batches, config)
+        weights.append(copy(g))
+        return stats
+
+    monkeypatch.setattr(training, "gan_step", recorded)
+    cfg = replace(TRAIN, epochs=2, ema=0.9)
+    result = training.train(images(), MODEL, cfg, tmp_path / "c.pt", digits())
+    assert len(weights) == 1 + 8
+    ema = weights[0]
+    for s, g in enumerate(weights[1:]):
+        decay = min(0.9, (1 + s) / (10 + s))
+        ema = {
+            k: decay * ema[k] + (1 - decay) * g[k] if g[k].is_floating_point() else g[k] for k in g
+        }
+    got = result.generator_ema.state_dict()
+    assert got.keys() == ema.keys()
+    for k in ema:
+        torch.testing.assert_close(got[k], ema[k], rtol=1e-5, atol=1e-6, msg=k)
