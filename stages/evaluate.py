@@ -76,7 +76,8 @@ def main() -> None:
         ]
     )
     atomic.write_csv("metrics/eval/class_hist.csv", class_table)
-    print(targets.table(metrics, real, d_config.conditional), file=sys.stderr)
+    table = targets.table(metrics, real, d_config.conditional, p.evaluate.n_samples)
+    print(table, file=sys.stderr)
 
 
 if __name__ == "__main__":

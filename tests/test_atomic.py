@@ -3,6 +3,7 @@
 import errno
 import os
 import re
+from pathlib import Path
 
 import pytest
 from conftest import REPO
@@ -27,6 +28,65 @@ def test_failed_write_leaves_old_file_and_no_temp(tmp_path, monkeypatch):
         atomic.write_json(target, {"new": 2})
     assert target.read_text() == '{\n  "old": 1\n}\n'
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_a_write_failing_half_way_leaves_old_file_and_no_temp(tmp_path, monkeypatch):
+    """Half the bytes are written, then the writer raises: the target still holds the
+    previous contents, whole, and the temp file is gone."""
+    target = tmp_path / "out.json"
+    atomic.write_json(target, {"old": 1})
+    real_fdopen = os.fdopen
+
+    def fdopen(fd, mode):
+        f = real_fdopen(fd, mode)
+        real_write = f.write
+
+        def half_then_fail(data):
+            real_write(data[: len(data) // 2])
+            f.flush()
+            raise Boom
+
+        f.write = half_then_fail
+        return f
+
+    monkeypatch.setattr(atomic.os, "fdopen", fdopen)
+    with pytest.raises(Boom):
+        atomic.write_json(target, {"new": 2, "padding": "x" * 100})
+    assert target.read_text() == '{\n  "old": 1\n}\n'
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_a_write_goes_to_a_synced_temp_file_beside_the_target_then_os_replace(
+    tmp_path, monkeypatch
+):
+    """The new bytes are whole in a temp file in the target's folder (same file system: the
+    rename is atomic), fsynced, before one os.replace puts it in the target's place; until
+    then the target holds its previous contents."""
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    real_fsync, real_replace, events = os.fsync, os.replace, []
+
+    def fsync(fd):
+        stat = os.fstat(fd)
+        events.append(("fsync", (stat.st_dev, stat.st_ino)))
+        real_fsync(fd)
+
+    def replace(src, dst):
+        stat = os.stat(src)
+        staged = (stat.st_dev, stat.st_ino), Path(src).read_bytes(), target.read_text()
+        events.append(("replace", str(src), str(dst), *staged))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(atomic.os, "fsync", fsync)
+    monkeypatch.setattr(atomic.os, "replace", replace)
+    atomic.write_bytes(target, b"new contents")
+    assert [e[0] for e in events] == ["fsync", "replace"]
+    (_, synced), (_, src, dst, replaced, staged, target_then) = events
+    assert synced == replaced and dst == str(target)  # the file synced is the one renamed
+    assert Path(src).parent == target.parent and Path(src) != target
+    assert staged == b"new contents" and target_then == "old"
+    assert target.read_bytes() == b"new contents"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
 
 
 def fail_with(code: int):

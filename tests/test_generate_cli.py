@@ -9,6 +9,7 @@ import pytest
 import torch
 from conftest import SMALL, run, write_small_params
 
+import mnistgan
 from mnistgan import __main__ as cli
 from mnistgan.core import params
 from mnistgan.core.checkpoint import save_model
@@ -17,6 +18,7 @@ from mnistgan.gan import sampling
 from mnistgan.gan.models import build
 
 TINY = replace(SMALL.model, features=4, d_features=4)
+DEFAULT_SOURCE = "no ./params.yaml here: the default of mnistgan.sample"
 
 
 @pytest.fixture
@@ -168,3 +170,41 @@ def test_help_shows_the_defaults(monkeypatch, capsys, checkpoint):
         "(default: each digit in turn)",
     ):
         assert default in text
+
+
+@pytest.mark.parametrize("conditional", [False, True], ids=["unconditional", "conditional"])
+def test_generate_and_mnistgan_sample_draw_the_same_images_and_generate_says_at_what(
+    tmp_path, monkeypatch, capsys, conditional
+):
+    """The same seed and temperature draw the same images through the command line and the
+    Python API; without ./params.yaml both default to sampling.TEMPERATURE, and generate's
+    last line says which temperature it drew at and where that came from."""
+    path = tmp_path / "g.pt"
+    save_model(path, "generator", build(replace(TINY, conditional=conditional), seed=0)[0])
+    g = mnistgan.load_generator(path)
+    cases = [(["--temperature", "0.7"], 0.7, "--temperature"), ([], None, DEFAULT_SOURCE)]
+    for args, t, source in cases:
+        out = tmp_path / f"{t}.pt"
+        generate(monkeypatch, path, "-n", "12", "--seed", "5", *args, "--out", str(out))
+        assert capsys.readouterr().out == (
+            f"wrote 12 images to {out} at temperature {t or 1.1} ({source})\n"
+        )
+        drawn = torch.load(out, weights_only=True)["images"]
+        assert torch.equal(drawn, mnistgan.sample(g, 12, seed=5, temperature=t))
+    if conditional:  # one digit too
+        out = tmp_path / "sevens.pt"
+        generate(monkeypatch, path, "-n", "3", "--digit", "7", "--out", str(out))
+        drawn = torch.load(out, weights_only=True)
+        assert drawn["labels"].tolist() == [7, 7, 7]
+        assert torch.equal(drawn["images"], mnistgan.sample(g, 3, digits=7))
+
+
+def test_generate_says_when_its_temperature_came_from_params_yaml(
+    tmp_path, monkeypatch, capsys, checkpoint
+):
+    write_small_params(tmp_path, {"sample": {"temperature": 0.9}})
+    generate(monkeypatch, checkpoint, "-n", "2", "--out", str(tmp_path / "x.pt"))
+    assert capsys.readouterr().out == (
+        f"wrote 2 images to {tmp_path / 'x.pt'} at temperature 0.9 "
+        "(sample.temperature of ./params.yaml)\n"
+    )

@@ -54,3 +54,33 @@ def test_a_checkpoint_that_is_a_deflate_bomb_is_moved_aside_unread(tmp_path, cap
     assert warning.startswith(f"warning: ignoring {ckpt} (refused: its entry ")
     assert "(a zip bomb)): moved it to" in warning
     assert (tmp_path / "c.pt.bad").stat().st_size < MIB
+
+
+def test_the_fingerprint_changes_with_one_pixel_or_one_label_and_only_then():
+    """A checkpoint trained on other digits must not be resumed: the fingerprint reads every
+    pixel and every label, not only their shapes."""
+    x, y = digits_data()
+    other_x, other_y = x.clone(), y.clone()
+    other_x[31, 0, 27, 27] ^= 1  # the last pixel of the last image, one grey level
+    other_y[0] = 1
+
+    def fp(images: torch.Tensor, labels: torch.Tensor | None) -> str:
+        return resume.fingerprint(MODEL, TRAIN, images, labels, (), "cpu in fp32")
+
+    assert fp(x.clone(), y.clone()) == fp(x, y)
+    assert fp(other_x, y) != fp(x, y)
+    assert fp(x, other_y) != fp(x, y)
+    assert fp(x, None) != fp(x, y)
+
+
+def test_a_checkpoint_trained_on_other_images_is_ignored(tmp_path, capsys):
+    """Constant rates: the epoch count is then no part of the fingerprint, the images are."""
+    x, y = digits_data()
+    other = x.clone()
+    other[0, 0, 0, 0] ^= 1
+    constant = replace(TRAIN, lr_decay=0.0)
+    training.train(x, MODEL, constant, tmp_path / "c.pt", y)
+    result = training.train(other, MODEL, replace(constant, epochs=2), tmp_path / "c.pt", y)
+    err = capsys.readouterr().err
+    assert f"ignoring {tmp_path / 'c.pt'}: it was trained with other params, data or code" in err
+    assert result.images_seen == 2 * 32  # both epochs trained, none resumed

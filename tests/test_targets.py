@@ -24,7 +24,7 @@ FLOOR = {
 
 
 def test_table_puts_each_metric_beside_its_floor_and_target():
-    lines = targets.table(METRICS, FLOOR, conditional=False).splitlines()
+    lines = targets.table(METRICS, FLOOR, conditional=False, n_scored=10000).splitlines()
     assert lines[0].split() == ["metric", "samples", "real", "floor", "target", "met"]
     assert lines[1].split() == ["FID", "4.28", "1.89", "<=", "5.67", "(3x", "floor)", "yes"]
     assert lines[3].split() == ["recall", "0.84", "0.95", ">=", "0.85", "NO"]
@@ -33,9 +33,25 @@ def test_table_puts_each_metric_beside_its_floor_and_target():
 
 
 def test_conditional_model_is_held_to_1_5x_the_fid_floor_and_its_digit():
-    lines = targets.table(METRICS, FLOOR, conditional=True).splitlines()
+    lines = targets.table(METRICS, FLOOR, conditional=True, n_scored=10000).splitlines()
     assert lines[1].split() == ["FID", "4.28", "1.89", "<=", "2.835", "(1.5x", "floor)", "NO"]
     assert lines[-1].split() == ["conditional", "accuracy", "0.997", ">=", "0.99", "yes"]
+
+
+def test_too_few_scored_images_judge_no_target_and_say_why():
+    """A smoke run's 2,000 images: the floor itself misses targets set on 10,000, so every
+    row says n/a, not NO, and a last line says why; from 5,000 on, the verdicts are back."""
+    smoke = {**METRICS, "precision": 0.8, "classifier_score": 7.1}  # the floor misses too
+    lines = targets.table(smoke, FLOOR, conditional=True, n_scored=4999).splitlines()
+    assert lines[2].split() == ["precision", "0.8", "0.942", ">=", "0.85", "n/a"]
+    assert lines[4].split() == ["classifier", "score", "7.1", "9.73", ">=", "9.5", "n/a"]
+    assert [line.split()[-1] for line in lines[1:-1]] == ["n/a"] * 7
+    assert lines[-1] == (
+        "n/a: the targets hold for at least 5000 scored images; evaluate.n_samples is 4999"
+    )
+    enough = targets.table(smoke, FLOOR, conditional=True, n_scored=5000).splitlines()
+    assert [line.split()[-1] for line in enough[1:]] == ["NO", "NO", "NO", "NO"] + ["yes"] * 3
+    assert [a.split()[:-1] for a in enough[1:]] == [b.split()[:-1] for b in lines[1:-1]]
 
 
 def test_bounds_are_inclusive():

@@ -297,3 +297,81 @@ def test_a_checkpoint_of_other_settings_says_which_changed_and_why_it_is_not_res
     capsys.readouterr()
     training.train(x, MODEL, TRAIN, tmp_path / "e.pt", digits())
     assert "it was trained with train.lr_g 0.5, now 0.0012; training" in capsys.readouterr().err
+
+
+def test_train_seed_seeds_the_noise_generator_and_the_initial_weights():
+    """Another train.seed is another run: the noise generator (order of the images, noise) is
+    seeded with it, as are the initial weights; the same seed builds the same nets."""
+
+    def nets(seed: int) -> training.Nets:
+        return training.build_nets(MODEL, replace(TRAIN, seed=seed), torch.device("cpu"))
+
+    def matrices(n: training.Nets) -> list[torch.Tensor]:  # the randomly initialised weights
+        tensors = [*n.g.state_dict().values(), *n.d.state_dict().values()]
+        return [t for t in tensors if t.dim() >= 2]
+
+    a, again, b = nets(0), nets(0), nets(7)
+    for seed, n in ((0, a), (0, again), (7, b)):
+        assert torch.equal(n.rng.get_state(), torch.Generator().manual_seed(seed).get_state())
+    assert len(matrices(a)) >= 4  # G's and D's layers
+    assert all(torch.equal(x, y) for x, y in zip(matrices(a), matrices(again), strict=True))
+    assert not any(torch.equal(x, y) for x, y in zip(matrices(a), matrices(b), strict=True))
+
+
+def test_two_seeds_train_on_other_batches_from_other_weights_and_one_seed_the_same(
+    tmp_path, monkeypatch
+):
+    """Through train(): each run's noise and image order, and its trained nets."""
+    real_step, drawn = training.gan_step, []
+
+    def recorded(g, d, opt_g, opt_d, batches, config):
+        drawn[-1].append((batches[0].real.clone(), batches[0].z.clone()))
+        return real_step(g, d, opt_g, opt_d, batches, config)
+
+    monkeypatch.setattr(training, "gan_step", recorded)
+    runs = []
+    for i, seed in enumerate((3, 3, 4)):
+        drawn.append([])
+        cfg = replace(TRAIN, epochs=1, seed=seed)
+        runs.append(training.train(images(), MODEL, cfg, tmp_path / f"{i}.pt", digits()))
+    (first, same, other), steps = drawn, len(drawn[0])
+    assert steps == 4 and len(same) == len(other) == steps
+    for k in range(steps):
+        assert torch.equal(first[k][0], same[k][0]) and torch.equal(first[k][1], same[k][1])
+        assert not torch.equal(first[k][0], other[k][0])  # another order of the images
+        assert not torch.equal(first[k][1], other[k][1])  # other noise
+    assert all(torch.equal(p, q) for p, q in zip(state(runs[0]), state(runs[1]), strict=True))
+    weights = zip(state(runs[0]), state(runs[2]), strict=True)
+    assert not any(torch.equal(p, q) for p, q in weights if p.dim() >= 2)
+
+
+def test_the_ema_warms_up_over_the_run_not_over_each_epoch(monkeypatch, tmp_path):
+    """Two epochs of 4 steps: the EMA equals one replayed by hand from the raw generator's
+    weights after every step, with the decay of the run's step s, min(0.9, (1+s)/(10+s)):
+    step 4 (the second epoch's first) averages with 5/14, not the first step's 1/10."""
+    real_step, weights = training.gan_step, []
+
+    def copy(g: torch.nn.Module) -> dict[str, torch.Tensor]:
+        return {k: v.detach().clone() for k, v in g.state_dict().items()}
+
+    def recorded(g, d, opt_g, opt_d, batches, config):
+        if not weights:
+            weights.append(copy(g))  # the initial weights, the EMA's start
+        stats = real_step(g, d, opt_g, opt_d, batches, config)
+        weights.append(copy(g))
+        return stats
+
+    monkeypatch.setattr(training, "gan_step", recorded)
+    cfg = replace(TRAIN, epochs=2, ema=0.9)
+    result = training.train(images(), MODEL, cfg, tmp_path / "c.pt", digits())
+    assert len(weights) == 1 + 8
+    ema = weights[0]
+    for s, g in enumerate(weights[1:]):
+        decay = min(0.9, (1 + s) / (10 + s))
+        ema = {
+            k: decay * ema[k] + (1 - decay) * g[k] if g[k].is_floating_point() else g[k] for k in g
+        }
+    got = result.generator_ema.state_dict()
+    assert got.keys() == ema.keys()
+    for k in ema:
+        torch.testing.assert_close(got[k], ema[k], rtol=1e-5, atol=1e-6, msg=k)

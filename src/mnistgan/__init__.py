@@ -22,8 +22,11 @@ def load_generator(path):
 def sample(g, n: int, seed: int = 0, digits=None, temperature: float | None = None):
     """`n` uint8 images (n, 1, 28, 28) from generator `g`, the same for the same `seed`; a
     conditional `g` draws `digits` (one digit, or n of them; None: each digit in turn), an
-    unconditional one refuses them. The latent's `temperature` defaults to the pipeline's
-    (mnistgan.gan.sampling.TEMPERATURE). A bad argument is a UserError naming it."""
+    unconditional one refuses them. The latent's `temperature` defaults to
+    mnistgan.gan.sampling.TEMPERATURE, the shipped params.yaml's sample.temperature (the
+    command line's `generate` reads ./params.yaml instead, where there is one, and prints the
+    temperature it drew at); the same seed and temperature draw the same images through
+    both. A bad argument is a UserError naming it."""
     from mnistgan.gan.sampling import TEMPERATURE, generate, request
 
     t = TEMPERATURE if temperature is None else temperature

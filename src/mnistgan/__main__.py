@@ -80,7 +80,9 @@ def main() -> None:
         raise UserError(f"-n: got {args.n}, expected an integer in [1, {MAX_IMAGES}]")
     if not 0 <= args.seed < MAX_SEED:
         raise UserError(f"--seed: got {args.seed}, expected an integer in [0, 2^63)")
-    temperature = default_temperature() if args.temperature is None else args.temperature
+    temperature, source = (
+        default_temperature() if args.temperature is None else (args.temperature, "--temperature")
+    )
     if not 0 < temperature <= MAX_TEMPERATURE:  # NaN fails every comparison
         raise UserError(
             f"--temperature: got {temperature}, expected a number in (0, {MAX_TEMPERATURE:g}]"
@@ -112,16 +114,18 @@ def main() -> None:
     else:
         result = {"images": images} if labels is None else {"images": images, "labels": labels}
         atomic.write_torch(out, result)
-    print(f"wrote {args.n} images to {out}")
+    print(f"wrote {args.n} images to {out} at temperature {temperature:g} ({source})")
 
 
-def default_temperature() -> float:
+def default_temperature() -> tuple[float, str]:
     """sample.temperature of params.yaml, where there is one (in the repo), as the pipeline
-    draws; TEMPERATURE elsewhere."""
+    draws; TEMPERATURE elsewhere, as mnistgan.sample draws. With where it came from: a
+    params.yaml edited since the model was trained draws at another temperature than the
+    pipeline's samples did, so generate says which it used."""
     if not Path("params.yaml").exists():
-        return TEMPERATURE
+        return TEMPERATURE, "no ./params.yaml here: the default of mnistgan.sample"
     try:
-        return params.load().sample.temperature
+        return params.load().sample.temperature, "sample.temperature of ./params.yaml"
     except UserError as e:
         raise UserError(
             f"--temperature: its default is sample.temperature of ./params.yaml, which does "
