@@ -309,3 +309,13 @@ def test_leb128_as_webassembly_writes_counts():
     assert export.leb(0) == b"\x00" and export.leb(127) == b"\x7f"
     assert export.leb(128) == b"\x80\x01" and export.leb(624485) == b"\xe5\x8e\x26"
     assert export.kernels()[:8] == b"\x00asm\x01\x00\x00\x00"
+
+
+def test_no_string_of_the_model_can_end_its_script_element():
+    g = small_generator()
+    arch = '</script><img src=x onerror="window.PWNED=1"><!--'
+    g.config = replace(g.config, arch=arch)  # past the checks a model file's config gets
+    html = export.page(g, TEMPLATE, 1.0)
+    spec, _ = spec_and_blob(html)
+    assert spec["arch"] == arch  # the page reads the very string back, as text
+    assert html.count("</script>") == TEMPLATE.count("</script>") and "<img" not in html

@@ -111,7 +111,8 @@ def page(g: Generator, template: str, temperature: float) -> str:
         "bytes": len(blob),
         "crc32": zlib.crc32(blob),
     }
-    text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+    # inside <script>, a "<" could end the element (</script>): JSON's own \u003c reads back as "<"
+    text = json.dumps(spec, sort_keys=True, separators=(",", ":")).replace("<", "\\u003c")
     page = template.replace(KERNELS, base64.b64encode(kernels()).decode("ascii"))
     return page.replace(SPEC, text).replace(WEIGHTS, base64.b64encode(blob).decode("ascii"))
 
