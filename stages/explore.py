@@ -2,8 +2,6 @@
 draws digits with the generator in the browser, offline (mnistgan.explorer.export). Its
 temperature slider starts at sample.temperature."""
 
-from pathlib import Path
-
 from mnistgan.core import atomic, params
 from mnistgan.core.checkpoint import load_model
 from mnistgan.core.errors import exit_on_user_error
@@ -14,7 +12,7 @@ from mnistgan.gan.models import GeneratorConfig, build_generator
 def main() -> None:
     p = params.load()
     g, _ = load_model("models/generator.pt", "generator", build_generator, GeneratorConfig)
-    template = Path("explorer/page.in.html").read_text(encoding="utf-8")
+    template = export.read_template("explorer/page.in.html")
     page = export.page(g, template, p.sample.temperature)
     atomic.write_bytes("explorer/index.html", page.encode("utf-8"))
 

@@ -1,5 +1,6 @@
 """Bad data is refused: non-zero exit, the file and the problem named, nothing in data/prepared."""
 
+import errno
 import gzip
 import json
 import shutil
@@ -111,7 +112,7 @@ def test_download_and_prepare_refuse_bad_file(tmp_path, case, stage):
     assert "Traceback" not in result.stderr
     if stage == "download":
         assert str(folder / name) in result.stderr  # the user's file, not a temporary copy
-        assert not any((tmp_path / "data/raw").iterdir())
+        assert not list((tmp_path / "data/raw").glob("*"))  # nothing written, nor the folder
     assert not (tmp_path / "data/prepared").exists()
     assert not (tmp_path / "metrics/data.json").exists()
 
@@ -391,7 +392,7 @@ def test_download_refuses_a_link_out_of_the_source_folder(tmp_path, target):
         raw.fetch("mnist", source, outputs_in(tmp_path / "repo"))
     assert str(e.value).startswith(f"data.source: {source / name} links to ")
     assert f"outside {source}/" in str(e.value)
-    assert not list((tmp_path / "repo/data/raw").iterdir())
+    assert not list((tmp_path / "repo/data/raw").glob("*"))
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="symlinks need privileges on Windows")
@@ -421,4 +422,187 @@ def test_download_checks_each_file_before_writing_any(tmp_path, name, payload, m
     with pytest.raises(UserError) as e:
         raw.fetch("mnist", source, out)
     assert str(e.value).startswith(f"{source / name}: ") and message in str(e.value)
-    assert not list((tmp_path / "repo/data/raw").iterdir())
+    assert not list((tmp_path / "repo/data/raw").glob("*"))
+
+
+# ---- the download stage reads before it copies, cleans up, and says what stops it ----
+
+
+def test_download_reads_every_header_before_copying_any_file(tmp_path, monkeypatch):
+    source = small_idx_folder(tmp_path / "source")
+    corrupt(source, "t10k-labels-idx1-ubyte.gz", b"%PDF-1.7\n" + bytes(100))  # the last one read
+    copied = []
+    record = lambda src, dst, *rest: copied.append(src)  # noqa: E731
+    monkeypatch.setattr(raw.shutil, "copyfile", record)
+    monkeypatch.setattr(raw, "copy_file", record, raising=False)
+    with pytest.raises(UserError) as e:
+        raw.fetch("mnist", source, outputs_in(tmp_path / "repo"))
+    assert str(e.value) == (
+        f"{source / 't10k-labels-idx1-ubyte.gz'}: not an IDX file of unsigned bytes with 1 "
+        "dimension(s) (magic number 25504446, expected 00000801)"
+    )
+    assert copied == []
+
+
+def test_download_removes_what_a_killed_run_left_and_git_ignores_it(tmp_path):
+    out = outputs_in(tmp_path / "repo")
+    folder = out["train_images"].parent
+    (folder / ".incoming-k1ll3d").mkdir(parents=True)
+    (folder / ".incoming-k1ll3d/train-images-idx3-ubyte.gz").write_bytes(bytes(1000))
+    (folder / ".incoming-stray").write_bytes(b"x")
+    (folder / "notes.txt").write_text("the user's, kept\n")
+    raw.fetch("mnist", small_idx_folder(tmp_path / "source"), out)
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == sorted(["notes.txt", *(p.name for p in raw.OUTPUTS.values())])
+    ignored = run(["git", "check-ignore", "-q", "data/raw/.incoming-k1ll3d"], REPO, check=False)
+    assert ignored.returncode == 0, "git should ignore what a killed download leaves"
+
+
+def open_failing(monkeypatch, when, error: OSError) -> None:
+    """Path.open raises `error` for the paths and modes `when(path, mode)` picks; for a write,
+    at the first write, as a disk fills up."""
+    real = Path.open
+
+    class Full:
+        def __init__(self, f):
+            self.f = f
+
+        def write(self, data):
+            raise error
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+    def opening(path, mode="r", *args, **kwargs):
+        if not when(path, mode):
+            return real(path, mode, *args, **kwargs)
+        if "w" in mode:
+            return Full(real(path, mode, *args, **kwargs))
+        raise error
+
+    monkeypatch.setattr(Path, "open", opening)
+
+
+def test_an_unreadable_source_file_is_one_line_naming_it(tmp_path, monkeypatch):
+    source = small_idx_folder(tmp_path / "source")
+    locked = source / "train-labels-idx1-ubyte.gz"
+    denied = PermissionError(errno.EACCES, "Permission denied", str(locked))
+    open_failing(monkeypatch, lambda path, mode: path == locked, denied)
+    with pytest.raises(UserError) as e:
+        raw.fetch("mnist", source, outputs_in(tmp_path / "repo"))
+    assert str(e.value) == f"{locked}: unreadable file (Permission denied)"
+
+
+def test_a_source_folder_that_cannot_be_searched_is_one_line_naming_it(tmp_path, monkeypatch):
+    source = small_idx_folder(tmp_path / "source")
+    real = Path.stat
+
+    def stat(path, **kwargs):  # what a folder without search permission (chmod a-x) gives
+        if path.parent == source:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", stat)
+    with pytest.raises(UserError) as e:
+        raw.fetch("mnist", source, outputs_in(tmp_path / "repo"))
+    assert str(e.value) == (
+        f"data.source: cannot look in {source}/ (Permission denied): "
+        "the folder must be readable and searchable"
+    )
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        PermissionError(errno.EACCES, "Permission denied"),
+        OSError(errno.EROFS, "Read-only file system"),
+    ],
+    ids=["read-only folder", "read-only file system"],
+)
+def test_a_data_raw_that_cannot_be_written_is_one_line_naming_it(tmp_path, monkeypatch, failure):
+    import tempfile
+
+    def mkdtemp(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp)
+    out = outputs_in(tmp_path / "repo")
+    with pytest.raises(UserError) as e:
+        raw.fetch("mnist", small_idx_folder(tmp_path / "source"), out)
+    assert str(e.value) == (
+        f"{out['train_images'].parent}: cannot write there ({failure.strerror}): "
+        "the download stage puts its four files in it"
+    )
+
+
+def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, monkeypatch):
+    out = outputs_in(tmp_path / "repo")
+    folder = out["train_images"].parent
+    full = OSError(errno.ENOSPC, "No space left on device")
+    open_failing(monkeypatch, lambda path, mode: "w" in mode and ".incoming-" in str(path), full)
+    with pytest.raises(UserError) as e:
+        raw.fetch("mnist", small_idx_folder(tmp_path / "source"), out)
+    assert str(e.value) == (
+        f"{folder}: cannot write there (No space left on device): "
+        "the download stage puts its four files in it"
+    )
+    assert list(folder.iterdir()) == []  # no output, no temporary folder
+
+
+def test_a_file_both_gzipped_and_plain_must_hold_the_same_data(tmp_path):
+    source = small_idx_folder(tmp_path / "source")
+    gz, plain = source / "train-labels-idx1-ubyte.gz", source / "train-labels-idx1-ubyte"
+    plain.write_bytes(gzip.decompress(gz.read_bytes()))  # the same labels, inflated: fine
+    out = outputs_in(tmp_path / "repo")
+    raw.fetch("mnist", source, out)
+    assert out["train_labels"].read_bytes() == gz.read_bytes()
+
+    plain.write_bytes(header(1, 40) + bytes([3] * 40))  # other labels: which one is meant?
+    with pytest.raises(UserError) as e:
+        raw.fetch("mnist", source, out)
+    assert str(e.value) == (
+        f"data.source: {gz} and {plain} both hold train-labels-idx1-ubyte, "
+        "with different data: keep the one you mean"
+    )
+
+
+def test_same_data_stops_at_its_limit_and_at_the_first_difference(tmp_path):
+    a, b = tmp_path / "a.gz", tmp_path / "b"
+    a.write_bytes(gzip.compress(bytes(10), mtime=0))
+    b.write_bytes(bytes(10))
+    assert raw.same_data(a, b, limit=10) and not raw.same_data(a, b, limit=9)
+    b.write_bytes(bytes(9) + b"\x01")
+    assert not raw.same_data(a, b, limit=10)
+    b.write_bytes(bytes(11))
+    assert not raw.same_data(a, b, limit=100)
+
+
+def test_a_folder_at_an_output_path_is_refused_untouched(tmp_path):
+    out = outputs_in(tmp_path / "repo")
+    mine = out["train_images"]  # a folder the user made where the stage writes a file
+    mine.mkdir(parents=True)
+    (mine / "thesis.tex").write_text("years of work\n")
+    with pytest.raises(UserError) as e:
+        raw.fetch("mnist", small_idx_folder(tmp_path / "source"), out)
+    assert str(e.value) == (
+        f"{mine}: not a file, where the download stage writes one (and `dvc repro` deletes "
+        "whatever is there first): move it elsewhere"
+    )
+    assert (mine / "thesis.tex").read_text() == "years of work\n"
+    assert sorted(p.name for p in mine.parent.iterdir()) == ["train-images"]
+
+
+def test_a_source_at_an_output_path_says_dvc_deletes_it(tmp_path):
+    out = outputs_in(tmp_path / "repo")
+    source = small_idx_folder(out["test_images"])  # data.source: data/raw/test-images
+    with pytest.raises(UserError) as e:
+        raw.fetch("mnist", source, out)
+    assert str(e.value) == (
+        f"data.source: {source} is (inside) {out['test_images']}, an output of the download "
+        "stage, which DVC deletes before the stage runs: keep your copy of the data in "
+        f"another folder (beside it in {out['test_images'].parent}/ is fine)"
+    )
+    assert len(raw.find_raw(source)) == 4  # run by hand: nothing touched

@@ -22,6 +22,7 @@ from conftest import CHROMIUM, CHROMIUM_OFFLINE, REPO, SMALL, artifacts, images,
 from torch import nn
 
 from mnistgan.core.checkpoint import save_model
+from mnistgan.core.errors import UserError
 from mnistgan.explorer import export
 from mnistgan.gan import training
 from mnistgan.gan.models import BATCH_NORMS, build_generator
@@ -309,3 +310,64 @@ def test_leb128_as_webassembly_writes_counts():
     assert export.leb(0) == b"\x00" and export.leb(127) == b"\x7f"
     assert export.leb(128) == b"\x80\x01" and export.leb(624485) == b"\xe5\x8e\x26"
     assert export.kernels()[:8] == b"\x00asm\x01\x00\x00\x00"
+
+
+def test_no_string_of_the_model_can_end_its_script_element():
+    g = small_generator()
+    arch = '</script><img src=x onerror="window.PWNED=1"><!--'
+    g.config = replace(g.config, arch=arch)  # past the checks a model file's config gets
+    html = export.page(g, TEMPLATE, 1.0)
+    spec, _ = spec_and_blob(html)
+    assert spec["arch"] == arch  # the page reads the very string back, as text
+    assert html.count("</script>") == TEMPLATE.count("</script>") and "<img" not in html
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (None, "no such file: restore it with `git checkout -- explorer/page.in.html`"),
+        ("folder", "a folder, not a regular file: cannot read the explorer template from it"),
+        (TEMPLATE.replace(export.SPEC, ""), "holds __MODEL_SPEC__ 0 times, expected once"),
+        (TEMPLATE + export.KERNELS, "holds __KERNELS__ 2 times, expected once"),
+        (TEMPLATE.encode("utf-16"), "not UTF-8 text (byte 0: invalid start byte)"),
+        (b"\xff" + TEMPLATE.encode(), "not UTF-8 text (byte 0: invalid start byte)"),
+    ],
+    ids=["missing", "a folder", "no marker", "a marker twice", "utf-16", "a stray byte"],
+)
+def test_the_stage_says_what_is_wrong_with_its_template_in_one_line(
+    tmp_path, monkeypatch, content, says
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(small_raw()))
+    (tmp_path / "models").mkdir()
+    save_model("models/generator.pt", "generator", small_generator())
+    path = tmp_path / "explorer/page.in.html"
+    path.parent.mkdir()
+    if content == "folder":
+        path.mkdir()
+    elif content is not None:
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    from stages import explore
+
+    with pytest.raises(UserError) as e:
+        explore.main()
+    message = str(e.value)
+    assert message.startswith(f"explorer/page.in.html: {says}") and "\n" not in message
+    assert not (tmp_path / "explorer/index.html").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("t", "shown"), [(3.0, "3.00"), (1.098, "1.098"), (0.05, "0.05"), (1.1, "1.10")]
+)
+def test_the_page_draws_and_shows_the_models_own_temperature(browser, tmp_path, t, shown):
+    """Outside the slider's 0.1-2 or off its 0.05 steps, sample.temperature is neither clamped
+    (3 drawn as 2) nor snapped (1.098 as 1.10): the range grows to hold it, and z is scaled
+    by it exactly."""
+    g = small_generator()
+    page = open_page(browser, g, tmp_path, export.page(g, TEMPLATE, t))
+    assert page.tab.text_content("#temperature-value") == shown
+    low, high = page.tab.eval_on_selector("#temperature", "e => [Number(e.min), Number(e.max)]")
+    assert low == min(0.1, t) and high == max(2.0, t)
+    ratio = page.tab.evaluate("explorer.grid.z[0] / explorer.gaussians(0, 1)[0]")  # seed 0
+    assert ratio == pytest.approx(t, rel=1e-6)

@@ -127,3 +127,20 @@ def test_the_body_is_read_in_chunks_up_to_its_size_and_one_byte_past(tmp_path, m
     with pytest.raises(UserError, match=r"holds more than 11 bytes, header of shape \(3,\)"):
         read_idx(path)
     assert opened.sizes == [8, 2, 1, 1]  # header; body 2 + 1 (not a third chunk); 1 past it
+
+
+@pytest.mark.parametrize("name", ["x.idx", "x.idx.gz"])
+def test_check_header_reads_the_header_alone(tmp_path, name):
+    path = write(tmp_path, idx_bytes(2, 2, 3, body=bytes(5)), name)  # a body too short: unread
+    assert idx.check_header(path, (2, 3)) == (2, 2, 3)
+    with pytest.raises(UserError, match=r"items are 2x3, expected 3x3$"):
+        idx.check_header(path, (3, 3))
+
+
+def test_check_header_of_a_gzip_cut_inside_its_header_names_the_file(tmp_path):
+    path = tmp_path / "x.gz"
+    path.write_bytes(gzip.compress(idx_bytes(2, 2, 3), mtime=0)[:12])
+    with pytest.raises(UserError) as e:
+        idx.check_header(path, (2, 3))
+    assert str(e.value).startswith(f"{path}: truncated or corrupt gzip file (")
+    assert "\n" not in str(e.value)

@@ -1,5 +1,6 @@
 """params.yaml is validated on load: every bad key or value is named in one line."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -429,3 +430,94 @@ def test_valid_checks_type_and_bounds():
     assert not params.valid(1.0, "train.epochs")
     assert not params.valid(1, "train.nope")
     assert params.valid(None, "train.ema")
+
+
+# ---- params.yaml and search specs are read as files: bounded, never a device or a FIFO ----
+
+READ = """
+import resource, sys
+from mnistgan.core.errors import exit_on_user_error
+resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))  # /dev/zero read whole: far more
+if sys.argv[2] == "params":
+    from mnistgan.core import params
+    exit_on_user_error(lambda: params.load(sys.argv[1]))
+else:
+    from mnistgan.search import space
+    exit_on_user_error(lambda: space.load(sys.argv[1], [], [], []))
+"""
+
+
+def not_a_file(tmp_path: Path, kind: str) -> Path:
+    path = tmp_path / "params.yaml"
+    if kind == "FIFO":
+        os.mkfifo(path)  # reading waits for a writer: for ever
+    elif kind == "link to /dev/zero":
+        path.symlink_to("/dev/zero")  # endless zeros: memory until the machine runs out
+    elif kind == "folder":
+        path.mkdir()
+    else:
+        path.write_text("x: " + "1" * 1_000_000 + "\n")
+    return path
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs and /dev/zero are POSIX's")
+@pytest.mark.parametrize("reader", ["params", "search spec"])
+@pytest.mark.parametrize(
+    ("kind", "says"),
+    [
+        ("FIFO", "a FIFO (named pipe), not a regular file: cannot read params from it"),
+        ("link to /dev/zero", "a character device, not a regular file: cannot read params from it"),
+        ("folder", "a folder, not a regular file: cannot read params from it"),
+        ("over 1 MB", "more than 1,000,000 bytes, too large for params"),
+    ],
+)
+def test_what_is_no_small_regular_file_is_one_line_without_reading_it(tmp_path, kind, says, reader):
+    """In a fresh process with 1 GiB of address space and a time limit: a reader that waits
+    on the FIFO or reads /dev/zero fails here, not hangs or takes the machine's memory."""
+    path = not_a_file(tmp_path, kind)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", READ, str(path), reader.split()[0]],
+            env={"PYTHONPATH": str(REPO / "src")},
+            capture_output=True,
+            timeout=30,
+            text=True,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"reading a {kind} hung")
+    assert done.returncode == 1 and done.stderr == f"error: {path}: {says}\n", done.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (
+            as_written("sample", "n", "64\0"),  # line 41: "  n: 64" then NUL, column 8
+            "cannot read params (line 41, column 8: character U+0000 (NUL), which YAML does not "
+            "allow: delete it)",
+        ),
+        (
+            as_written("sample", "n", "64").replace("\nsample:", "\n\ufeffsample:"),  # line 40
+            "line 40, column 1: an invisible byte order mark (U+FEFF) before 'sample': delete it",
+        ),
+        (
+            "%YAML 1.1\n---\n" + yaml.safe_dump(small_raw(), sort_keys=False),
+            "line 1: %YAML 1.1 makes DVC read the file as YAML 1.1, sample.n as False: "
+            "delete the directive",
+        ),
+        ("x: caf\xe9\n".encode("latin-1"), "not UTF-8 text (byte 6: invalid continuation byte)"),
+    ],
+    ids=["NUL", "byte order mark", "%YAML 1.1", "Latin-1"],
+)
+def test_invisible_or_foreign_bytes_are_one_line_naming_them(tmp_path, text, says):
+    path = tmp_path / "params.yaml"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(UserError) as e:
+        params.load(path)
+    assert str(e.value) == f"{path}: {says}"
+
+
+def test_a_leading_byte_order_mark_and_a_yaml_1_2_directive_read_as_without(tmp_path):
+    plain = yaml.safe_dump(small_raw(), sort_keys=False)
+    for text in ["\ufeff" + plain, "%YAML 1.2\n---\n" + plain]:
+        assert params.load(write(tmp_path, text)) == params.parse(small_raw())

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import CHROMIUM, CHROMIUM_OFFLINE, artifacts, run, write_params
+from conftest import CHROMIUM, CHROMIUM_OFFLINE, REPO, artifacts, run, write_params
 
 pytestmark = pytest.mark.e2e
 
@@ -137,3 +137,53 @@ def test_plots_page_renders_offline(browser_ready, pipeline: Path, tmp_path: Pat
         check(drawn, charts, images)
     if artifacts():
         shutil.copy(tmp_path / "show/index.html", shots / "plots_offline.html")
+
+
+# Names DVC writes into its page as they are, which the browser then decodes into markup: a
+# script that put the decoded text back in as HTML would run them. (A name holding raw markup,
+# `<img src=x onerror=...>`, runs in DVC's own rendering of the name: docs/design.md.)
+HOSTILE_FOLDERS = [
+    "&lt;img src=x onerror=window.PWNED=1&gt;",
+    "&lt;svg onload=window.PWNED=2&gt;",
+    "&lt;/p&gt;&lt;img src=x onerror=window.PWNED=3&gt;",
+]
+
+
+def test_image_folder_names_reach_the_page_as_text(browser_ready, tmp_path):
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    repo = tmp_path / "repo"
+    for name in HOSTILE_FOLDERS:  # two steps each: one slider per folder
+        folder = repo / "images" / name
+        folder.mkdir(parents=True)
+        for step in (1, 2):
+            Image.new("L", (4, 4), 60 * step).save(folder / f"{step}.png")
+    (repo / "dvc.yaml").write_text("plots:\n  - images\n")
+    run(["dvc", "init", "--no-scm", "-q"], repo, timeout=120)
+    template = ["--html-template", str(REPO / "plots/page.in.html")]
+    run(["dvc", "plots", "show", *template, "-o", str(tmp_path / "show")], repo, timeout=120)
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_OFFLINE)
+        try:
+            tab = browser.new_page()
+            tab.route(
+                "**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort()
+            )
+            tab.goto((tmp_path / "show/index.html").as_uri(), wait_until="load")
+            tab.wait_for_timeout(500)  # an injected image's error event comes after its fetch
+            ran = tab.evaluate("window.PWNED ?? null")
+            titles = tab.evaluate(
+                "[...document.querySelectorAll('.step-slider > p')].map(p => p.textContent)"
+            )
+            injected = tab.evaluate(
+                "document.querySelectorAll('.step-slider > p *:not(output)').length"
+            )
+        finally:
+            browser.close()
+    assert ran is None, f"a folder's name ran as a script (PWNED = {ran})"
+    assert injected == 0
+    # each slider names its folder as the browser read it from DVC's page, letter for letter
+    decoded = [n.replace("&lt;", "<").replace("&gt;", ">") for n in HOSTILE_FOLDERS]
+    assert sorted(titles) == sorted(f"images/{name}: step 2" for name in decoded)

@@ -1,5 +1,6 @@
 """Building the offline page template: the libraries go inline, DVC's placeholders survive."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,15 @@ def test_a_missing_or_spoilt_page_template_is_one_line_naming_it(tmp_path, conte
 
 def test_the_page_template_reads_as_it_is():
     assert plots_page.read_skeleton(REPO / "plots/page.in.html") == SKELETON
+
+
+# What parses a string as HTML: with any of these, a file name or a param on the page could
+# become markup that runs. The page templates build their elements and put strings in as text.
+HTML_SINKS = re.compile(
+    r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|createContextualFragment|DOMParser"
+)
+
+
+@pytest.mark.parametrize("template", ["plots/page.in.html", "explorer/page.in.html"])
+def test_page_templates_put_no_string_in_as_markup(template):
+    assert HTML_SINKS.findall((REPO / template).read_text(encoding="utf-8")) == []

@@ -1,5 +1,7 @@
 """A broken generator is refused where it is drawn from, not turned into black squares."""
 
+import copy
+import io
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -215,3 +217,81 @@ def test_digit_labels_takes_digits_0_to_9_as_int64():
         with pytest.raises(UserError) as e:
             digit_labels(digits, 2)
         assert str(e.value) == message
+
+
+LOADED = "pass the generator mnistgan.load_generator(path) returns"
+
+
+@pytest.fixture
+def model_file(tmp_path, generators) -> Path:
+    save_model(tmp_path / "g.pt", "generator", generators["unconditional"])
+    return tmp_path / "g.pt"
+
+
+BAD_GENERATORS = {  # what may reach mnistgan.sample as g, and the one line that names it
+    "None": (lambda g, f: None, f"g: got None, expected a generator: {LOADED}"),
+    "a path": (lambda g, f: str(f), f"g: got FILE, a model file: {LOADED}"),
+    "an open file": (
+        lambda g, f: f.open("rb"),
+        f"g: got an open file (BufferedReader FILE), a model file: {LOADED}",
+    ),
+    "its weights": (
+        lambda g, f: {"w": torch.zeros(1)},
+        f"g: got {{'w': tensor([0.])}}, expected a generator: {LOADED}",
+    ),
+    "TorchScript": (
+        lambda g, f: torch.jit.script(g),
+        "g: RecursiveScriptModule without a generator's config (a converted, scripted or "
+        f"traced model, or no mnistgan generator): {LOADED}",
+    ),
+    "g.half()": (
+        lambda g, f: copy.deepcopy(g).half(),
+        "g: its weights are torch.float16; it draws in torch.float32: pass g.float()",
+    ),
+    "g.double()": (
+        lambda g, f: copy.deepcopy(g).double(),
+        "g: its weights are torch.float64; it draws in torch.float32: pass g.float()",
+    ),
+    "on the meta device": (
+        lambda g, f: copy.deepcopy(g).to("meta"),
+        f"g: Generator without weights to draw with: {LOADED}",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_GENERATORS)
+def test_sample_refuses_what_is_no_generator_in_one_line_naming_g(generators, model_file, case):
+    make, message = BAD_GENERATORS[case]
+    message = message.replace("FILE", repr(str(model_file)))
+    g = make(generators["unconditional"], model_file)
+    try:
+        with pytest.raises(UserError) as e:
+            mnistgan.sample(g, 2)
+    finally:
+        if hasattr(g, "close"):
+            g.close()
+    assert str(e.value) == message
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("open file", "path: got a file object (BufferedReader), expected its path: pass {f!r}"),
+        ("BytesIO", "path: got a file object (BytesIO), expected its path, not an open file"),
+        (None, "path: got None, expected the path of a model file"),
+        # open() takes an int as a file descriptor, reads it and closes it: 0 would be stdin
+        (987654, "path: got 987654, expected the path of a model file"),
+    ],
+    ids=["open file", "BytesIO", "None", "a file descriptor"],
+)
+def test_load_generator_takes_a_path_and_names_anything_else(model_file, path, message):
+    if path == "open file":
+        with model_file.open("rb") as f, pytest.raises(UserError) as e:
+            mnistgan.load_generator(f)
+    else:
+        value = io.BytesIO(model_file.read_bytes()) if path == "BytesIO" else path
+        with pytest.raises(UserError) as e:
+            mnistgan.load_generator(value)
+    assert str(e.value) == message.format(f=str(model_file))
+    g = mnistgan.load_generator(model_file)  # a path, str or Path, loads
+    assert mnistgan.sample(g, 2).shape == (2, 1, 28, 28)

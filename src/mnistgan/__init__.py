@@ -13,10 +13,10 @@ def load_generator(path):
     model params that build it as `g.config` (sampling needs its z_dim). Loaded with
     weights_only=True (mnistgan.core.checkpoint): a file crafted to run code is refused."""
     # imported here, so importing any one module of the package stays as light as that module
-    from mnistgan.core.checkpoint import load_model
+    from mnistgan.core.checkpoint import load_model, path_argument
     from mnistgan.gan.models import GeneratorConfig, build_generator
 
-    return load_model(path, "generator", build_generator, GeneratorConfig)[0]
+    return load_model(path_argument("path", path), "generator", build_generator, GeneratorConfig)[0]
 
 
 def sample(g, n: int, seed: int = 0, digits=None, temperature: float | None = None):
@@ -27,7 +27,7 @@ def sample(g, n: int, seed: int = 0, digits=None, temperature: float | None = No
     command line's `generate` reads ./params.yaml instead, where there is one, and prints the
     temperature it drew at); the same seed and temperature draw the same images through
     both. A bad argument is a UserError naming it."""
-    from mnistgan.gan.sampling import TEMPERATURE, generate, request
+    from mnistgan.gan.sampling import TEMPERATURE, generate, generator_config, request
 
     t = TEMPERATURE if temperature is None else temperature
-    return generate(g, *request(g.config, n, seed, digits, t))
+    return generate(g, *request(generator_config(g), n, seed, digits, t))

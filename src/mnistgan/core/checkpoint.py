@@ -70,6 +70,20 @@ def save_model(path: str | Path, kind: str, net: nn.Module) -> None:
     )
 
 
+def path_argument(name: str, value: Any) -> str | os.PathLike:
+    """`value`, a path (str or os.PathLike), or a UserError naming the argument `name`: open()
+    takes an int for a file descriptor, and would read (then close) one of the process's."""
+    if isinstance(value, (str, os.PathLike)):
+        return value
+    if hasattr(value, "read"):
+        where = getattr(value, "name", None)
+        hint = f": pass {where!r}" if isinstance(where, str) else ", not an open file"
+        raise UserError(
+            f"{name}: got a file object ({type(value).__name__}), expected its path{hint}"
+        )
+    raise UserError(f"{name}: got {preview(value)}, expected the path of a model file")
+
+
 def load_safely(path: str | Path, limit: int = MODEL_FILE_BYTES, what: str = "model file") -> Any:
     """torch.load restricted to tensors and containers, of a `what` file whose entries declare
     at most `limit` bytes in all; any other content is a UserError."""

@@ -20,6 +20,7 @@ import ruamel.yaml
 import yaml
 from ruamel.yaml.error import MarkedYAMLError
 
+from mnistgan.core import files
 from mnistgan.core.errors import UserError
 
 # Upper bounds on sizes: far above real use, low enough that a typo (1e9) is refused naming
@@ -411,16 +412,68 @@ def valid(value: Any, key: str) -> bool:
     return f is not None and _fits(value, hint) and f.metadata.get("ok", lambda v: True)(value)
 
 
+def place(text: str, position: int) -> tuple[int, int]:
+    """The line and column (from 1) of character `position` of `text`."""
+    return text.count("\n", 0, position) + 1, position - text.rfind("\n", 0, position)
+
+
+def stray_bom(path: str | Path, text: str) -> None:
+    """Refuse a byte order mark past the file's first character: invisible in an editor, it
+    makes the key after it another key (DVC reads "\ufeffmodel", not model)."""
+    at = text.find("\ufeff", 1)  # the first character may be one: every reader skips it
+    if at < 0:
+        return
+    line, column = place(text, at)
+    key = re.match(r"[^\s:#]*", text[at + 1 :])[0]
+    raise UserError(
+        f"{path}: line {line}, column {column}: an invisible byte order mark (U+FEFF) before "
+        f"{key or 'a value'!r}: delete it"
+    )
+
+
+def version_directive(path: str | Path, text: str, dvc_reading: Any) -> None:
+    """Refuse a %YAML directive other than 1.2: DVC's reader then reads the file as that
+    YAML (`%YAML 1.1`: the key `n` is False, 010 is 8): one line naming the first key it
+    changes."""
+    loader = Loader(text)
+    try:
+        while not loader.check_event(yaml.DocumentStartEvent, yaml.StreamEndEvent):
+            loader.get_event()
+        version = getattr(loader.peek_event(), "version", None)
+    finally:
+        loader.dispose()
+    if version in (None, (1, 2)):
+        return
+    at = re.search(r"^%YAML\b", text, re.MULTILINE)
+    line = place(text, at.start())[0] if at else 1
+    body = re.sub(r"^%YAML\b.*$", "", text, count=1, flags=re.MULTILINE)
+    changed = next(disagreements(dvc_reading, read_yaml_12(body)), None)
+    what = "" if changed is None else f", {changed[0]} as {preview(changed[1])}"
+    raise UserError(
+        f"{path}: line {line}: %YAML {version[0]}.{version[1]} makes DVC read the file as "
+        f"YAML {version[0]}.{version[1]}{what}: delete the directive"
+    )
+
+
 def read(path: str | Path) -> Any:
     """The params file at `path` as DVC reads it, refused (one line naming the key) where
     YAML 1.1 (PyYAML, and YAML's older tools) reads a value the key could also take: DVC
     reads `epochs: 010` as 10, YAML 1.1 as 8; `yes` is a string, or true; `1:00.5` a string,
     or 60.5. A string key whose YAML 1.1 reading it could not take (`data.source: on`, as
     `dvc exp run -S` writes it) is the string. Keys written twice are refused too."""
+    text = files.read_text(path, "params")  # a regular file, bounded: not /dev/zero, no FIFO
+    stray_bom(path, text)
     try:
-        text = Path(path).read_text()
         yaml_11 = read_yaml_11(text)  # first: it refuses aliases before any is expanded
         yaml_12 = read_yaml_12(text)
+        version_directive(path, text, yaml_12)
+    except yaml.reader.ReaderError as e:  # a character YAML refuses: where, and which
+        line, column = place(text, e.position)
+        raise UserError(
+            f"{path}: cannot read params (line {line}, column {column}: character "
+            f"U+{e.character:04X}{' (NUL)' if e.character == 0 else ''}, which YAML does "
+            "not allow: delete it)"
+        ) from None
     except (yaml.MarkedYAMLError, MarkedYAMLError) as e:  # one line, not several
         line = f"line {e.problem_mark.line + 1}: " if e.problem_mark else ""
         problem = str(e.problem).strip().splitlines()[0]

@@ -12,6 +12,7 @@ import importlib.resources
 import re
 from pathlib import Path
 
+from mnistgan.core import files
 from mnistgan.core.errors import UserError
 
 PACKAGE = "js_lib_vega_embed"
@@ -34,14 +35,8 @@ def library_sources() -> list[str]:
 
 def read_skeleton(path: str | Path) -> str:
     """The page template at `path`, UTF-8 text holding MARKER once, or a UserError naming it."""
-    try:
-        skeleton = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file: restore it with `git checkout -- {path}`") from None
-    except UnicodeDecodeError as e:
-        raise UserError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason})") from None
-    except OSError as e:
-        raise UserError(f"{path}: cannot read: {e.strerror or e}") from None
+    restore = f": restore it with `git checkout -- {path}`"
+    skeleton = files.read_text(path, "the page template", missing=restore)
     if (count := skeleton.count(MARKER)) != 1:
         raise UserError(
             f"{path}: holds {MARKER} {count} times, expected once: the libraries go there"

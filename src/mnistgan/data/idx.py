@@ -8,17 +8,21 @@ size the header gives: a gzip file that inflates to gigabytes (or a header claim
 costs at most the memory of the largest data set we accept, never the file's inflated size.
 """
 
+import contextlib
 import gzip
 import math
 import struct
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import torch
 
 from mnistgan.core.errors import UserError
 
 UBYTE = 0x08
+GZIP_MAGIC = b"\x1f\x8b"
 MAX_ITEMS = 1_000_000  # MNIST, Fashion-MNIST and KMNIST hold 70,000 each
 CHUNK = 1 << 20
 
@@ -44,6 +48,33 @@ def read_idx(path: Path, item_shape: tuple[int, ...] = ()) -> torch.Tensor:
         kind = "truncated or corrupt gzip file" if gz else "unreadable file"
         raise UserError(f"{path}: {kind} ({e})") from None
     return torch.frombuffer(body, dtype=torch.uint8).reshape(dims)
+
+
+@contextlib.contextmanager
+def opened(path: Path) -> Iterator[BinaryIO]:
+    """`path` open for reading, inflated as it reads when its first bytes say gzip."""
+    with path.open("rb") as f:
+        gz = f.read(2) == GZIP_MAGIC
+        f.seek(0)
+        if not gz:
+            yield f
+            return
+        with gzip.GzipFile(fileobj=f, mode="rb") as inflated:
+            yield inflated
+
+
+def check_header(path: Path, item_shape: tuple[int, ...] = ()) -> tuple[int, ...]:
+    """The dims of the IDX header `path` starts with (gzipped or plain), or a UserError naming
+    it: a wrong or unreadable file costs its first bytes, before anyone copies it whole."""
+    gz = False
+    try:
+        with path.open("rb") as f:
+            gz = f.read(2) == GZIP_MAGIC
+        with opened(path) as f:
+            return read_header(f, path, item_shape)[0]
+    except (OSError, EOFError, zlib.error) as e:
+        kind = "truncated or corrupt gzip file" if gz else "unreadable file"
+        raise UserError(f"{path}: {kind} ({getattr(e, 'strerror', None) or e})") from None
 
 
 def read_header(f, path: Path, item_shape: tuple[int, ...]) -> tuple[tuple[int, ...], int]:

@@ -10,13 +10,22 @@ names), so DVC can never delete the user's copy of the data whatever data.source
 Each file holds the bytes fetched, gzipped or plain (readers tell by the first bytes). DVC
 caches them, so queued experiments, `dvc exp run --temp` and other clones (`dvc pull`)
 check them out instead of fetching them again.
+
+DVC also deletes whatever sits at those four paths before the stage runs, a folder the
+user made there included, and says nothing: no code of the stage runs first. The stage
+refuses what it can still see (a data.source at one of them; run by hand, a folder there),
+and docs/params.md says where not to keep data.
 """
 
+import contextlib
 import hashlib
 import os
 import shutil
+import stat
 import sys
 import tempfile
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -24,6 +33,7 @@ from torchvision.datasets import KMNIST, MNIST, FashionMNIST
 from torchvision.datasets.utils import download_url
 
 from mnistgan.core.errors import UserError
+from mnistgan.data import idx
 from mnistgan.data.idx import read_idx
 
 FILES = {  # role -> official file name
@@ -34,6 +44,9 @@ FILES = {  # role -> official file name
 }
 OUTPUTS = {role: Path("data/raw", role.replace("_", "-")) for role in FILES}  # dvc.yaml
 DATASETS = {"mnist": MNIST, "fashion-mnist": FashionMNIST, "kmnist": KMNIST}
+ITEM_SHAPES = {"images": (28, 28), "labels": ()}  # by the role's last word
+STAGING = ".incoming-"  # the prefix of the stage's temporary folder beside its outputs
+CHUNK = 1 << 20
 
 
 def official_md5(dataset: str) -> dict[str, str]:
@@ -45,15 +58,45 @@ def md5(path: Path) -> str:
         return hashlib.file_digest(f, "md5").hexdigest()
 
 
+def is_file(path: Path) -> bool:
+    """Whether `path` is a regular file (links followed); a folder that cannot be searched is
+    an OSError, not "no such file"."""
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+
+
+def candidates(folder: Path, name: str) -> list[Path]:
+    """The files of `folder` that may hold the official file `name`: gzipped, then plain."""
+    return [c for c in (folder / name, folder / name.removesuffix(".gz")) if is_file(c)]
+
+
 def find_raw(raw_dir: Path) -> dict[str, Path]:
     """Each official file found in `raw_dir`, gzipped or plain (name without .gz)."""
     found = {}
     for name in FILES.values():
-        for candidate in (raw_dir / name, raw_dir / name.removesuffix(".gz")):
-            if candidate.is_file():
-                found[name] = candidate
-                break
+        if files := candidates(raw_dir, name):
+            found[name] = files[0]
     return found
+
+
+def same_data(a: Path, b: Path, limit: int) -> bool:
+    """Whether `a` and `b` hold the same bytes, each inflated if gzipped: compared in chunks,
+    `limit` bytes at most (past it, or unreadable: not the same), so a gzip bomb costs none."""
+    try:
+        with idx.opened(a) as fa, idx.opened(b) as fb:
+            seen = 0
+            while seen <= limit:
+                chunk = fa.read(CHUNK)
+                if chunk != fb.read(CHUNK):
+                    return False
+                if not chunk:
+                    return True
+                seen += len(chunk)
+    except (OSError, EOFError, zlib.error):
+        pass
+    return False
 
 
 def load_pair(images: Path, labels: Path) -> tuple[torch.Tensor, torch.Tensor]:
@@ -89,39 +132,134 @@ def download(raw_dir: Path, names: list[str], dataset: str = "mnist") -> list[st
 
 def in_source(source: Path, dataset: str) -> dict[str, Path]:
     """The four files of the folder `source`, each a file of that folder: a link leaving it
-    (to /etc/passwd, say) is refused, as its target would be cached and pushed."""
-    found = find_raw(source)
-    missing = [n for n in FILES.values() if n not in found]
+    (to /etc/passwd, say) is refused, as its target would be cached and pushed. A file there
+    both gzipped and plain is refused unless the two hold the same data."""
+    try:
+        found = {name: candidates(source, name) for name in FILES.values()}
+    except OSError as e:
+        raise UserError(
+            f"data.source: cannot look in {source}/ ({e.strerror or e}): "
+            "the folder must be readable and searchable"
+        ) from None
+    missing = [name for name, files in found.items() if not files]
     if missing:
         raise UserError(
             f"data.source: missing {dataset} file(s) {', '.join(missing)} in {source}/ "
             "(put the four files there, plain or .gz)"
         )
     root = source.resolve()
-    for path in found.values():
+    for path in (path for files in found.values() for path in files):
         if not path.resolve().is_relative_to(root):
             raise UserError(
                 f"data.source: {path} links to {path.resolve()}, outside {source}/: "
                 "copy the file into the folder instead"
             )
-    return found
+    limit = 16 + idx.MAX_ITEMS * 28 * 28  # the largest file of images read_idx accepts
+    for name, files in found.items():
+        if len(files) == 2 and not same_data(*files, limit):
+            raise UserError(
+                f"data.source: {files[0]} and {files[1]} both hold {name.removesuffix('.gz')}, "
+                "with different data: keep the one you mean"
+            )
+    return {name: files[0] for name, files in found.items()}
+
+
+def owned_by_stage(source: Path, outputs: dict[str, Path]) -> None:
+    """Refuse a data.source at or inside one of the stage's outputs: DVC deletes those before
+    the stage runs, so under `dvc repro` that copy is already gone; say so, not "missing"."""
+    where = source.resolve()
+    for out in outputs.values():
+        if where == out.resolve() or where.is_relative_to(out.resolve()):
+            raise UserError(
+                f"data.source: {source} is (inside) {out}, an output of the download stage, "
+                "which DVC deletes before the stage runs: keep your copy of the data in "
+                f"another folder (beside it in {out.parent}/ is fine)"
+            )
+
+
+def no_folders_at(outputs: dict[str, Path]) -> None:
+    """Refuse to run while an output path holds anything but a file (a folder someone made):
+    run by hand, the stage would replace it; DVC would have deleted it already."""
+    for out in outputs.values():
+        if out.exists() and not out.is_file():
+            raise UserError(
+                f"{out}: not a file, where the download stage writes one (and `dvc repro` "
+                "deletes whatever is there first): move it elsewhere"
+            )
+
+
+def cannot_write(folder: Path, e: OSError) -> UserError:
+    return UserError(
+        f"{folder}: cannot write there ({e.strerror or e}): the download stage "
+        "puts its four files in it"
+    )
+
+
+@contextlib.contextmanager
+def staging_folder(folder: Path) -> Iterator[Path]:
+    """A new temporary folder in `folder`, removed on the way out; the ones a killed run left
+    (SIGKILL skips every cleanup) are removed first: DVC runs one stage of a workspace at a
+    time, so no other run owns them."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob(f"{STAGING}*"):
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale)
+            else:
+                stale.unlink()
+        tmp = tempfile.TemporaryDirectory(dir=folder, prefix=STAGING, ignore_cleanup_errors=True)
+    except OSError as e:
+        raise cannot_write(folder, e) from None
+    with tmp:
+        yield Path(tmp.name)
+
+
+def copy_file(src: Path, dst: Path, folder: Path) -> None:
+    """`src`'s bytes into `dst`, in chunks: a failed read is a UserError naming `src`, a failed
+    write (a full disk, a read-only folder) one naming `folder`, the outputs' folder."""
+    try:
+        fin = src.open("rb")
+    except OSError as e:
+        raise UserError(f"{src}: unreadable file ({e.strerror or e})") from None
+    with fin:
+        try:
+            with dst.open("wb") as fout:
+                while True:
+                    try:
+                        chunk = fin.read(CHUNK)
+                    except OSError as e:
+                        raise UserError(f"{src}: unreadable file ({e.strerror or e})") from None
+                    if not chunk:
+                        break
+                    fout.write(chunk)
+        except OSError as e:
+            raise cannot_write(folder, e) from None
 
 
 def fetch(dataset: str, source: Path | None, outputs: dict[str, Path] = OUTPUTS) -> None:
     """The four files into `outputs`: copied as they are (plain or .gz) from the folder
-    `source` when it is given, else downloaded. They land in a temporary folder beside the
-    outputs and are read as IDX files of images and labels (header, dims, counts, labels
-    0-9) before any output is written; a UserError names each file that is missing or bad."""
+    `source` when it is given, else downloaded. A source file's IDX header is read before it
+    is copied; the copies land in a temporary folder beside the outputs and are read whole as
+    IDX files of images and labels (header, dims, counts, labels 0-9) before any output is
+    written; a UserError names each file that is missing or bad, or the folder that cannot
+    be written."""
     folder = outputs["train_images"].parent
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder, prefix=".incoming-") as tmp:
-        staging = Path(tmp)
+    if source is not None:
+        owned_by_stage(source, outputs)
+        sources = in_source(source, dataset)
+        for role, name in FILES.items():  # each header, before any file is copied
+            idx.check_header(sources[name], ITEM_SHAPES[role.split("_")[1]])
+    no_folders_at(outputs)
+    with staging_folder(folder) as staging:
         if source is not None:
-            for path in in_source(source, dataset).values():
-                shutil.copyfile(path, staging / path.name)
+            for path in sources.values():
+                copy_file(path, staging / path.name, folder)
         else:
             print(f"downloading {dataset} into {folder}", file=sys.stderr)
-            errors = download(staging, list(FILES.values()), dataset)
+            try:
+                errors = download(staging, list(FILES.values()), dataset)
+            except OSError as e:  # the move into the staging folder
+                raise cannot_write(folder, e) from None
             missing = [n for n in FILES.values() if n not in find_raw(staging)]
             if missing:
                 raise UserError(
@@ -136,5 +274,8 @@ def fetch(dataset: str, source: Path | None, outputs: dict[str, Path] = OUTPUTS)
                 load_pair(files[f"{split}_images"], files[f"{split}_labels"])
         except UserError as e:  # name the user's file, not its copy
             raise UserError(str(e).replace(str(staging), str(source or dataset))) from None
-        for role, path in files.items():
-            os.replace(path, outputs[role])
+        try:
+            for role, path in files.items():
+                os.replace(path, outputs[role])
+        except OSError as e:
+            raise cannot_write(folder, e) from None

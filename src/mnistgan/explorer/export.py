@@ -14,10 +14,13 @@ instead of drawing noise.
 import base64
 import json
 import zlib
+from pathlib import Path
 
 import torch
 from torch import nn
 
+from mnistgan.core import files
+from mnistgan.core.errors import UserError
 from mnistgan.gan.models import BATCH_NORMS, Generator, MixtureLatent
 
 SPEC, WEIGHTS, KERNELS = "__MODEL_SPEC__", "__MODEL_WEIGHTS__", "__KERNELS__"  # once each
@@ -85,6 +88,17 @@ def ops(g: Generator) -> tuple[list[dict], list[torch.Tensor]]:
     return out, tensors
 
 
+def read_template(path: str | Path) -> str:
+    """The page template at `path`, UTF-8 text holding each marker once, or a UserError
+    naming it (as the plots page's template is read: mnistgan.core.plots_page)."""
+    restore = f": restore it with `git checkout -- {path}`"
+    template = files.read_text(path, "the explorer template", missing=restore)
+    for marker in (SPEC, WEIGHTS, KERNELS):
+        if (count := template.count(marker)) != 1:
+            raise UserError(f"{path}: holds {marker} {count} times, expected once{restore}")
+    return template
+
+
 def page(g: Generator, template: str, temperature: float) -> str:
     """The explorer page of generator `g` (eval mode): `template` with SPEC and WEIGHTS
     filled in; the same generator gives the same bytes."""
@@ -111,7 +125,8 @@ def page(g: Generator, template: str, temperature: float) -> str:
         "bytes": len(blob),
         "crc32": zlib.crc32(blob),
     }
-    text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+    # inside <script>, a "<" could end the element (</script>): JSON's own \u003c reads back as "<"
+    text = json.dumps(spec, sort_keys=True, separators=(",", ":")).replace("<", "\\u003c")
     page = template.replace(KERNELS, base64.b64encode(kernels()).decode("ascii"))
     return page.replace(SPEC, text).replace(WEIGHTS, base64.b64encode(blob).decode("ascii"))
 

@@ -1,6 +1,7 @@
 """Drawing images from a generator: latent vectors, labels, and the uint8 images they make."""
 
 import operator
+import os
 from typing import Any
 
 import torch
@@ -10,6 +11,7 @@ from mnistgan.core.digits import N_CLASSES, digit_counts
 from mnistgan.core.errors import UserError
 from mnistgan.core.params import MAX_IMAGES, MAX_SEED, MAX_TEMPERATURE, preview
 from mnistgan.core.pixels import to_uint8
+from mnistgan.gan.models import GeneratorConfig
 
 
 @torch.no_grad()
@@ -115,6 +117,42 @@ def request(
             )
         return latents(n, g_config.z_dim, seed, t), None
     return latents(n, g_config.z_dim, seed, t), digit_labels(digits, n)
+
+
+def described(value: Any) -> str:
+    """`value` in a few words on one line: a path whole, an open file by its name."""
+    if isinstance(value, (str, bytes, os.PathLike)):
+        return repr(os.fspath(value))  # whole: preview would cut it
+    if hasattr(value, "read"):
+        name = getattr(value, "name", None)
+        return (
+            f"an open file ({type(value).__name__}{f' {name!r}' if isinstance(name, str) else ''})"
+        )
+    shown = preview(value)
+    return shown if "\n" not in shown else f"a {type(value).__name__}"
+
+
+def generator_config(g: Any) -> Any:
+    """The config of `g`, checked to be a generator mnistgan.sample can draw from: an
+    nn.Module with the config mnistgan.load_generator gives it and float32 weights holding
+    values; anything else (None, a path or file, TorchScript, g.half()) is a UserError
+    naming `g`, not a traceback from deep in torch."""
+    loaded = "the generator mnistgan.load_generator(path) returns"
+    if isinstance(g, (str, bytes, os.PathLike)) or hasattr(g, "read"):
+        raise UserError(f"g: got {described(g)}, a model file: pass {loaded}")
+    if not isinstance(g, nn.Module):
+        raise UserError(f"g: got {described(g)}, expected a generator: pass {loaded}")
+    if not isinstance(getattr(g, "config", None), GeneratorConfig):
+        raise UserError(
+            f"g: {type(g).__name__} without a generator's config (a converted, scripted or "
+            f"traced model, or no mnistgan generator): pass {loaded}"
+        )
+    weights = list(g.parameters())
+    if not weights or any(w.is_meta for w in weights):
+        raise UserError(f"g: {type(g).__name__} without weights to draw with: pass {loaded}")
+    if (dtype := weights[0].dtype) != torch.float32:
+        raise UserError(f"g: its weights are {dtype}; it draws in torch.float32: pass g.float()")
+    return g.config
 
 
 def integer(name: str, value: Any) -> int:
