@@ -17,6 +17,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -33,6 +34,7 @@ FILES = {  # role -> official file name
     "test_labels": "t10k-labels-idx1-ubyte.gz",
 }
 OUTPUTS = {role: Path("data/raw", role.replace("_", "-")) for role in FILES}  # dvc.yaml
+SOURCE_VARIABLE = "MNISTGAN_DATA_SOURCE"
 DATASETS = {"mnist": MNIST, "fashion-mnist": FashionMNIST, "kmnist": KMNIST}
 
 
@@ -87,37 +89,56 @@ def download(raw_dir: Path, names: list[str], dataset: str = "mnist") -> list[st
     return errors
 
 
-def in_source(source: Path, dataset: str) -> dict[str, Path]:
-    """The four files of the folder `source`, each a file of that folder: a link leaving it
-    (to /etc/passwd, say) is refused, as its target would be cached and pushed."""
+def source_folder(param: str | None, environ: Mapping[str, str]) -> tuple[Path | None, str]:
+    """The folder the four files are copied from and the setting that named it: data.source
+    when set, else $MNISTGAN_DATA_SOURCE when set and not empty, else (None, "") to download.
+    The variable is where a machine's own copy belongs: no file that `git checkout` or
+    `dvc exp run -S` rewrites holds it, and DVC does not track it, so neither pointing at
+    another copy of the same files nor losing the setting makes the stage run again."""
+    if param is not None:
+        return Path(param).expanduser(), "data.source"
+    if environ.get(SOURCE_VARIABLE):
+        return Path(environ[SOURCE_VARIABLE]).expanduser(), SOURCE_VARIABLE
+    return None, ""
+
+
+def in_source(source: Path, dataset: str, named: str = "data.source") -> dict[str, Path]:
+    """The four files of the folder `source` (set by `named`), each a file of that folder: a
+    link leaving it (to /etc/passwd, say) is refused, as its target would be cached and pushed."""
     found = find_raw(source)
     missing = [n for n in FILES.values() if n not in found]
     if missing:
         raise UserError(
-            f"data.source: missing {dataset} file(s) {', '.join(missing)} in {source}/ "
+            f"{named}: missing {dataset} file(s) {', '.join(missing)} in {source}/ "
             "(put the four files there, plain or .gz)"
         )
     root = source.resolve()
     for path in found.values():
         if not path.resolve().is_relative_to(root):
             raise UserError(
-                f"data.source: {path} links to {path.resolve()}, outside {source}/: "
+                f"{named}: {path} links to {path.resolve()}, outside {source}/: "
                 "copy the file into the folder instead"
             )
     return found
 
 
-def fetch(dataset: str, source: Path | None, outputs: dict[str, Path] = OUTPUTS) -> None:
+def fetch(
+    dataset: str,
+    source: Path | None,
+    outputs: dict[str, Path] = OUTPUTS,
+    named: str = "data.source",
+) -> None:
     """The four files into `outputs`: copied as they are (plain or .gz) from the folder
-    `source` when it is given, else downloaded. They land in a temporary folder beside the
-    outputs and are read as IDX files of images and labels (header, dims, counts, labels
-    0-9) before any output is written; a UserError names each file that is missing or bad."""
+    `source` (messages name it as the setting `named`) when it is given, else downloaded.
+    They land in a temporary folder beside the outputs and are read as IDX files of images
+    and labels (header, dims, counts, labels 0-9) before any output is written; a UserError
+    names each file that is missing or bad."""
     folder = outputs["train_images"].parent
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder, prefix=".incoming-") as tmp:
         staging = Path(tmp)
         if source is not None:
-            for path in in_source(source, dataset).values():
+            for path in in_source(source, dataset, named).values():
                 shutil.copyfile(path, staging / path.name)
         else:
             print(f"downloading {dataset} into {folder}", file=sys.stderr)
@@ -127,7 +148,7 @@ def fetch(dataset: str, source: Path | None, outputs: dict[str, Path] = OUTPUTS)
                 raise UserError(
                     f"missing {dataset} file(s) {', '.join(missing)}: download failed "
                     f"({'; '.join(errors[-2:])}); offline, put the four files (plain or .gz) "
-                    "in a folder and set data.source to it"
+                    f"in a folder and set {SOURCE_VARIABLE} (or data.source) to it"
                 )
         found = find_raw(staging)
         files = {role: found[name] for role, name in FILES.items()}
