@@ -47,7 +47,7 @@ def run_stage(
     data = {"source": source and str(source), "val_size": 8}
     write_small_params(tmp_path, {"data": data, "evaluate": {"n_samples": 8}})
     cmd = ["python", str(REPO / f"stages/{stage}.py")]
-    env = OFFLINE | {raw.SOURCE_VARIABLE: variable}
+    env = OFFLINE | {"MNISTGAN_DATA_SOURCE": variable}
     return run(cmd, tmp_path, check=False, timeout=300, env=env)
 
 

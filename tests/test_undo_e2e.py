@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import DETERMINISTIC, OFFLINE, REPO, digests, ran, run, write_params
 
-from mnistgan.data.raw import OUTPUTS, SOURCE_VARIABLE
+from mnistgan.data.raw import OUTPUTS
 
 pytestmark = pytest.mark.e2e
 
@@ -53,7 +53,7 @@ def test_readme_undo_compare_and_plots_diff_offline(pipeline: Path, idx_folder, 
     # As a clone has params.yaml: data.source null; the folder is named in the environment.
     write_params(repo, {"data": {"source": None}})
     commit(repo, "data.source as committed")
-    env = OFFLINE | {SOURCE_VARIABLE: str(idx_folder)}
+    env = OFFLINE | {"MNISTGAN_DATA_SOURCE": str(idx_folder)}  # the README's name
     assert "download" in ran(run(["dvc", "repro"], repo, env=env).stdout)
     status, before = porcelain(repo), digests(repo, KEPT)
     assert " M dvc.lock\n" in status  # this machine's run is not the committed one
