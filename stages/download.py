@@ -1,8 +1,9 @@
 """Stage download: the four IDX files of data.dataset -> data/raw/ (raw.OUTPUTS), from
-torchvision's mirrors (MD5-checked), or copied from the folder data.source (offline);
-checked as IDX files of digits and their labels before any is written."""
+torchvision's mirrors (MD5-checked), or copied from the folder data.source or
+$MNISTGAN_DATA_SOURCE names (offline); checked as IDX files of digits and their labels
+before any is written."""
 
-from pathlib import Path
+import os
 
 from mnistgan.core import params
 from mnistgan.core.errors import exit_on_user_error
@@ -11,7 +12,8 @@ from mnistgan.data import raw
 
 def main() -> None:
     p = params.load().data
-    raw.fetch(p.dataset, None if p.source is None else Path(p.source).expanduser())
+    folder, named = raw.source_folder(p.source, os.environ)
+    raw.fetch(p.dataset, folder, named=named)
 
 
 if __name__ == "__main__":

@@ -40,12 +40,16 @@ def place(folder: Path, repo: Path) -> None:
         shutil.copyfile(found[name], repo / raw.OUTPUTS[role])
 
 
-def run_stage(tmp_path: Path, stage: str = "prepare", source: Path | None = None):
-    """A stage run in `tmp_path`, offline, where prepare reads data/raw/ (OUTPUTS)."""
+def run_stage(
+    tmp_path: Path, stage: str = "prepare", source: Path | None = None, variable: str = ""
+):
+    """A stage run in `tmp_path`, offline, where prepare reads data/raw/ (OUTPUTS), with
+    data.source `source` and $MNISTGAN_DATA_SOURCE `variable` (empty: unset)."""
     data = {"source": source and str(source), "val_size": 8}
     write_small_params(tmp_path, {"data": data, "evaluate": {"n_samples": 8}})
     cmd = ["python", str(REPO / f"stages/{stage}.py")]
-    return run(cmd, tmp_path, check=False, timeout=300, env=OFFLINE)
+    env = OFFLINE | {"MNISTGAN_DATA_SOURCE": variable}
+    return run(cmd, tmp_path, check=False, timeout=300, env=env)
 
 
 def corrupt(folder: Path, name: str, payload: bytes, gz: bool = True) -> None:
@@ -180,8 +184,29 @@ def test_download_stage_offline_names_every_file_and_data_source(tmp_path):
     result = run_stage(tmp_path, "download")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert all(name in result.stderr for name in raw.FILES.values())
-    assert "download failed" in result.stderr and "set data.source" in result.stderr
+    assert "download failed" in result.stderr
+    assert "set MNISTGAN_DATA_SOURCE (or data.source) to it" in result.stderr
     assert not list((tmp_path / "data/raw").rglob("*"))
+
+
+@pytest.mark.slow  # runs a stage in a fresh Python process
+def test_download_stage_copies_the_folder_the_variable_names_unless_data_source_is_set(tmp_path):
+    """$MNISTGAN_DATA_SOURCE, a machine's own copy that no checkout of params.yaml loses,
+    is copied as data.source is; its errors name the variable; data.source, when set, wins."""
+    mine, other = small_idx_folder(tmp_path / "mine"), small_idx_folder(tmp_path / "other", n=20)
+    assert run_stage(tmp_path, "download", variable=str(mine)).returncode == 0
+    for role, name in raw.FILES.items():
+        assert (tmp_path / raw.OUTPUTS[role]).read_bytes() == (mine / name).read_bytes()
+    assert run_stage(tmp_path, "download", other, variable=str(mine)).returncode == 0
+    for role, name in raw.FILES.items():
+        assert (tmp_path / raw.OUTPUTS[role]).read_bytes() == (other / name).read_bytes()
+
+    (mine / "t10k-labels-idx1-ubyte.gz").unlink()
+    result = run_stage(tmp_path, "download", variable=str(mine))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(
+        f"error: MNISTGAN_DATA_SOURCE: missing mnist file(s) t10k-labels-idx1-ubyte.gz in {mine}/"
+    )
 
 
 def test_download_with_wrong_md5_is_refused_and_not_kept(tmp_path, monkeypatch):
@@ -606,3 +631,15 @@ def test_a_source_at_an_output_path_says_dvc_deletes_it(tmp_path):
         f"another folder (beside it in {out['test_images'].parent}/ is fine)"
     )
     assert len(raw.find_raw(source)) == 4  # run by hand: nothing touched
+
+
+def test_source_folder_is_data_source_else_the_variable_else_a_download(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    var = raw.SOURCE_VARIABLE
+    assert var == "MNISTGAN_DATA_SOURCE"  # the name the README and the messages give
+    assert raw.source_folder(None, {}) == (None, "")
+    assert raw.source_folder(None, {var: ""}) == (None, "")  # set but empty: unset
+    assert raw.source_folder(None, {var: "/mnist"}) == (Path("/mnist"), var)
+    assert raw.source_folder(None, {var: "~/mnist"}) == (tmp_path / "mnist", var)
+    assert raw.source_folder("~/own", {var: "/mnist"}) == (tmp_path / "own", "data.source")
+    assert raw.source_folder("/own", {}) == (Path("/own"), "data.source")

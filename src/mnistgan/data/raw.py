@@ -25,7 +25,7 @@ import stat
 import sys
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import torch
@@ -43,6 +43,7 @@ FILES = {  # role -> official file name
     "test_labels": "t10k-labels-idx1-ubyte.gz",
 }
 OUTPUTS = {role: Path("data/raw", role.replace("_", "-")) for role in FILES}  # dvc.yaml
+SOURCE_VARIABLE = "MNISTGAN_DATA_SOURCE"
 DATASETS = {"mnist": MNIST, "fashion-mnist": FashionMNIST, "kmnist": KMNIST}
 ITEM_SHAPES = {"images": (28, 28), "labels": ()}  # by the role's last word
 STAGING = ".incoming-"  # the prefix of the stage's temporary folder beside its outputs
@@ -130,7 +131,20 @@ def download(raw_dir: Path, names: list[str], dataset: str = "mnist") -> list[st
     return errors
 
 
-def in_source(source: Path, dataset: str) -> dict[str, Path]:
+def source_folder(param: str | None, environ: Mapping[str, str]) -> tuple[Path | None, str]:
+    """The folder the four files are copied from and the setting that named it: data.source
+    when set, else $MNISTGAN_DATA_SOURCE when set and not empty, else (None, "") to download.
+    The variable is where a machine's own copy belongs: no file that `git checkout` or
+    `dvc exp run -S` rewrites holds it, and DVC does not track it, so neither pointing at
+    another copy of the same files nor losing the setting makes the stage run again."""
+    if param is not None:
+        return Path(param).expanduser(), "data.source"
+    if environ.get(SOURCE_VARIABLE):
+        return Path(environ[SOURCE_VARIABLE]).expanduser(), SOURCE_VARIABLE
+    return None, ""
+
+
+def in_source(source: Path, dataset: str, named: str = "data.source") -> dict[str, Path]:
     """The four files of the folder `source`, each a file of that folder: a link leaving it
     (to /etc/passwd, say) is refused, as its target would be cached and pushed. A file there
     both gzipped and plain is refused unless the two hold the same data."""
@@ -138,27 +152,27 @@ def in_source(source: Path, dataset: str) -> dict[str, Path]:
         found = {name: candidates(source, name) for name in FILES.values()}
     except OSError as e:
         raise UserError(
-            f"data.source: cannot look in {source}/ ({e.strerror or e}): "
+            f"{named}: cannot look in {source}/ ({e.strerror or e}): "
             "the folder must be readable and searchable"
         ) from None
     missing = [name for name, files in found.items() if not files]
     if missing:
         raise UserError(
-            f"data.source: missing {dataset} file(s) {', '.join(missing)} in {source}/ "
+            f"{named}: missing {dataset} file(s) {', '.join(missing)} in {source}/ "
             "(put the four files there, plain or .gz)"
         )
     root = source.resolve()
     for path in (path for files in found.values() for path in files):
         if not path.resolve().is_relative_to(root):
             raise UserError(
-                f"data.source: {path} links to {path.resolve()}, outside {source}/: "
+                f"{named}: {path} links to {path.resolve()}, outside {source}/: "
                 "copy the file into the folder instead"
             )
     limit = 16 + idx.MAX_ITEMS * 28 * 28  # the largest file of images read_idx accepts
     for name, files in found.items():
         if len(files) == 2 and not same_data(*files, limit):
             raise UserError(
-                f"data.source: {files[0]} and {files[1]} both hold {name.removesuffix('.gz')}, "
+                f"{named}: {files[0]} and {files[1]} both hold {name.removesuffix('.gz')}, "
                 "with different data: keep the one you mean"
             )
     return {name: files[0] for name, files in found.items()}
@@ -236,17 +250,22 @@ def copy_file(src: Path, dst: Path, folder: Path) -> None:
             raise cannot_write(folder, e) from None
 
 
-def fetch(dataset: str, source: Path | None, outputs: dict[str, Path] = OUTPUTS) -> None:
+def fetch(
+    dataset: str,
+    source: Path | None,
+    outputs: dict[str, Path] = OUTPUTS,
+    named: str = "data.source",
+) -> None:
     """The four files into `outputs`: copied as they are (plain or .gz) from the folder
-    `source` when it is given, else downloaded. A source file's IDX header is read before it
-    is copied; the copies land in a temporary folder beside the outputs and are read whole as
+    `source` (messages name it as the setting `named`) when it is given, else downloaded. A
+    source file's IDX header is read before it is copied; the copies land in a temporary folder beside the outputs and are read whole as
     IDX files of images and labels (header, dims, counts, labels 0-9) before any output is
     written; a UserError names each file that is missing or bad, or the folder that cannot
     be written."""
     folder = outputs["train_images"].parent
     if source is not None:
         owned_by_stage(source, outputs)
-        sources = in_source(source, dataset)
+        sources = in_source(source, dataset, named)
         for role, name in FILES.items():  # each header, before any file is copied
             idx.check_header(sources[name], ITEM_SHAPES[role.split("_")[1]])
     no_folders_at(outputs)
@@ -265,7 +284,7 @@ def fetch(dataset: str, source: Path | None, outputs: dict[str, Path] = OUTPUTS)
                 raise UserError(
                     f"missing {dataset} file(s) {', '.join(missing)}: download failed "
                     f"({'; '.join(errors[-2:])}); offline, put the four files (plain or .gz) "
-                    "in a folder and set data.source to it"
+                    f"in a folder and set {SOURCE_VARIABLE} (or data.source) to it"
                 )
         found = find_raw(staging)
         files = {role: found[name] for role, name in FILES.items()}
