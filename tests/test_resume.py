@@ -82,5 +82,5 @@ def test_a_checkpoint_trained_on_other_images_is_ignored(tmp_path, capsys):
     training.train(x, MODEL, constant, tmp_path / "c.pt", y)
     result = training.train(other, MODEL, replace(constant, epochs=2), tmp_path / "c.pt", y)
     err = capsys.readouterr().err
-    assert f"ignoring {tmp_path / 'c.pt'}: it was trained with other params, data or code" in err
+    assert f"ignoring {tmp_path / 'c.pt'}: it was trained on other data or with other code" in err
     assert result.images_seen == 2 * 32  # both epochs trained, none resumed

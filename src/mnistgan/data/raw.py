@@ -260,8 +260,8 @@ def fetch(
     `source` (messages name it as the setting `named`) when it is given, else downloaded. A
     source file's IDX header is read before it is copied; the copies land in a temporary
     folder beside the outputs and are read whole as IDX files of images and labels (header,
-    dims, counts, labels 0-9) before any output is written; a UserError names each file that is missing or bad, or the folder that cannot
-    be written."""
+    dims, counts, labels 0-9) before any output is written; a UserError names each file that
+    is missing or bad, or the folder that cannot be written."""
     folder = outputs["train_images"].parent
     if source is not None:
         owned_by_stage(source, outputs)
