@@ -74,12 +74,12 @@ def test_checkpoint_that_is_not_a_regular_file_is_refused_not_waited_on(tmp_path
 
 def test_temperature_scales_z_and_defaults_to_the_pipelines(tmp_path, monkeypatch, checkpoint):
     drawn = {}
-    for t in (None, "1.1", "1.0"):
+    for t in (None, "1.15", "1.0"):
         out = tmp_path / f"{t}.pt"
         generate(monkeypatch, checkpoint, "--out", str(out), *(["--temperature", t] if t else []))
         drawn[t] = torch.load(out, weights_only=True)["images"]
-    assert sampling.TEMPERATURE == 1.1 and torch.equal(drawn[None], drawn["1.1"])
-    assert not torch.equal(drawn["1.1"], drawn["1.0"])
+    assert sampling.TEMPERATURE == 1.15 and torch.equal(drawn[None], drawn["1.15"])
+    assert not torch.equal(drawn["1.15"], drawn["1.0"])
     for bad in ("0", "5"):
         with pytest.raises(UserError, match=f"^--temperature: got {bad}.0, expected a number"):
             generate(
@@ -166,7 +166,7 @@ def test_help_shows_the_defaults(monkeypatch, capsys, checkpoint):
         "(default: models/generator.pt)",
         "(default: 64)",
         "(default: 0)",
-        "(default: sample.temperature of ./params.yaml, as the pipeline draws; without one, 1.1)",
+        "(default: sample.temperature of ./params.yaml, as the pipeline draws; without one, 1.15)",
         "(default: each digit in turn)",
     ):
         assert default in text
@@ -187,7 +187,7 @@ def test_generate_and_mnistgan_sample_draw_the_same_images_and_generate_says_at_
         out = tmp_path / f"{t}.pt"
         generate(monkeypatch, path, "-n", "12", "--seed", "5", *args, "--out", str(out))
         assert capsys.readouterr().out == (
-            f"wrote 12 images to {out} at temperature {t or 1.1} ({source})\n"
+            f"wrote 12 images to {out} at temperature {t or 1.15} ({source})\n"
         )
         drawn = torch.load(out, weights_only=True)["images"]
         assert torch.equal(drawn, mnistgan.sample(g, 12, seed=5, temperature=t))

@@ -75,7 +75,7 @@ def test_readme_undo_compare_and_plots_diff_offline(pipeline: Path, idx_folder, 
         rows = [line.split() for line in lines if line.split()[1:2] and "Experiment" not in line]
         assert len(rows) == 3, table  # the workspace, the last commit, the experiment below it
         assert rows[0][0] == "workspace" and rows[0][3] == "0.9", table  # the experiment's
-        assert len(rows[1]) == 4 and rows[1][3] == "1.1", table  # the last commit's
+        assert len(rows[1]) == 4 and rows[1][3] == "1.15", table  # the last commit's
         assert rows[2][0] == "└──" and rows[2][2:3] == ["[warmer]"] and rows[2][5:] == ["0.9"]
         assert float(rows[2][3]) > 0 and float(rows[2][4]) > 0, table
 
