@@ -21,6 +21,7 @@ import torch
 from mnistgan.core import params
 from mnistgan.core.checkpoint import load_model
 from mnistgan.core.image_files import load_images
+from mnistgan.evaluation import floor
 from mnistgan.evaluation.classifier import ClassifierConfig, build_classifier, embed
 from mnistgan.evaluation.quality import fid
 from mnistgan.gan.models import GeneratorConfig, build_generator
@@ -30,15 +31,12 @@ TEMPERATURES = [0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.25, 1.3]
 
 
 def validation_features(classifier: torch.nn.Module, p: params.Params) -> torch.Tensor:
-    """evaluate's draw of n validation images (floor.draw_sets): the test permutation comes
-    first from the same generator, so its length is read from metrics/data.json, not the
-    images themselves."""
+    """evaluate's draw of n validation images (floor.draw_indices): it depends on the test
+    split's size, read from metrics/data.json, not on its images."""
     with open("metrics/data.json") as f:
         n_test = json.load(f)["counts"]["test"]
     val = load_images("data/prepared/val.pt")["images"]
-    g = torch.Generator().manual_seed(p.evaluate.seed)
-    torch.randperm(n_test, generator=g)
-    held_out = torch.randperm(len(val), generator=g)[: p.evaluate.n_samples]
+    _, held_out = floor.draw_indices(n_test, len(val), p.evaluate.n_samples, p.evaluate.seed)
     return embed(classifier, val[held_out])[0]
 
 

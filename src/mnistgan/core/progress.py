@@ -25,8 +25,7 @@ def duration(seconds: float) -> str:
 class Pace:
     """A loop's pace, told once early: `step()`, called once a step, returns a line the first
     time the loop has run FIRST_LOOK seconds (its steps per second, the time left of `total`
-    steps), with
-    `why_slow(cpu_seconds, wall_seconds)` appended, or None. Where a terminal shows a
+    steps, then `why_slow(cpu_seconds, wall_seconds)`), else None. Where a terminal shows a
     progress bar, the line comes only when `why_slow` has something to say: a crowded CPU
     is then told in the first minute, not at the end of an epoch that takes thirteen."""
 

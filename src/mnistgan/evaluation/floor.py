@@ -40,6 +40,14 @@ class Scores:
     reference_hist: torch.Tensor  # share of each digit in the reference set
 
 
+def draw_indices(n_test: int, n_val: int, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The seeded draws of n reference (test) and n floor (validation) images, as indices:
+    the test draw comes first, so the validation draw depends on the test split's size and
+    never its images (a tool that must not read the test split can redraw it)."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.randperm(n_test, generator=g)[:n], torch.randperm(n_val, generator=g)[:n]
+
+
 def draw_sets(samples: dict, test: dict, val: dict, n: int, seed: int) -> Sets:
     """Seeded draws of n reference and n floor images; `samples`, `test`, `val` are the
     {"images", "labels"} dicts of the sample and prepare stages."""
@@ -53,9 +61,7 @@ def draw_sets(samples: dict, test: dict, val: dict, n: int, seed: int) -> Sets:
         raise UserError(
             f"evaluate.n_samples: got {n}, expected at most {min(sizes.values())} ({have})"
         )
-    g = torch.Generator().manual_seed(seed)
-    ref = torch.randperm(len(test["images"]), generator=g)[:n]
-    held_out = torch.randperm(len(val["images"]), generator=g)[:n]
+    ref, held_out = draw_indices(len(test["images"]), len(val["images"]), n, seed)
     labels = samples.get("labels")
     return Sets(
         reference=test["images"][ref],
