@@ -109,7 +109,7 @@ def naive(root: Path, n: int, p: params.Params, device: torch.device) -> float:
 
 def step_flops(images: torch.Tensor, p: params.Params, device: torch.device) -> int:
     """FLOPs of one project step, forward and backward of both updates (Adam excluded)."""
-    g, d = (training.prepare_net(net, device) for net in build(p.model, p.train.seed))
+    g, d = (devices.place_net(net, device) for net in build(p.model, p.train.seed))
     opt_g, opt_d = (torch.optim.Adam(net.parameters(), fused=True) for net in (g, d))
     real = to_unit(images[: p.train.batch_size]).to(device)
     z = torch.randn(len(real), p.model.z_dim, device=device)

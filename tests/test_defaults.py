@@ -182,7 +182,7 @@ def test_digit_loss_adds_the_cross_entropy_of_the_digit_d_reads_in_the_fakes():
         g_losses.append(stats[1])
         ds.append(nets.d)
     g, _ = models.build(model, train.seed)  # G before its update: it drew the fakes
-    g = training.prepare_net(g, torch.device("cpu"))
+    g = device.place_net(g, torch.device("cpu"))
     b = batches[0]
     with torch.no_grad():
         _, classes = ds[1](g(b.z, b.fake_y), b.fake_y, with_classes=True)

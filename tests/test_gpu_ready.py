@@ -18,8 +18,10 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
 from mnistgan.core import atomic, device
+from mnistgan.core.pixels import to_unit
 from mnistgan.evaluation import classifier, verdict
 from mnistgan.gan import distributed, models, rejection, resume, sampling, training
+from mnistgan.gan.sampling import digit_frequencies
 
 aten = torch.ops.aten
 
@@ -139,15 +141,13 @@ def meta_run(monkeypatch, model_params, train_params, n: int = 64) -> training.R
     monkeypatch.setattr(optimizer, "_get_fused_kernels_supported_devices", lambda: [*fused, "meta"])
     meta = torch.device("meta")
     nets = training.build_nets(model_params, train_params, meta)
-    real = training.place_data(images(n), torch.arange(n) % 10, torch.device("cpu"))
-    data = training.Data(*(t.to(meta) for t in (real.images, real.labels, real.prior)))
+    labels = torch.arange(n) % 10
+    prior = digit_frequencies(labels).to(meta)
     steps = training.steps_per_epoch(n, train_params)
-    g, d = training.wrap_nets(nets, train_params, distributed.ALONE, meta)
-    config = training.step_config(train_params, data.prior)
-    part = slice(None)
+    config = training.step_config(train_params, prior)
     return training.Run(
-        model_params, train_params, Path("unused"), distributed.ALONE, meta, part, steps,
-        nets, g, d, data, config,
+        model_params, train_params, Path("unused"), distributed.ALONE, meta, slice(None), steps,
+        nets, nets.g, nets.d, to_unit(images(n)).to(meta), labels.to(meta), config,
     )  # fmt: skip
 
 
@@ -181,12 +181,12 @@ def test_an_epoch_waits_only_for_its_log_lines(monkeypatch):
         return out
 
     monkeypatch.setattr(training, "train_step", watched)
-    history = training.History()
+    history = resume.History()
     with Recorder() as rec:
-        training.train_epoch(run, 1, history, training.ignore)
+        training.train_epoch(run, 1, history, training.no_callback)
     assert waits == [0] * 4
     assert [row[0] for row in history.rows] == [3, 4]
-    assert rec.syncs == ["_to_copy.default"] * 3  # RunningMean.take's .tolist()
+    assert rec.syncs == ["_to_copy.default"] * 3  # mean_of's .tolist()
 
 
 def test_sums_are_float32_on_an_apple_gpu_alone():

@@ -10,9 +10,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 from conftest import SMALL
-from torch._subclasses.fake_tensor import FakeTensorMode
 
-from mnistgan.gan import training
+from mnistgan.gan import distributed, training
 from mnistgan.gan.objectives import class_balance
 from mnistgan.gan.training import Batch, StepConfig, d_update, g_update
 
@@ -245,13 +244,10 @@ def test_step_config_takes_the_train_keys():
     assert config.prior is prior
 
 
-def test_running_mean_averages_since_the_last_take():
-    mean = training.RunningMean(torch.device("cpu"))
-    mean.add(torch.tensor([1.0, 2.0, 3.0, 4.0]))
-    mean.add(torch.tensor([3.0, 2.0, 1.0, 0.0]))
-    assert mean.sum.dtype == torch.float64 and mean.take() == [2.0, 2.0, 2.0, 2.0]
-    mean.add(torch.tensor([1.0, 1.0, 1.0, 1.0]))
-    assert mean.take() == [1.0, 1.0, 1.0, 1.0]
+def test_mean_of_averages_the_summed_stats_and_zeroes_the_sum():
+    total = torch.tensor([4.0, 4.0, 5.0, 8.0], dtype=torch.float64)
+    assert training.mean_of(total, 2, distributed.ALONE) == [2.0, 2.0, 2.5, 4.0]
+    assert total.tolist() == [0.0, 0.0, 0.0, 0.0]
 
 
 def test_noise_is_drawn_on_the_generators_device_then_moved_to_the_datas():
@@ -273,18 +269,11 @@ def test_noise_is_drawn_on_the_generators_device_then_moved_to_the_datas():
     assert b.z.device.type == "meta" and b.eps.device.type == "meta"
 
 
-def test_running_mean_sums_on_the_device_in_float64_but_float32_on_an_apple_gpu():
-    with FakeTensorMode():  # devices this machine lacks
-        for name, dtype in (("cuda", torch.float64), ("mps", torch.float32)):
-            mean = training.RunningMean(torch.device(name))
-            assert (mean.sum.device.type, mean.sum.dtype) == (name, dtype)
-
-
 def test_step_config_keeps_the_autocast_maker():
     def cast():
         return contextlib.nullcontext()
 
-    assert training.step_config(SMALL.train, None, cast).cast is cast
+    assert training.step_config(SMALL.train, None, cast).autocast is cast
 
 
 class PlainD(torch.nn.Module):
@@ -313,7 +302,7 @@ def test_a_d_without_a_supervised_flag_is_a_plain_one():
 
 def test_under_ddp_the_penalty_and_g_update_call_the_module_itself():
     d = PlainD()
-    assert training.unwrapped(SimpleNamespace(module=d)) is d and training.unwrapped(d) is d
+    assert distributed.unwrapped(SimpleNamespace(module=d)) is d and distributed.unwrapped(d) is d
 
 
 def test_a_balance_weight_below_one_counts_too():

@@ -6,7 +6,7 @@ import pytest
 import torch
 from conftest import SMALL, images
 
-from mnistgan.core import params
+from mnistgan.core import params, progress
 from mnistgan.core.errors import UserError
 from mnistgan.gan import models, resume, training
 
@@ -220,9 +220,9 @@ def test_lr_decay_sets_both_rates_and_a_killed_run_resumes_on_the_same_schedule(
     )
 
 
-def test_time_left_extrapolates_the_pace_of_the_last_epoch():
-    assert training.time_left(60.0, 30) == " (60 s/epoch, about 30 min to go)"
-    assert training.time_left(50.0, 0) == " (50 s/epoch, about 0 min to go)"
+def test_epoch_pace_extrapolates_the_pace_of_the_last_epoch():
+    assert progress.epoch_pace(60.0, 30) == " (60 s/epoch, about 30 min to go)"
+    assert progress.epoch_pace(50.0, 0) == " (50 s/epoch, about 0 min to go)"
 
 
 def test_a_finished_run_is_trained_again_not_copied(tmp_path, capsys):
@@ -303,10 +303,10 @@ def test_train_seed_seeds_the_noise_generator_and_the_initial_weights():
     """Another train.seed is another run: the noise generator (order of the images, noise) is
     seeded with it, as are the initial weights; the same seed builds the same nets."""
 
-    def nets(seed: int) -> training.Nets:
+    def nets(seed: int) -> resume.Nets:
         return training.build_nets(MODEL, replace(TRAIN, seed=seed), torch.device("cpu"))
 
-    def matrices(n: training.Nets) -> list[torch.Tensor]:  # the randomly initialised weights
+    def matrices(n: resume.Nets) -> list[torch.Tensor]:  # the randomly initialised weights
         tensors = [*n.g.state_dict().values(), *n.d.state_dict().values()]
         return [t for t in tensors if t.dim() >= 2]
 

@@ -6,7 +6,7 @@ import sys
 import pytest
 import torch
 
-from mnistgan.core import cpu
+from mnistgan.core import cpu, device
 from mnistgan.core.params import ModelParams
 from mnistgan.gan import training
 from mnistgan.gan.models import build
@@ -60,7 +60,7 @@ def test_channels_last_step_matches_nchw_step():
     for layout in (False, True):
         g, d = build(ModelParams("dcgan", 100, 8, 8, False, False, "batch", False, 1, True, 10), 0)
         if layout:
-            g, d = (training.prepare_net(net, torch.device("cpu")) for net in (g, d))
+            g, d = (device.place_net(net, torch.device("cpu")) for net in (g, d))
         opt_g, opt_d = (torch.optim.Adam(m.parameters(), fused=True) for m in (g, d))
         batches = [training.Batch(real, z)]
         stats.append(training.gan_step(g, d, opt_g, opt_d, batches, training.StepConfig()))

@@ -11,7 +11,8 @@ EVERY = 60.0  # seconds between lines where no progress bar shows
 FIRST_LOOK = 20.0  # s into a loop when its pace is first told: well inside its first minute
 
 
-def say(msg: str) -> None:
+def log_line(msg: str) -> None:
+    """A line for the person watching: on stderr, so stdout stays the command's output."""
     print(msg, file=sys.stderr, flush=True)
 
 
@@ -61,6 +62,13 @@ class Pace:
         )
 
 
+def epoch_pace(per_epoch: float, epochs_left: int) -> str:
+    """The last epoch's pace and how long the rest takes at it: a run that will overrun its
+    budget says so after one epoch, and a machine that gets busier or quieter shows at the
+    next."""
+    return f" ({per_epoch:.0f} s/epoch, about {per_epoch * epochs_left / 60:.0f} min to go)"
+
+
 def numbers(values: dict[str, float]) -> str:
     """`d_loss 1.234, g_loss 0.8765`: four significant digits, no JSON."""
     return ", ".join(f"{k} {v:.4g}" for k, v in values.items())
@@ -91,7 +99,7 @@ def ticking(what: str, every: float = EVERY) -> Iterator[None]:
 
     def beat() -> None:
         while not done.wait(every):
-            say(f"{what}: {time.monotonic() - began:.0f} s so far")
+            log_line(f"{what}: {time.monotonic() - began:.0f} s so far")
 
     thread = threading.Thread(target=beat, daemon=True)
     thread.start()

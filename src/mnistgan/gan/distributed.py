@@ -165,6 +165,12 @@ def wrap(net: nn.Module, world: World, device: torch.device) -> nn.Module:
     return nn.parallel.DistributedDataParallel(net, ids, forward_sync_buffers=False)
 
 
+def unwrapped(net: nn.Module) -> nn.Module:
+    """The module itself under DDP: the gradient penalty and G's update call D so, as they
+    need no sync of D's gradients (DDP expects one backward per forward)."""
+    return getattr(net, "module", net)
+
+
 def mean_(t: torch.Tensor, world: World) -> torch.Tensor:
     """`t` averaged over the ranks, in place."""
     if world.size > 1:

@@ -89,6 +89,17 @@ def latents(n: int, z_dim: int, seed: int, temperature: float = 1.0) -> torch.Te
     return torch.randn(n, z_dim, generator=torch.Generator().manual_seed(seed)) * temperature
 
 
+GRID_SIZE = 64  # the images of training's per-epoch sample grid, 8x8, when unconditional
+
+
+def grid_latents(model_params: Any, seed: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The noise (and labels) of training's per-epoch sample grid: 8x8, or one digit per row
+    of 10 for a conditional generator."""
+    if not model_params.conditional:
+        return latents(GRID_SIZE, model_params.z_dim, seed), None
+    return class_latents(model_params.z_dim, seed)
+
+
 def request(
     g_config: Any, n: Any, seed: Any, digits: Any, temperature: Any
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
