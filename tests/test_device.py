@@ -156,3 +156,33 @@ def test_deterministic_settings_are_for_cuda_alone(monkeypatch):
     finally:
         torch.use_deterministic_algorithms(False)
         torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = cudnn
+
+
+def test_forward_in_batches_feeds_every_row_once_in_order_in_eval_mode():
+    net = torch.nn.Linear(1, 1).train()
+    seen = []
+
+    def forward(x, y):
+        seen.append((x.tolist(), y, net.training, torch.is_grad_enabled()))
+        return x * 10, x[:, :1]
+
+    x = torch.arange(5.0).view(5, 1)
+    tens, firsts = device.forward_in_batches(net, forward, x, None, batch=2)
+    assert seen == [
+        ([[0.0], [1.0]], None, False, False),
+        ([[2.0], [3.0]], None, False, False),
+        ([[4.0]], None, False, False),
+    ]
+    assert tens.flatten().tolist() == [0.0, 10.0, 20.0, 30.0, 40.0]
+    assert torch.equal(firsts, x)
+    labels = torch.tensor([7, 8, 9])
+    ys = device.forward_in_batches(net, lambda a, b: b, x[:3], labels, batch=2)
+    assert ys.tolist() == [7, 8, 9]
+
+
+def test_place_net_makes_conv_nets_channels_last_and_leaves_others():
+    conv = device.place_net(torch.nn.Conv2d(2, 4, 3), torch.device("cpu"))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not conv.weight.is_contiguous()
+    linear = device.place_net(torch.nn.Linear(3, 4), torch.device("cpu"))
+    assert linear.weight.is_contiguous()

@@ -134,6 +134,24 @@ def place_net(net: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     return net.to(device)
 
 
+@torch.no_grad()
+def forward_in_batches(
+    net: torch.nn.Module, forward: Callable[..., Any], *inputs: torch.Tensor | None, batch: int
+) -> Any:
+    """`forward(*chunk)` on `batch` rows of `inputs` at a time (None passes as None), moved to
+    `net`'s device, `net` in eval mode: every inference here is this loop. The outputs are
+    concatenated on that device (a tuple's element by element)."""
+    net.eval()
+    device = next(net.parameters()).device
+    outputs = []
+    for start in range(0, len(inputs[0]), batch):
+        chunk = (None if t is None else t[start : start + batch].to(device) for t in inputs)
+        outputs.append(forward(*chunk))
+    if isinstance(outputs[0], tuple):
+        return tuple(torch.cat(parts) for parts in zip(*outputs, strict=True))
+    return torch.cat(outputs)
+
+
 def make_deterministic(device: torch.device) -> None:
     """On a CUDA GPU: deterministic kernels (a warning, not an error, for an op that has none),
     no cuDNN autotuning (it may pick other kernels on a rerun), and the fixed cuBLAS workspace

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mnistgan.core import progress
-from mnistgan.core.device import sum_dtype
+from mnistgan.core.device import forward_in_batches, sum_dtype
 from mnistgan.core.digits import N_CLASSES
 from mnistgan.core.errors import UserError
 from mnistgan.core.params import EvaluatorParams
@@ -65,14 +65,13 @@ def build_classifier(config: ClassifierConfig) -> nn.Module:
 def embed(classifier: nn.Module, images: torch.Tensor, batch: int = 1000):
     """Penultimate features (N, FEATURES) and class probabilities (N, 10) of uint8 images,
     computed on the classifier's device, returned on the CPU."""
-    classifier.eval()
-    device = next(classifier.parameters()).device
-    feats, probs = [], []
-    for b in images.split(batch):
-        f = classifier.features(to_unit(b.to(device)))
-        feats.append(f)
-        probs.append(torch.softmax(classifier.head(f), dim=1))
-    return torch.cat(feats).cpu(), torch.cat(probs).cpu()
+
+    def features_and_probabilities(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        f = classifier.features(to_unit(x))
+        return f, torch.softmax(classifier.head(f), dim=1)
+
+    feats, probs = forward_in_batches(classifier, features_and_probabilities, images, batch=batch)
+    return feats.cpu(), probs.cpu()
 
 
 def accuracy(classifier: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:

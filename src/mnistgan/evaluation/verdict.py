@@ -4,6 +4,7 @@ images (a D that cannot is either fooled or broken; the quality metrics tell whi
 import torch
 from torch import nn
 
+from mnistgan.core.device import forward_in_batches
 from mnistgan.core.pixels import to_unit
 
 
@@ -13,12 +14,11 @@ def d_scores(
 ) -> torch.Tensor:
     """D's probability that each uint8 image is real (a conditional D: real as that digit),
     computed on D's device, returned on the CPU."""
-    d.eval()
-    device = next(d.parameters()).device
-    xs = [x.to(device) for x in images.split(batch)]
-    ys = [None] * len(xs) if labels is None else [y.to(device) for y in labels.split(batch)]
-    scores = [torch.sigmoid(d(to_unit(x), y)) for x, y in zip(xs, ys, strict=True)]
-    return torch.cat(scores).cpu()
+
+    def probability(x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        return torch.sigmoid(d(to_unit(x), y))
+
+    return forward_in_batches(d, probability, images, labels, batch=batch).cpu()
 
 
 def roc_auc(pos: torch.Tensor, neg: torch.Tensor) -> float:

@@ -12,6 +12,7 @@ import math
 import torch
 from torch import nn
 
+from mnistgan.core.device import forward_in_batches
 from mnistgan.core.pixels import to_unit
 
 
@@ -29,18 +30,17 @@ def sureness(
     image is a real one of that digit, log(exp(l_c) / (1 + sum_k exp(l_k))): its realness and
     its reading in one number. A plain D: one group, scored by its realness logit. Computed
     on D's device, returned on the CPU."""
-    d.eval()
-    device = next(d.parameters()).device
-    xs = images.split(batch)
-    ys = [None] * len(xs) if labels is None else [y.to(device) for y in labels.split(batch)]
-    pairs = list(zip([x.to(device) for x in xs], ys, strict=True))
     if not getattr(d, "supervised", False):
-        logits = torch.cat([d(to_unit(x), y) for x, y in pairs])
+        logits = forward_in_batches(d, lambda x, y: d(to_unit(x), y), images, labels, batch=batch)
         return torch.zeros(len(images), dtype=torch.int64), logits.cpu()
-    classes = torch.cat([d(to_unit(x), y, with_classes=True)[1] for x, y in pairs])
+
+    def digit_logits(x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        return d(to_unit(x), y, with_classes=True)[1]
+
+    classes = forward_in_batches(d, digit_logits, images, labels, batch=batch)
     fake = classes.new_zeros(len(classes), 1)  # the K+1-th class, "generated", has logit 0
     log_p = torch.cat([fake, classes], 1).log_softmax(1)[:, 1:]
-    group = classes.argmax(1) if labels is None else labels.to(device)
+    group = classes.argmax(1) if labels is None else labels.to(classes.device)
     return group.cpu(), log_p.gather(1, group[:, None]).squeeze(1).cpu()
 
 

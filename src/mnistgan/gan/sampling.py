@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from mnistgan.core.device import forward_in_batches
 from mnistgan.core.digits import N_CLASSES, digit_counts
 from mnistgan.core.errors import UserError
 from mnistgan.core.params import MAX_IMAGES, MAX_SEED, MAX_TEMPERATURE, preview
@@ -26,21 +27,18 @@ def generate(
     conditional generator: int64 digits (N,) or class weights (N, 10)), `g` in eval mode.
     NaN would pass as black pixels, so a non-finite output is an error naming `source`.
     Drawn on g's device with one host sync, at the end; returned on the CPU."""
-    g.eval()
-    device = next(g.parameters()).device
-    zs = z.split(batch)
-    ys = [None] * len(zs) if y is None else [yb.to(device) for yb in y.split(batch)]
-    images, finite = [], torch.ones((), dtype=torch.bool, device=device)
-    for zb, yb in zip(zs, ys, strict=True):
-        x = g(zb.to(device), yb)
-        finite &= x.isfinite().all()
-        images.append(to_uint8(x))
-    if not finite:
+
+    def draw(zb: torch.Tensor, yb: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        x = g(zb, yb)
+        return to_uint8(x), x.isfinite().all().view(1)
+
+    images, finite = forward_in_batches(g, draw, z, y, batch=batch)
+    if not finite.all():
         raise UserError(
             f"{source} draws NaN or inf, not images: its weights are broken, as after "
             "a diverged training run; train it again"
         )
-    return torch.cat(images).cpu()
+    return images.cpu()
 
 
 def balanced_labels(n: int) -> torch.Tensor:
