@@ -49,7 +49,7 @@ def score(g: torch.nn.Module, y: torch.Tensor | None, z: torch.Tensor, classifie
     """The evaluate stage's metrics of 10,000 samples of `g` (of digits `y` if conditional)."""
     samples = {"images": generate(g, z, y)} | ({} if y is None else {"labels": y})
     sets = floor.draw_sets(samples, test, val, len(z), EVALUATE_SEED)
-    metrics = floor.score(classifier, sets, EVALUATE_SEED).metrics
+    metrics = floor.measure(classifier, sets, EVALUATE_SEED).metrics
     extra = [] if y is None else ["conditional_accuracy"]
     return {k: round(metrics[k], 4) for k in KEYS + extra}
 

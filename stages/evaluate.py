@@ -49,7 +49,7 @@ def main() -> None:
     classifier, _ = load_model(
         "models/classifier.pt", "classifier", build_classifier, ClassifierConfig
     )
-    scores = floor.score(classifier, sets, p.evaluate.seed)
+    scores = floor.measure(classifier, sets, p.evaluate.seed)
     metrics = discriminator_metrics(real_scores, fake_scores) | scores.metrics
     real = {k: v for k, v in metrics.items() if k.startswith("real_")}
     metrics = {k: v for k, v in metrics.items() if k not in real or k == "real_fid"}

@@ -29,10 +29,10 @@ GENERATOR = "models/generator.pt"
 
 def main() -> None:
     p = params.load()
-    where = device.resolve(p.sample.device, "sample.device")
-    device.make_deterministic(where)
+    sample_device = device.resolve(p.sample.device, "sample.device")
+    device.make_deterministic(sample_device)
     g, g_config = load_model(GENERATOR, "generator", build_generator, GeneratorConfig)
-    g = g.to(where)  # the noise and labels are drawn on the CPU, whatever the device
+    g = g.to(sample_device)  # the noise and labels are drawn on the CPU, whatever the device
     n, t = drafts_needed(p.sample.n, p.sample.keep), p.sample.temperature
     z = latents(n, g_config.z_dim, p.sample.seed, t)
     labels = None

@@ -16,11 +16,11 @@ from mnistgan.gan import distributed, training
 
 def main() -> None:
     p = params.load()
-    where = device.resolve(p.train.device, "train.device")
-    distributed.check_processes(p.train.processes, where)
+    train_device = device.resolve(p.train.device, "train.device")
+    distributed.check_processes(p.train.processes, train_device)
     distributed.launch(p.train.processes)
-    device.make_deterministic(where)
-    world = distributed.join(where.type)
+    device.make_deterministic(train_device)
+    world = distributed.join(train_device.type)
     cpu.set_threads(p.train.threads, world.local_size)  # process-wide: the entry point's job
     cpu.keep_freed_memory()
     train = load_images("data/prepared/train.pt")

@@ -53,7 +53,7 @@ def test_a_generator_that_returns_the_floor_images_scores_the_floor():
     perfect = floor.Sets(
         sets.reference, sets.reference_labels, sets.floor, sets.floor_labels, sets.floor, None
     )
-    metrics = floor.score(classifier(), perfect, seed=0).metrics
+    metrics = floor.measure(classifier(), perfect, seed=0).metrics
     keys = [k for k in metrics if not k.startswith(("real_", "val_"))]
     assert {"fid", "kid", "precision", "recall", "modes_covered"} <= set(keys)
     assert all(metrics[k] == metrics[f"real_{k}"] for k in keys)
@@ -67,11 +67,11 @@ def test_val_metrics_score_the_samples_against_the_validation_images():
     """val_<key> is <key> with the validation draw as the reference: swap the two real sets
     and the test metrics become the val ones, so a val_fid read off the test images fails."""
     sets = floor.draw_sets(SAMPLES, TEST, VAL, 50, seed=0)
-    scores = floor.score(classifier(), sets, seed=0).metrics
+    scores = floor.measure(classifier(), sets, seed=0).metrics
     swapped = floor.Sets(
         sets.floor, sets.floor_labels, sets.reference, sets.reference_labels, sets.samples, None
     )
-    flipped = floor.score(classifier(), swapped, seed=0).metrics
+    flipped = floor.measure(classifier(), swapped, seed=0).metrics
     for key in metric_names.REFERENCED:
         assert scores[f"val_{key}"] == flipped[key], key
         assert flipped[f"val_{key}"] == scores[key], key
@@ -80,7 +80,7 @@ def test_val_metrics_score_the_samples_against_the_validation_images():
 
 def test_scores_of_labelled_samples():
     sets = floor.draw_sets(SAMPLES, TEST, VAL, 50, seed=0)
-    scores = floor.score(classifier(), sets, seed=0)
+    scores = floor.measure(classifier(), sets, seed=0)
     assert scores.sample_probs.shape == (50, 10)
     assert torch.allclose(scores.reference_hist.sum(), torch.tensor(1.0, dtype=torch.float64))
     predicted = scores.sample_probs.argmax(1)

@@ -55,8 +55,8 @@ RESUME_FILE_BYTES = (6 << 30) + MAX_EPOCHS * 100 * 784 + (1 << 30)
 # - data/prepared/*.pt, data/samples/samples.pt: MAX_IMAGES images and their int64 labels.
 DATA_FILE_BYTES = MAX_IMAGES * (784 + 8) + (1 << 20)
 # torch.save stores entries uncompressed; a deflated one comes from a file zipped by hand, and
-# real weights or digits deflate 1.1x to 5x. One that inflates more than MAX_RATIO times, past
-# 1 MiB, is a bomb: a few MB of zeros deflated ask for gigabytes
+# real weights or digits deflate a few times at most. One that inflates more than MAX_RATIO
+# times, past 1 MiB, is a bomb: a few MB of zeros deflated ask for gigabytes
 MAX_RATIO = 100
 ZIP_MAGIC = b"PK\x03\x04"  # torch.load reads a file starting so as a zip archive
 

@@ -73,7 +73,7 @@ def draw_sets(samples: dict, test: dict, val: dict, n: int, seed: int) -> Sets:
     )
 
 
-def score(classifier: nn.Module, sets: Sets, seed: int) -> Scores:
+def measure(classifier: nn.Module, sets: Sets, seed: int) -> Scores:
     """The quality metrics of the samples and of the floor, in the classifier's feature
     space, against the reference set; the samples' val_<key> against the validation images;
     plus conditional_accuracy for labelled samples."""

@@ -90,7 +90,8 @@ def mlp_features() -> tuple[nn.Module, int]:
 class Flatten(nn.Flatten):
     """nn.Flatten that hands its gradient back in the input's memory layout. Flattening a
     channels_last map copies it to NCHW, so the gradient comes back NCHW, and elementwise
-    backward ops that mix the two layouts (LeakyReLU, BatchNorm) run ~5-10x slower on CPU."""
+    backward ops that mix the two layouts (LeakyReLU, BatchNorm) run several times slower
+    on a CPU (docs/performance.md)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         cl = torch.channels_last
