@@ -136,7 +136,7 @@ STEPS = {
 def meta_run(monkeypatch, model_params, train_params, n: int = 64) -> training.Run:
     """A training run set up on the meta device, its random numbers drawn on the CPU (as on
     an Apple GPU) and moved: the run a GPU would set up."""
-    monkeypatch.setattr(training, "generator_device", lambda d: torch.device("cpu"))
+    monkeypatch.setattr(device, "generator_device", lambda d: torch.device("cpu"))
     fused = optimizer._get_fused_kernels_supported_devices()  # fused Adam has a meta kernel
     monkeypatch.setattr(optimizer, "_get_fused_kernels_supported_devices", lambda: [*fused, "meta"])
     meta = torch.device("meta")
@@ -249,7 +249,7 @@ def test_classifier_and_generator_helpers_move_inputs_to_the_models_device():
 
 @pytest.mark.filterwarnings("ignore:Accessing the data pointer of FakeTensor")
 def test_what_leaves_a_gpu_for_a_file_or_a_process_is_on_the_cpu(monkeypatch):
-    monkeypatch.setattr(training, "generator_device", lambda d: torch.device("cpu"))
+    monkeypatch.setattr(device, "generator_device", lambda d: torch.device("cpu"))
     built = models.build(SMALL.model, 0)  # on the CPU: the fake mode fakes their move
     monkeypatch.setattr(training, "build", lambda *args: built)
     with FakeTensorMode(allow_non_fake_inputs=True):

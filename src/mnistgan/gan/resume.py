@@ -219,3 +219,24 @@ def sampled_generator(path: Path) -> dict[str, torch.Tensor]:
 
 def finite(state: dict[str, torch.Tensor] | None) -> bool:
     return state is None or all(v.isfinite().all() for v in state.values() if v.is_floating_point())
+
+
+def diverged(what: str, checkpoint: Path) -> UserError:
+    return UserError(
+        f"training diverged: {what}; kept the last good checkpoint {checkpoint} and wrote no models"
+    )
+
+
+def check_nets(nets: Nets, epoch: int, checkpoint: Path) -> None:
+    """Finite losses can hide a broken net: inf batch-norm statistics make G draw NaN."""
+    for name, net in (
+        ("generator", nets.g),
+        ("generator's EMA", nets.g_ema),
+        ("discriminator", nets.d),
+    ):
+        state = net.state_dict() if net is not None else {}
+        bad = next(
+            (k for k, v in state.items() if v.is_floating_point() and not v.isfinite().all()), None
+        )
+        if bad is not None:
+            raise diverged(f"non-finite {bad} in the {name} at epoch {epoch}", checkpoint)

@@ -16,31 +16,16 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from mnistgan.core import cpu, digits, progress
-from mnistgan.core.device import (
-    computes_in,
-    generator_device,
-    place_net,
-    precision,
-    resolve,
-    sum_dtype,
-)
+from mnistgan.core import device as devices
 from mnistgan.core.errors import UserError
 from mnistgan.core.params import ModelParams, TrainParams
 from mnistgan.core.pixels import to_unit
 from mnistgan.core.progress import log_line
-from mnistgan.gan import distributed, objectives
+from mnistgan.gan import distributed, objectives, resume
 from mnistgan.gan.distributed import World
 from mnistgan.gan.ema import update_ema, warmed_decay
 from mnistgan.gan.models import BATCH_NORMS, build
-from mnistgan.gan.resume import (
-    History,
-    Nets,
-    fingerprint,
-    load_resume,
-    replay,
-    save_resume,
-    settings,
-)
+from mnistgan.gan.resume import History, Nets
 from mnistgan.gan.sampling import digit_frequencies, generate, grid_latents
 
 COLUMNS = ["step", "epoch", "d_loss", "g_loss", "d_real", "d_fake"]
@@ -132,11 +117,13 @@ def scores(
 def d_update(
     g: torch.nn.Module, d: torch.nn.Module, opt_d: torch.optim.Optimizer, b: Batch, c: StepConfig
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(1) Update D on batch `b` against fakes G draws for it: D's objective (objectives.d_loss),
-    plus the digit of each real image for a supervised D and the gradient penalty for
-    wgan-gp. Returns (d_loss, D(x), D(G(z))) on the device, D(.) being sigmoid(logit): a
-    probability for bce, a squashed critic score otherwise; and the fakes, whose graph
-    through G the G update reuses."""
+    """(1) Update D on batch `b` against fakes G draws for it. D minimises, on its logits
+    (objectives.d_loss): bce -log s(D(x)) - log(1 - s(D(G(z)))); hinge relu(1 - D(x)) +
+    relu(1 + D(G(z))); wgan-gp D(G(z)) - D(x) + gp_weight * the gradient penalty; plus, for a
+    supervised D, the cross-entropy of each real image's digit. Returns (d_loss, D(x),
+    D(G(z))) on the device, D(.) being s(logit), the sigmoid: a probability for bce, a
+    squashed critic score otherwise; and the fakes, whose graph through G the G update
+    reuses."""
     # D without batch norm scores each image on its own: one pass over real and fake together
     # is the same maths with bigger, faster matrix products (batch norm needs separate batches)
     one_pass = not any(isinstance(m, BATCH_NORMS) for m in d.modules())
@@ -169,10 +156,11 @@ def d_update(
 def g_update(
     d: torch.nn.Module, opt_g: torch.optim.Optimizer, fake: torch.Tensor, b: Batch, c: StepConfig
 ) -> torch.Tensor:
-    """(2) Update G on `fake`, drawn for batch `b`: G's objective (objectives.g_loss), plus
-    `balance` times its class-balance term and `digit_loss` times the cross-entropy between
-    the digit D reads in a fake and the digit it was drawn as (a supervised D only; the second
-    for a conditional G). Returns G's loss, on the device."""
+    """(2) Update G on `fake`, drawn for batch `b`. G minimises (objectives.g_loss): bce
+    -log s(D(G(z))); hinge and wgan-gp -D(G(z)); plus, with a supervised D, `balance` times
+    its class-balance term and, for a conditional G, `digit_loss` times the cross-entropy
+    between the digit D reads in a fake and the digit it was drawn as. Returns G's loss, on
+    the device."""
     critic = distributed.unwrapped(d)  # no DDP sync of D's gradients: D is not updated here
     supervised = getattr(critic, "supervised", False)
     d.requires_grad_(False)  # G's update needs grads through D, not D's weight grads
@@ -224,13 +212,13 @@ def schedule_lrs(nets: Nets, train_params: TrainParams, step: int, total: int) -
 
 
 def build_nets(model_params: ModelParams, train_params: TrainParams, device: torch.device) -> Nets:
-    g, d = (place_net(net, device) for net in build(model_params, train_params.seed))
+    g, d = (devices.place_net(net, device) for net in build(model_params, train_params.seed))
     g_ema = copy.deepcopy(g) if train_params.ema is not None else None
     betas = (train_params.beta1, train_params.beta2)
     # fused: one kernel per step for all params, on CPU and Apple GPUs too (torch >= 2.4)
     opt_g = torch.optim.Adam(g.parameters(), lr=train_params.lr_g, betas=betas, fused=True)
     opt_d = torch.optim.Adam(d.parameters(), lr=train_params.lr_d, betas=betas, fused=True)
-    rng = torch.Generator(generator_device(device)).manual_seed(train_params.seed)
+    rng = torch.Generator(devices.generator_device(device)).manual_seed(train_params.seed)
     return Nets(g, d, g_ema, opt_g, opt_d, rng)
 
 
@@ -285,7 +273,7 @@ def train_epoch(
     nets.d.train()
     order = torch.randperm(len(run.images), generator=nets.rng, device=nets.rng.device)
     order = order.to(run.device)
-    epoch_sum = torch.zeros(4, device=run.device, dtype=sum_dtype(run.device))
+    epoch_sum = torch.zeros(4, device=run.device, dtype=devices.sum_dtype(run.device))
     log_sum, logged = torch.zeros_like(epoch_sum), 0
     desc = f"epoch {epoch}/{train_params.epochs}"
     bar = tqdm(range(steps), desc=desc, disable=None, leave=False)
@@ -300,7 +288,9 @@ def train_epoch(
             means = mean_of(log_sum, logged, run.world)
             logged = 0
             if not all(map(math.isfinite, means)):
-                raise diverged(f"non-finite loss at epoch {epoch}, step {step + 1}", run.checkpoint)
+                raise resume.diverged(
+                    f"non-finite loss at epoch {epoch}, step {step + 1}", run.checkpoint
+                )
             history.rows.append([step + 1, epoch, *means])
             on_row(history.rows[-1])
             bar.set_postfix(d_loss=f"{means[0]:.3f}", g_loss=f"{means[1]:.3f}")
@@ -326,27 +316,6 @@ def steps_per_epoch(n_images: int, train_params: TrainParams) -> int:
             "(the number of batches of training images)"
         )
     return steps
-
-
-def diverged(what: str, checkpoint: Path) -> UserError:
-    return UserError(
-        f"training diverged: {what}; kept the last good checkpoint {checkpoint} and wrote no models"
-    )
-
-
-def check_nets(nets: Nets, epoch: int, checkpoint: Path) -> None:
-    """Finite losses can hide a broken net: inf batch-norm statistics make G draw NaN."""
-    for name, net in (
-        ("generator", nets.g),
-        ("generator's EMA", nets.g_ema),
-        ("discriminator", nets.d),
-    ):
-        state = net.state_dict() if net is not None else {}
-        bad = next(
-            (k for k, v in state.items() if v.is_floating_point() and not v.isfinite().all()), None
-        )
-        if bad is not None:
-            raise diverged(f"non-finite {bad} in the {name} at epoch {epoch}", checkpoint)
 
 
 @dataclass
@@ -383,22 +352,25 @@ def train(
     labels = digits.used_labels(model_params, labels)
     steps = steps_per_epoch(len(images), train_params)
     digits.check_balance(train_params, labels if model_params.supervised_d else None)
-    device = distributed.local_device(resolve(train_params.device, "train.device"), world)
-    autocast = precision(train_params.amp, device)  # refuses a bad train.amp before any work
-    trained_on = f"{device.type} in {computes_in(train_params.amp, device)}"
+    device = distributed.local_device(devices.resolve(train_params.device, "train.device"), world)
+    # a bad train.amp is refused here, before any work
+    autocast = devices.precision(train_params.amp, device)
+    trained_on = f"{device.type} in {devices.computes_in(train_params.amp, device)}"
 
     # Set up: the nets, resumed from the checkpoint when it is this run's
     nets = build_nets(model_params, train_params, device)
-    identity = fingerprint(model_params, train_params, images, labels, (nets.g, nets.d), trained_on)
-    now = settings(model_params, train_params, trained_on)
-    start, logged = (
-        load_resume(checkpoint, identity, trained_on, nets, epochs, now) if world.main else (0, {})
+    identity = resume.fingerprint(
+        model_params, train_params, images, labels, (nets.g, nets.d), trained_on
     )
+    now = resume.settings(model_params, train_params, trained_on)
+    start, logged = 0, {}
+    if world.main:
+        start, logged = resume.load_resume(checkpoint, identity, trained_on, nets, epochs, now)
     if world.size > 1:  # rank 0 alone reads the checkpoint; every rank starts from its state
         state, logged, start = distributed.from_main((nets.state_dict(), logged, start), world)
         nets.load_state_dict(state)
     history = History(**logged)
-    replay(history, on_row, on_epoch)
+    resume.replay(history, on_row, on_epoch)
 
     images = to_unit(images).to(device)  # the whole set lives on the device
     labels = labels.to(device) if labels is not None else None
@@ -409,20 +381,9 @@ def train(
     config = step_config(train_params, prior, autocast)
     my_rows = distributed.rows(batch_size, world)
     run = Run(
-        model_params,
-        train_params,
-        checkpoint,
-        world,
-        device,
-        my_rows,
-        steps,
-        nets,
-        g,
-        d,
-        images,
-        labels,
-        config,
-    )
+        model_params, train_params, checkpoint, world, device, my_rows, steps, nets, g, d,
+        images, labels, config,
+    )  # fmt: skip
     grid_z, grid_y = grid_latents(model_params, train_params.seed + 1)
 
     # The epochs: train, check, draw the grid, checkpoint, tell
@@ -436,11 +397,11 @@ def train(
     for epoch in range(start + 1, epochs + 1):
         epoch_began, cpu_began = time.perf_counter(), time.process_time()
         history.epoch_means.append(train_epoch(run, epoch, history, on_row, pace))
-        check_nets(nets, epoch, checkpoint)
+        resume.check_nets(nets, epoch, checkpoint)
         sampled = nets.g_ema if nets.g_ema is not None else nets.g
         history.grids.append(generate(sampled, grid_z, grid_y))
         if world.main:
-            save_resume(checkpoint, identity, trained_on, epoch, nets, vars(history), now)
+            resume.save_resume(checkpoint, identity, trained_on, epoch, nets, vars(history), now)
             seconds = time.perf_counter() - epoch_began
             left = progress.epoch_pace(seconds, epochs - epoch)
             left += why_slow(time.process_time() - cpu_began, seconds)
