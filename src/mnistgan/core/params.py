@@ -344,10 +344,7 @@ class Composer(ruamel.yaml.composer.Composer):
         seen = set()
         for k, _ in node.value if isinstance(node, MappingNode) else ():
             if isinstance(k, ScalarNode) and (str(k.tag), k.value) in seen:
-                fail(
-                    f"{key}.{k.value}: written twice" if key else f"{k.value}: written twice",
-                    k.start_mark,
-                )
+                fail(f"{f'{key}.' if key else ''}{k.value}: written twice", k.start_mark)
             seen.add((str(k.tag), k.value) if isinstance(k, ScalarNode) else id(k))
         return node
 
