@@ -507,6 +507,19 @@ def test_invisible_or_foreign_bytes_are_one_line_naming_them(tmp_path, text, say
     assert str(e.value) == f"{path}: {says}"
 
 
+def test_values_read_are_plain_python_types():
+    """Params go into JSON and model files: ruamel.yaml's own types (CommentedMap,
+    ScalarFloat: a round-trip reading) would print otherwise, or not at all."""
+    plain = (dict, list, str, int, float, bool, type(None))
+    todo = [params.read(REPO / "params.yaml")]
+    while todo:
+        value = todo.pop()
+        assert type(value) in plain, type(value)
+        todo += (
+            list(value.values()) if type(value) is dict else value if type(value) is list else []
+        )
+
+
 def test_a_leading_byte_order_mark_and_a_yaml_1_2_directive_read_as_without(tmp_path):
     plain = yaml.safe_dump(small_raw(), sort_keys=False)
     for text in ["\ufeff" + plain, "%YAML 1.2\n---\n" + plain]:
