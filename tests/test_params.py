@@ -507,11 +507,12 @@ def test_invisible_or_foreign_bytes_are_one_line_naming_them(tmp_path, text, say
     assert str(e.value) == f"{path}: {says}"
 
 
-def test_values_read_are_plain_python_types():
+def test_values_read_are_plain_python_types(tmp_path):
     """Params go into JSON and model files: ruamel.yaml's own types (CommentedMap,
     ScalarFloat: a round-trip reading) would print otherwise, or not at all."""
     plain = (dict, list, str, int, float, bool, type(None))
-    todo = [params.read(REPO / "params.yaml")]
+    text = yaml.safe_dump(small_raw(), sort_keys=False) + "x: [1, 1.0e-4, {a: b}, [~]]\n"
+    todo = [params.read(write(tmp_path, text))]
     while todo:
         value = todo.pop()
         assert type(value) in plain, type(value)
