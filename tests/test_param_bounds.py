@@ -211,15 +211,14 @@ def test_load_reads_params_yaml_of_the_working_folder(tmp_path, monkeypatch):
     assert params.load() == params.parse(small_raw())
 
 
-def test_a_yaml_error_without_a_position_is_one_line(tmp_path, monkeypatch):
-    def fail(text):
-        raise yaml.MarkedYAMLError(problem="no position")
-
-    monkeypatch.setattr(params, "read_yaml_11", fail)
-    (tmp_path / "p.yaml").write_text("x: 1")
+def test_a_yaml_error_without_a_position_is_one_line(tmp_path):
+    (tmp_path / "p.yaml").write_text("%YAML 1.1\n---\nx: 1")  # refused for the whole file
     with pytest.raises(UserError) as e:
         params.load(tmp_path / "p.yaml")
-    assert str(e.value) == f"{tmp_path / 'p.yaml'}: cannot read params (no position)"
+    assert str(e.value) == (
+        f"{tmp_path / 'p.yaml'}: cannot read params (%YAML 1.1 makes DVC read the file as "
+        "YAML 1.1: delete the directive)"
+    )
 
 
 def test_an_unknown_section_is_named_as_written():

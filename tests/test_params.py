@@ -9,6 +9,7 @@ import pytest
 import torch
 import yaml
 from conftest import small_raw
+from ruamel.yaml.composer import ComposerError
 
 from mnistgan.core import params
 from mnistgan.core.errors import UserError
@@ -232,23 +233,30 @@ def test_a_billion_laughs_is_refused_in_bounded_memory(tmp_path):
     assert done.returncode == 1 and done.stderr == expected, done.stderr[-2000:]
 
 
-# YAML 1.1 (PyYAML) and 1.2 (ruamel.yaml, which DVC reads params with: dvc.lock, `dvc params
-# diff`, `dvc exp show`) differ on some forms: the stages must train what DVC records.
+# params.yaml is read as DVC reads it (YAML 1.2), so the stages train what dvc.lock, `dvc params
+# diff` and `dvc exp show` record. Forms YAML 1.1 (PyYAML, older tools) reads otherwise are
+# refused naming the key: `yes`, `off` and `1:00.5` are strings to DVC, so a bool or number
+# key refuses them by type; `010`, a number to both (10, or octal 8), is refused as read.
 @pytest.mark.parametrize(
-    ("section", "key", "text", "dvc", "yaml_11"),
+    ("section", "key", "text", "says"),
     [
-        ("train", "epochs", "010", "10", "8"),
-        ("model", "conditional", "yes", "'yes'", "True"),
-        ("model", "spectral_norm", "off", "'off'", "False"),
-        ("train", "lr_g", "1:00.5", "'1:00.5'", "60.5"),
+        ("model", "conditional", "yes", "model.conditional: got 'yes', expected true or false"),
+        ("model", "spectral_norm", "off", "model.spectral_norm: got 'off', expected true or false"),
+        ("train", "lr_g", "1:00.5", "train.lr_g: got '1:00.5', expected a number > 0"),
+        (
+            "train",
+            "epochs",
+            "010",
+            "{path}: cannot read params (line 20: train.epochs: DVC reads 010 as 10 (YAML 1.2), "
+            "YAML 1.1 as 8: write it without the leading 0)",
+        ),
     ],
 )
-def test_values_yaml_11_reads_otherwise_are_refused(tmp_path, section, key, text, dvc, yaml_11):
+def test_values_yaml_11_reads_otherwise_are_refused(tmp_path, section, key, text, says):
+    path = write(tmp_path, as_written(section, key, text))
     with pytest.raises(UserError) as e:
-        params.load(write(tmp_path, as_written(section, key, text)))
-    assert str(e.value).startswith(
-        f"{section}.{key}: DVC reads {dvc} (YAML 1.2), YAML 1.1 reads {yaml_11}: write a form"
-    )
+        params.load(path)
+    assert str(e.value) == says.format(path=path)
 
 
 @pytest.mark.parametrize("folder", ["on", "no", "12:30"])
@@ -275,10 +283,13 @@ def test_a_key_yaml_11_reads_as_no_string_is_named(tmp_path):
 
 
 def test_values_nested_400_deep_are_one_line(tmp_path):
+    """Refused at a fixed depth as they are read, so the line where is known."""
     text = as_written("train", "lr_g", "[" * 400 + "]" * 400)
     with pytest.raises(UserError) as e:
         params.load(write(tmp_path, text))
-    assert str(e.value) == f"{tmp_path}/params.yaml: cannot read params (values nested too deeply)"
+    assert str(e.value) == (
+        f"{tmp_path}/params.yaml: cannot read params (line 22: values nested too deeply)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -382,54 +393,33 @@ def test_sizes_across_sections_say_why():
         assert str(e.value) == message
 
 
-def duplicate(text: str):
-    return params.duplicate_key(yaml.compose(text, Loader=params.Loader))
+def refusal(text: str) -> str:
+    with pytest.raises(ComposerError) as e:
+        params.read_yaml_12(text)
+    return f"line {e.value.problem_mark.line + 1}: {e.value.problem}"
 
 
 def test_a_key_written_twice_is_found_wherever_it_is():
     """Keys written twice are found past a list walked before them, under a key that is no
     string (named `?`), and named as written: a leading X or dot is part of the key."""
-    assert duplicate("a: {x: 1, x: 2}\nb: [1, 2]\n")[0] == "a.x"
-    assert duplicate("- {x: 1, x: 2}\n- [1]\n")[0] == "[0].x"
-    assert duplicate("? [a]\n: {x: 1, x: 2}\n")[0] == "?.x"
-    assert duplicate("Xa: 1\nXa: 2\n")[0] == "Xa"
-    assert duplicate("a: [{b: 1}, {b: 2}]\n? [a]\n: 1\n? [a]\n: 2\n") is None
+    assert refusal("a: {x: 1, x: 2}\nb: [1, 2]\n") == "line 1: a.x: written twice"
+    assert refusal("- {x: 1, x: 2}\n- [1]\n") == "line 1: [0].x: written twice"
+    assert refusal("? [a]\n: {x: 1, x: 2}\n") == "line 2: ?.x: written twice"
+    assert refusal("Xa: 1\nXa: 2\n") == "line 2: Xa: written twice"
+    assert refusal(".b: 1\n.b: 2\n") == "line 2: .b: written twice"
+    assert params.read_yaml_12("a: [{b: 1}, {b: 2}]\nc: 1\n'1': 2\n1: 3\n")  # each once
 
 
-def test_same_is_equal_values_of_one_type():
-    nan = float("nan")
-    assert params.same(nan, nan)
-    assert not params.same(nan, 1.0)
-    assert not params.same(1, True)
-    assert not params.same(1, 1.0)
-    assert params.same("a", "a")
-
-
-def test_disagreements_names_each_key_the_readings_differ_on():
-    """Walked whole: a length mismatch or a list does not stop the walk, lists of one length
-    are compared item by item, and a dict or list against a scalar is one disagreement."""
-    a = {"a": {"x": 1, "y": 2}, "b": [1, 2], "c": 1, "Xd": 1, "e": {"f": 1}, "g": [1], "h": [1]}
-    b = {"a": {"x": 1}, "b": [1, 3], "c": 2, "Xd": 2, "e": 5, "g": 5, "h": [1, 2]}
-    assert list(params.disagreements(a, b)) == [
-        ("a", ["x", "y"], ["x"]),
-        ("c", 1, 2),
-        ("Xd", 1, 2),
-        ("e", {"f": 1}, 5),
-        ("g", [1], 5),
-        ("h", [1], [1, 2]),
-        ("b[1]", 2, 3),
-    ]
-    assert list(params.disagreements({"a": 1, "b": 2}, {"a": 1})) == [("params", ["a", "b"], ["a"])]
-    assert list(params.disagreements({"a": [1], "b": 1}, {"a": [1], "b": 2})) == [("b", 1, 2)]
-    assert list(params.disagreements({"a": {"x": [1]}}, {"a": {"x": [1]}})) == []
-
-
-def test_valid_checks_type_and_bounds():
-    assert params.valid(1, "train.epochs")
-    assert not params.valid(0, "train.epochs")  # an int, out of bounds
-    assert not params.valid(1.0, "train.epochs")
-    assert not params.valid(1, "train.nope")
-    assert params.valid(None, "train.ema")
+def test_a_leading_0_is_refused_in_files_not_in_a_value_alone():
+    """`-S train.epochs=010` reads as DVC reads it; in a file, YAML 1.1's octal is named."""
+    assert params.read_yaml_12("010") == 10
+    assert (
+        refusal("a: [1, 010]")
+        == "line 1: a[1]: DVC reads 010 as 10 (YAML 1.2), YAML 1.1 as 8: write it without the "
+        "leading 0"
+    )
+    values = params.read_yaml_12("a: [0, 00, 07, 08, '010', 0o10, 0x10]")["a"]
+    assert values == [0, 0, 7, 8, "010", 8, 16]  # YAML 1.1: the same, or no number
 
 
 # ---- params.yaml and search specs are read as files: bounded, never a device or a FIFO ----
@@ -502,8 +492,8 @@ def test_what_is_no_small_regular_file_is_one_line_without_reading_it(tmp_path, 
         ),
         (
             "%YAML 1.1\n---\n" + yaml.safe_dump(small_raw(), sort_keys=False),
-            "line 1: %YAML 1.1 makes DVC read the file as YAML 1.1, sample.n as False: "
-            "delete the directive",
+            "cannot read params (%YAML 1.1 makes DVC read the file as YAML 1.1: delete the "
+            "directive)",  # refused as read, before any key: no key to name
         ),
         ("x: caf\xe9\n".encode("latin-1"), "not UTF-8 text (byte 6: invalid continuation byte)"),
     ],
@@ -515,6 +505,20 @@ def test_invisible_or_foreign_bytes_are_one_line_naming_them(tmp_path, text, say
     with pytest.raises(UserError) as e:
         params.load(path)
     assert str(e.value) == f"{path}: {says}"
+
+
+def test_values_read_are_plain_python_types(tmp_path):
+    """Params go into JSON and model files: ruamel.yaml's own types (CommentedMap,
+    ScalarFloat: a round-trip reading) would print otherwise, or not at all."""
+    plain = (dict, list, str, int, float, bool, type(None))
+    text = yaml.safe_dump(small_raw(), sort_keys=False) + "x: [1, 1.0e-4, {a: b}, [~]]\n"
+    todo = [params.read(write(tmp_path, text))]
+    while todo:
+        value = todo.pop()
+        assert type(value) in plain, type(value)
+        todo += (
+            list(value.values()) if type(value) is dict else value if type(value) is list else []
+        )
 
 
 def test_a_leading_byte_order_mark_and_a_yaml_1_2_directive_read_as_without(tmp_path):

@@ -11,14 +11,16 @@ import re
 import reprlib
 import types
 import typing
-from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
 import ruamel.yaml
-import yaml
+from ruamel.yaml.composer import ComposerError
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.events import AliasEvent
+from ruamel.yaml.nodes import MappingNode, ScalarNode
+from ruamel.yaml.reader import ReaderError
 
 from mnistgan.core import files
 from mnistgan.core.errors import UserError
@@ -43,6 +45,7 @@ MAX_SEED = 2**63  # seeds are in [0, 2^63): torch takes < 2^64, and stages add s
 # images than their neighbours (mnistgan.evaluation.quality.K = 5).
 MIN_BATCH = 2
 MIN_SCORED = 6
+MAX_DEPTH = 32  # nested values in a params file or search spec: they use three levels
 
 
 def rule(expect: str, ok: typing.Callable[[Any], bool]) -> Any:
@@ -213,6 +216,8 @@ def _describe(hint: Any) -> str:
         return "one of " + ", ".join(map(str, typing.get_args(hint)))
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         return " or ".join(_describe(h) for h in typing.get_args(hint))
+    if hint is bool:  # as YAML writes them: `yes` and `on` are strings to DVC
+        return "true or false"
     return "null" if hint is type(None) else f"a value of type {hint.__name__}"
 
 
@@ -305,111 +310,64 @@ def cross_check_sizes(p: Params) -> None:
         )
 
 
-class Loader(yaml.SafeLoader):
-    """PyYAML's safe loader without aliases, which params have no use for and which nest into
-    a value of billions of items in a few lines (the "billion laughs"), and with the floats
-    YAML 1.2 and DVC read but YAML 1.1 takes for strings: 1e-4, 1e10, 1.0e10."""
+class Composer(ruamel.yaml.composer.Composer):
+    """DVC's composer, refusing what its reading leaves open: aliases, which nest into
+    billions of values in a few lines; values nested too deep; a key written twice, named
+    section.key (ruamel's own check names the last part alone); a %YAML directive other
+    than 1.2 (DVC would read the key `n` as false); and `010`, 10 to DVC, 8 to YAML 1.1."""
 
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            alias = self.peek_event()
-            raise yaml.composer.ComposerError(
-                None, None, f"*{alias.anchor}: params take no aliases", alias.start_mark
+    def __init__(self, loader: Any = None) -> None:
+        super().__init__(loader)
+        self.where: list[str] = []  # the keys down to the node being composed
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event, version = self.parser.peek_event(), self.loader.version
+        if parent is None and version not in (None, (1, 2)):
+            v = f"1.{version[1]}"
+            fail(f"%YAML {v} makes DVC read the file as YAML {v}: delete the directive", None)
+        if isinstance(event, AliasEvent):
+            fail(f"*{event.anchor}: params take no aliases", event.start_mark)
+        if len(self.where) > MAX_DEPTH:
+            fail("values nested too deeply", event.start_mark)
+        label = index.value if isinstance(index, ScalarNode) else "?" if parent else ""
+        self.where.append(f"[{index}]" if isinstance(index, int) else label)
+        node = super().compose_node(parent, index)
+        key = ".".join(self.where[1:]).replace(".[", "[")  # [0] is the root's: ""
+        self.where.pop()
+        if parent is not None and octal(node):  # a value alone (a flag's) is no file
+            number = node.value.replace("_", "")
+            fail(
+                f"{key}: DVC reads {node.value} as {int(number)} (YAML 1.2), YAML 1.1 as "
+                f"{int(number, 8)}: write it without the leading 0",
+                node.start_mark,
             )
-        return super().compose_node(parent, index)
+        seen = set()
+        for k, _ in node.value if isinstance(node, MappingNode) else ():
+            if isinstance(k, ScalarNode) and (str(k.tag), k.value) in seen:
+                fail(f"{f'{key}.' if key else ''}{k.value}: written twice", k.start_mark)
+            seen.add((str(k.tag), k.value) if isinstance(k, ScalarNode) else id(k))
+        return node
 
 
-Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
-    list("-+.0123456789"),
-)
+def octal(node: Any) -> bool:
+    """Whether YAML 1.1 reads `node`, a plain integer, as octal: another number than DVC's."""
+    if not isinstance(node, ScalarNode) or node.style or not str(node.tag).endswith(":int"):
+        return False
+    digits = node.value.lstrip("+-").replace("_", "")
+    return bool(re.fullmatch("0[0-7]+", digits)) and int(digits, 8) != int(digits)
 
 
-def duplicate_key(node: yaml.Node) -> tuple[str, yaml.Mark] | None:
-    """The first key written twice in one mapping of the document `node` (section.key), and
-    where: PyYAML keeps the last silently, DVC refuses the file."""
-    todo = [(node, "")]
-    while todo:
-        node, where = todo.pop()
-        if isinstance(node, yaml.SequenceNode):
-            todo += [(item, f"{where}[{i}]") for i, item in enumerate(node.value)]
-        elif isinstance(node, yaml.MappingNode):
-            seen = set()
-            for k, v in node.value:
-                key = f"{where}.{k.value if isinstance(k, yaml.ScalarNode) else '?'}".lstrip(".")
-                if isinstance(k, yaml.ScalarNode) and k.value in seen:
-                    return key, k.start_mark
-                seen.add(k.value if isinstance(k, yaml.ScalarNode) else id(k))
-                todo.append((v, key))
-    return None
-
-
-def read_yaml_11(text: str) -> Any:
-    """`text` as YAML 1.1 reads it (PyYAML, Loader), refusing a key written twice."""
-    loader = Loader(text)
-    try:
-        node = loader.get_single_node()
-        if node is not None and (dup := duplicate_key(node)):
-            raise yaml.constructor.ConstructorError(None, None, f"{dup[0]}: written twice", dup[1])
-        return None if node is None else loader.construct_document(node)
-    finally:
-        loader.dispose()
+def fail(problem: str, mark: Any) -> typing.NoReturn:
+    raise ComposerError(None, None, problem, mark)
 
 
 def read_yaml_12(text: str) -> Any:
-    """`text` as DVC reads params files, so as dvc.lock, `dvc params diff` and `dvc exp show`
-    record it: ruamel.yaml's safe loader, YAML 1.2 (dvc/utils/serialize/_yaml.py)."""
-    return ruamel.yaml.YAML(typ="safe").load(text)
-
-
-def same(a: Any, b: Any) -> bool:
-    """Equal values of one type: True is not 1, and NaN is NaN."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, float) and math.isnan(a):
-        return math.isnan(b)
-    return a == b
-
-
-def disagreements(yaml_11: Any, yaml_12: Any) -> Iterator[tuple[str, Any, Any]]:
-    """Each key (section.key) whose two readings differ, and its two values."""
-    todo = [("", yaml_11, yaml_12)]
-    while todo:
-        where, a, b = todo.pop(0)
-        if isinstance(a, dict) and isinstance(b, dict):
-            if len(a) != len(b):  # two keys one reader takes for one
-                yield where or "params", list(a), list(b)
-                continue
-            for ka, kb in zip(a, b, strict=True):  # keys too: `yes: 1` is True: 1 in YAML 1.1
-                key = f"{where}.{kb}".lstrip(".")
-                if same(ka, kb):
-                    todo.append((key, a[ka], b[kb]))
-                else:
-                    yield key, ka, kb
-        elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-            todo += [(f"{where}[{i}]", x, y) for i, (x, y) in enumerate(zip(a, b, strict=True))]
-        elif not same(a, b):
-            yield where, a, b
-
-
-def field_of(key: str) -> tuple[Any, Any] | None:
-    """The type hint and dataclass field of a key of params.yaml (section.key), if it is one."""
-    cls = Params
-    *sections, name = key.split(".")
-    for section in sections:
-        hint = typing.get_type_hints(cls).get(section)
-        if not hasattr(hint, "__dataclass_fields__"):
-            return None
-        cls = hint
-    found = {f.name: f for f in fields(cls)}.get(name)
-    return None if found is None else (typing.get_type_hints(cls)[name], found)
-
-
-def valid(value: Any, key: str) -> bool:
-    """Whether `value` passes key's own check (type and bounds)."""
-    hint, f = field_of(key) or (None, None)
-    return f is not None and _fits(value, hint) and f.metadata.get("ok", lambda v: True)(value)
+    """`text` as DVC reads params files (dvc.utils.serialize.parse_yaml: ruamel.yaml's safe
+    loader, YAML 1.2), so as dvc.lock, `dvc params diff` and `dvc exp show` record it, or
+    refused by Composer. Values are plain dict, list, str, int, float, bool or None."""
+    reader = ruamel.yaml.YAML(typ="safe", pure=True)  # pure: the C parser composes in C
+    reader.Composer = Composer
+    return reader.load(text)
 
 
 def place(text: str, position: int) -> tuple[int, int]:
@@ -431,64 +389,26 @@ def stray_bom(path: str | Path, text: str) -> None:
     )
 
 
-def version_directive(path: str | Path, text: str, dvc_reading: Any) -> None:
-    """Refuse a %YAML directive other than 1.2: DVC's reader then reads the file as that
-    YAML (`%YAML 1.1`: the key `n` is False, 010 is 8): one line naming the first key it
-    changes."""
-    loader = Loader(text)
-    try:
-        while not loader.check_event(yaml.DocumentStartEvent, yaml.StreamEndEvent):
-            loader.get_event()
-        version = getattr(loader.peek_event(), "version", None)
-    finally:
-        loader.dispose()
-    if version in (None, (1, 2)):
-        return
-    at = re.search(r"^%YAML\b", text, re.MULTILINE)
-    line = place(text, at.start())[0] if at else 1
-    body = re.sub(r"^%YAML\b.*$", "", text, count=1, flags=re.MULTILINE)
-    changed = next(disagreements(dvc_reading, read_yaml_12(body)), None)
-    what = "" if changed is None else f", {changed[0]} as {preview(changed[1])}"
-    raise UserError(
-        f"{path}: line {line}: %YAML {version[0]}.{version[1]} makes DVC read the file as "
-        f"YAML {version[0]}.{version[1]}{what}: delete the directive"
-    )
-
-
 def read(path: str | Path) -> Any:
-    """The params file at `path` as DVC reads it, refused (one line naming the key) where
-    YAML 1.1 (PyYAML, and YAML's older tools) reads a value the key could also take: DVC
-    reads `epochs: 010` as 10, YAML 1.1 as 8; `yes` is a string, or true; `1:00.5` a string,
-    or 60.5. A string key whose YAML 1.1 reading it could not take (`data.source: on`, as
-    `dvc exp run -S` writes it) is the string. Keys written twice are refused too."""
+    """The params file at `path` as DVC reads it (read_yaml_12), or one line naming the
+    problem and, where there is one, the key."""
     text = files.read_text(path, "params")  # a regular file, bounded: not /dev/zero, no FIFO
     stray_bom(path, text)
     try:
-        yaml_11 = read_yaml_11(text)  # first: it refuses aliases before any is expanded
-        yaml_12 = read_yaml_12(text)
-        version_directive(path, text, yaml_12)
-    except yaml.reader.ReaderError as e:  # a character YAML refuses: where, and which
+        return read_yaml_12(text)
+    except ReaderError as e:  # a character YAML refuses: where, and which
         line, column = place(text, e.position)
         raise UserError(
             f"{path}: cannot read params (line {line}, column {column}: character "
             f"U+{e.character:04X}{' (NUL)' if e.character == 0 else ''}, which YAML does "
             "not allow: delete it)"
         ) from None
-    except (yaml.MarkedYAMLError, MarkedYAMLError) as e:  # one line, not several
+    except MarkedYAMLError as e:  # one line, not several
         line = f"line {e.problem_mark.line + 1}: " if e.problem_mark else ""
         problem = str(e.problem).strip().splitlines()[0]
         raise UserError(f"{path}: cannot read params ({line}{problem})") from None
-    except RecursionError:
-        raise UserError(f"{path}: cannot read params (values nested too deeply)") from None
-    except (OSError, ValueError, yaml.YAMLError, ruamel.yaml.YAMLError) as e:  # ValueError:
-        raise UserError(f"{path}: cannot read params ({e})") from None  # 4300+ digits
-    for key, old, new in disagreements(yaml_11, yaml_12):
-        if isinstance(new, (dict, list)) or valid(old, key):  # the user may mean either
-            raise UserError(
-                f"{key}: DVC reads {preview(new)} (YAML 1.2), YAML 1.1 reads {preview(old)}: "
-                "write a form both read alike (true / false, 10, 0.5, a quoted 'string')"
-            )
-    return yaml_12  # DVC's reading: where it is no valid value, parse names the key
+    except (ValueError, ruamel.yaml.YAMLError) as e:  # ValueError: an int of 4300+ digits
+        raise UserError(f"{path}: cannot read params ({str(e).strip().splitlines()[0]})") from None
 
 
 def load(path: str | Path = "params.yaml") -> Params:
