@@ -186,3 +186,5 @@ def test_place_net_makes_conv_nets_channels_last_and_leaves_others():
     assert not conv.weight.is_contiguous()
     linear = device.place_net(torch.nn.Linear(3, 4), torch.device("cpu"))
     assert linear.weight.is_contiguous()
+    for net in (torch.nn.Conv2d(2, 4, 3), torch.nn.Linear(3, 4)):  # moved, in either case
+        assert device.place_net(net, torch.device("meta")).weight.device.type == "meta"

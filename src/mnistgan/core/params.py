@@ -221,19 +221,19 @@ def _describe(hint: Any) -> str:
     return "null" if hint is type(None) else f"a value of type {hint.__name__}"
 
 
-def parse_section(cls: type, raw: Any, where: str) -> Any:
-    """A validated `cls` built from the mapping `raw`; `where` prefixes keys in errors."""
+def parse_section(cls: type, raw: Any, prefix: str) -> Any:
+    """A validated `cls` built from the mapping `raw`; `prefix` prefixes keys in errors."""
     if not isinstance(raw, dict):
-        raise UserError(f"{where or 'params'}: got {preview(raw)}, expected a mapping")
+        raise UserError(f"{prefix or 'params'}: got {preview(raw)}, expected a mapping")
     names = [f.name for f in fields(cls)]
     for key in raw:
         if key not in names:
-            key = f"{where}.{key[:80] if isinstance(key, str) else preview(key)}".lstrip(".")
+            key = f"{prefix}.{key[:80] if isinstance(key, str) else preview(key)}".lstrip(".")
             raise UserError(f"{key}: unknown key (expected one of: {', '.join(names)})")
     hints = typing.get_type_hints(cls)
     values = {}
     for f in fields(cls):
-        key, hint = f"{where}.{f.name}".lstrip("."), hints[f.name]
+        key, hint = f"{prefix}.{f.name}".lstrip("."), hints[f.name]
         if f.name not in raw:
             raise UserError(f"{key}: missing")
         value = raw[f.name]
@@ -318,7 +318,7 @@ class Composer(ruamel.yaml.composer.Composer):
 
     def __init__(self, loader: Any = None) -> None:
         super().__init__(loader)
-        self.where: list[str] = []  # the keys down to the node being composed
+        self.key_path: list[str] = []  # the keys down to the node being composed
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         event, version = self.parser.peek_event(), self.loader.version
@@ -327,13 +327,13 @@ class Composer(ruamel.yaml.composer.Composer):
             fail(f"%YAML {v} makes DVC read the file as YAML {v}: delete the directive", None)
         if isinstance(event, AliasEvent):
             fail(f"*{event.anchor}: params take no aliases", event.start_mark)
-        if len(self.where) > MAX_DEPTH:
+        if len(self.key_path) > MAX_DEPTH:
             fail("values nested too deeply", event.start_mark)
         label = index.value if isinstance(index, ScalarNode) else "?" if parent else ""
-        self.where.append(f"[{index}]" if isinstance(index, int) else label)
+        self.key_path.append(f"[{index}]" if isinstance(index, int) else label)
         node = super().compose_node(parent, index)
-        key = ".".join(self.where[1:]).replace(".[", "[")  # [0] is the root's: ""
-        self.where.pop()
+        key = ".".join(self.key_path[1:]).replace(".[", "[")  # [0] is the root's: ""
+        self.key_path.pop()
         if parent is not None and octal(node):  # a value alone (a flag's) is no file
             number = node.value.replace("_", "")
             fail(
