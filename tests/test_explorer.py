@@ -8,6 +8,7 @@ mnistgan.sample runs), comparing uint8 pixels read off the canvases: at most 1 a
 """
 
 import base64
+import io
 import json
 import re
 import shutil
@@ -15,10 +16,12 @@ import zlib
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
 from conftest import CHROMIUM, CHROMIUM_OFFLINE, REPO, SMALL, artifacts, images, small_raw
+from PIL import Image
 from torch import nn
 
 from mnistgan.core.checkpoint import save_model
@@ -78,12 +81,35 @@ def test_stage_writes_the_same_page_twice(tmp_path, monkeypatch):
     from stages import explore
 
     explore.main()
+    spec, _ = spec_and_blob((tmp_path / "explorer/index.html").read_text())
+    assert spec["card"]["quality"] == [] and spec["card"]["warning"] is None
+    assert ["quality", "not measured: no metrics/eval/metrics.json (dvc repro evaluate)"] in spec[
+        "card"
+    ]["rows"]
+    (tmp_path / "metrics/eval").mkdir(parents=True)
+    metrics = {"fid": 40.0, "real_fid": 2.0, "precision": 0.9, "recall": 0.3, "modes_covered": 10}
+    (tmp_path / "metrics/eval/metrics.json").write_text(json.dumps(metrics))
+    (tmp_path / "metrics/data.json").write_text('{"counts": {"train": 1234, "val": 16}}')
+    explore.main()
     first = (tmp_path / "explorer/index.html").read_bytes()
     explore.main()
     assert (tmp_path / "explorer/index.html").read_bytes() == first
     spec, blob = spec_and_blob(first.decode())
     assert spec["temperature"] == small_raw()["sample"]["temperature"]
     assert len(blob) == spec["bytes"] and zlib.crc32(blob) == spec["crc32"]
+    # the model card: judged as the evaluate stage judges (16 scored images: n/a), far off said
+    about = spec["card"]
+    assert about["quality"][:3] == [
+        ["FID", "40", "<= 6", "n/a"],  # 3x the real floor
+        ["precision", "0.9", ">= 0.85", "n/a"],
+        ["recall", "0.3", ">= 0.85", "n/a"],
+    ]
+    assert "far from its targets (FID, recall off by 2x" in about["warning"]
+    assert ["data", "mnist, downloaded from the official mirrors; 1,234 training images"] in (
+        about["rows"]
+    )
+    assert ["training", "1 epoch, batch 16, loss bce"] in about["rows"]
+    assert about["commit"] == "unknown"  # tmp_path is no git checkout; no clock date either
 
 
 # ---- in the browser ----
@@ -132,11 +158,12 @@ class Page:
     """One explorer page open in headless Chromium, offline; `tried`: what it asked the
     network for (every non-file request is aborted)."""
 
-    def __init__(self, browser, path: Path):
+    def __init__(self, browser, path: Path, url_tail: str = "", **options):
         self.tried: list[str] = []
-        self.tab = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        options = {"viewport": {"width": 1400, "height": 1000}} | options
+        self.tab = browser.new_page(accept_downloads=True, **options)
         self.tab.route("**/*", self.only_files)
-        self.tab.goto(path.as_uri(), wait_until="load")
+        self.tab.goto(path.as_uri() + url_tail, wait_until="load")
         self.tab.wait_for_function("window.explorer && (explorer.ready || !error.hidden)")
 
     def only_files(self, route) -> None:
@@ -171,10 +198,10 @@ def browser(browser_ready):
         b.close()
 
 
-def open_page(browser, g: nn.Module, folder: Path, html: str | None = None) -> Page:
+def open_page(browser, g: nn.Module, folder: Path, html: str | None = None, **options) -> Page:
     path = folder / "index.html"
     path.write_text(html or export.page(g, TEMPLATE, 1.0), encoding="utf-8")
-    return Page(browser, path)
+    return Page(browser, path, **options)
 
 
 def assert_matches_pytorch(page: Page, g: nn.Module, canvas: str, z, y) -> None:
@@ -203,8 +230,10 @@ def test_conditional_page_draws_what_pytorch_draws(browser, trained, tmp_path):
     assert len(grids) == 6
     # the page's plain JavaScript layers, which run where WebAssembly SIMD does not
     assert page.tab.evaluate("explorer.simd") is True
+    assert page.tab.text_content("#engine") == "Drawn by WebAssembly SIMD kernels."
     page.tab.evaluate("explorer.simd = false")
     page.set("#seed", "3")
+    assert "plain JavaScript" in page.tab.text_content("#engine")
     grid = page.tab.evaluate("explorer.grid")
     assert_matches_pytorch(page, g, "grid", grid["z"], torch.tensor(grid["digits"]))
     page.tab.evaluate("explorer.simd = true")
@@ -279,7 +308,12 @@ def test_every_control_changes_the_picture_it_should(browser, trained, tmp_path)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
     sizes = page.tab.evaluate("['grid','walk','frames'].map(i => [$(i).width, $(i).height])")
-    assert width == max(w for w, _ in sizes) and height == sum(h + 8 for _, h in sizes)
+    caption = 20  # the caption line above them
+    assert width == max(w for w, _ in sizes) and height == caption + sum(h + 8 for _, h in sizes)
+    saved = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    grid = saved[caption : caption + sizes[0][1], : sizes[0][0]]
+    assert not ((grid[..., 0] - grid[..., 2]) > 100).any(), "the selection box is saved"
+    assert (saved[:caption] < 128).any(), "no caption"
     assert page.tried == []
 
 

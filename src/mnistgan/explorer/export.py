@@ -14,6 +14,7 @@ instead of drawing noise.
 import base64
 import json
 import zlib
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -21,6 +22,7 @@ from torch import nn
 
 from mnistgan.core import files
 from mnistgan.core.errors import UserError
+from mnistgan.explorer import card as model_card
 from mnistgan.gan.models import BATCH_NORMS, Generator, MixtureLatent
 
 SPEC, WEIGHTS, KERNELS = "__MODEL_SPEC__", "__MODEL_WEIGHTS__", "__KERNELS__"  # once each
@@ -99,9 +101,10 @@ def read_template(path: str | Path) -> str:
     return template
 
 
-def page(g: Generator, template: str, temperature: float) -> str:
+def page(g: Generator, template: str, temperature: float, card: dict | None = None) -> str:
     """The explorer page of generator `g` (eval mode): `template` with SPEC and WEIGHTS
-    filled in; the same generator gives the same bytes."""
+    filled in, SPEC holding `card` (mnistgan.explorer.card; None: one from g's config alone);
+    the same inputs give the same bytes."""
     for marker in (SPEC, WEIGHTS, KERNELS):
         if template.count(marker) != 1:
             raise ValueError(f"the explorer template must contain {marker} exactly once")
@@ -124,6 +127,7 @@ def page(g: Generator, template: str, temperature: float) -> str:
         "ops": layer_ops,
         "bytes": len(blob),
         "crc32": zlib.crc32(blob),
+        "card": card if card is not None else model_card.card(asdict(g.config)),
     }
     # inside <script>, a "<" could end the element (</script>): JSON's own \u003c reads back as "<"
     text = json.dumps(spec, sort_keys=True, separators=(",", ":")).replace("<", "\\u003c")
