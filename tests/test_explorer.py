@@ -8,6 +8,7 @@ mnistgan.sample runs), comparing uint8 pixels read off the canvases: at most 1 a
 """
 
 import base64
+import hashlib
 import io
 import json
 import re
@@ -26,7 +27,7 @@ from torch import nn
 
 from mnistgan.core.checkpoint import save_model
 from mnistgan.core.errors import UserError
-from mnistgan.explorer import export
+from mnistgan.explorer import export, kernels
 from mnistgan.gan import training
 from mnistgan.gan.models import BATCH_NORMS, build_generator
 from mnistgan.gan.sampling import generate
@@ -341,9 +342,26 @@ def test_broken_weights_say_so_on_the_page(browser, trained, tmp_path, damage, s
 
 
 def test_leb128_as_webassembly_writes_counts():
-    assert export.leb(0) == b"\x00" and export.leb(127) == b"\x7f"
-    assert export.leb(128) == b"\x80\x01" and export.leb(624485) == b"\xe5\x8e\x26"
-    assert export.kernels()[:8] == b"\x00asm\x01\x00\x00\x00"
+    assert kernels.leb(0) == b"\x00" and kernels.leb(127) == b"\x7f"
+    assert kernels.leb(128) == b"\x80\x01" and kernels.leb(624485) == b"\xe5\x8e\x26"
+    assert kernels.sleb(16) == b"\x10" and kernels.sleb(64) == b"\xc0\x00"
+    assert kernels.sleb(-1) == b"\x7f" and kernels.sleb(-123456) == b"\xc0\xbb\x78"
+    assert kernels.kernels()[:8] == b"\x00asm\x01\x00\x00\x00"
+
+
+def test_the_kernels_written_by_name_assemble_the_same_module():
+    """The module the page has carried since its kernels were written as raw opcode bytes:
+    567 bytes, this SHA-256 (a change to the assembler that changes them fails here)."""
+    module = kernels.kernels()
+    assert len(module) == 567
+    assert hashlib.sha256(module).hexdigest() == (
+        "5486a3201a27bf12efe6753f4f30320ef987528939c9376ab7f5d96dbc1d7a34"
+    )
+    assert base64.b64encode(module).decode() in export.page(small_generator(), TEMPLATE, 1.0)
+    assert kernels.encode(("f32x4.mul",)) == b"\xfd\xe6\x01"  # the spec's 0xFD 230
+    text = kernels.listing()
+    assert text.count("(func ") == 3 and text.count("f32x4.mul") == 4 + 8 + 1
+    assert "v128.load offset=0 align=1" in text and '(export "axpy4x2")' in text
 
 
 def test_no_string_of_the_model_can_end_its_script_element():

@@ -68,9 +68,11 @@ def card(
         data_text = f"{data['dataset']}, {source}{size}{limit}"
     train_text = "unknown"
     if train is not None:
-        train_text = f"{train['epochs']} epoch{'s' * (train['epochs'] != 1)}, batch {train['batch_size']}, loss {train['loss']}"
+        epochs = f"{train['epochs']} epoch{'s' * (train['epochs'] != 1)}"
+        train_text = f"{epochs}, batch {train['batch_size']}, loss {train['loss']}"
+    shown = lambda v: "yes" if v is True else "no" if v is False else v  # noqa: E731
     options = ", ".join(
-        f"{k} {config[k]}".replace("True", "yes").replace("False", "no")
+        f"{k} {shown(config[k])}"
         for k in ("z_dim", "features", "g_refine", "g_taper", "mixture")
         if k in config
     )
