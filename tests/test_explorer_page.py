@@ -206,8 +206,9 @@ def test_the_card_warns_only_when_a_metric_is_far_from_its_target():
     assert card.card(config, quality=far_quality(2.9))["warning"] is None
     assert card.card(config, quality=far_quality(5.9))["warning"] is None
     assert "FID off by 2x or more" in card.card(config, quality=far_quality(6.0))["warning"]
-    low = [card.Judged("recall", 0.42, True, 0.85, False)]
-    assert "recall" in card.card(config, quality=low)["warning"]
+    low = [card.Judged("recall", 0.425, True, 0.85, False)]  # half the target
+    assert "recall off by 2x" in card.card(config, quality=low)["warning"]
+    assert card.card(config, quality=[replace(low[0], value=0.43)])["warning"] is None
     assert card.card(config, quality=None)["rows"][-1][0] == "quality"  # says it is unmeasured
 
 
