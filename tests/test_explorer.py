@@ -1,6 +1,8 @@
 """The explorer page: what the export folds, its bytes (the default's size: test_defaults.py),
-and, in headless Chromium with no network, that the page draws what PyTorch draws and that
-every control changes its picture.
+its model card, and, in headless Chromium with no network, that the page draws what PyTorch
+draws, that every control changes its picture, and that it works on a phone, by keyboard
+alone, with reduced motion, from a copied URL, with a bad seed typed, and with hostile strings
+in its card (shown as text, never run).
 
 The page makes its own z (a seeded Gaussian of its own); the browser tests read back the z and
 digits it used and feed them to G in PyTorch (mnistgan.gan.sampling.generate, what
@@ -8,22 +10,26 @@ mnistgan.sample runs), comparing uint8 pixels read off the canvases: at most 1 a
 """
 
 import base64
+import hashlib
+import io
 import json
 import re
 import shutil
 import zlib
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
 from conftest import CHROMIUM, CHROMIUM_OFFLINE, REPO, SMALL, artifacts, images, small_raw
+from PIL import Image
 from torch import nn
 
 from mnistgan.core.checkpoint import save_model
 from mnistgan.core.errors import UserError
-from mnistgan.explorer import export
+from mnistgan.explorer import card, export, kernels
 from mnistgan.gan import training
 from mnistgan.gan.models import BATCH_NORMS, build_generator
 from mnistgan.gan.sampling import generate
@@ -78,12 +84,35 @@ def test_stage_writes_the_same_page_twice(tmp_path, monkeypatch):
     from stages import explore
 
     explore.main()
+    spec, _ = spec_and_blob((tmp_path / "explorer/index.html").read_text())
+    assert spec["card"]["quality"] == [] and spec["card"]["warning"] is None
+    assert ["quality", "not measured: no metrics/eval/metrics.json (dvc repro evaluate)"] in spec[
+        "card"
+    ]["rows"]
+    (tmp_path / "metrics/eval").mkdir(parents=True)
+    metrics = {"fid": 40.0, "real_fid": 2.0, "precision": 0.9, "recall": 0.3, "modes_covered": 10}
+    (tmp_path / "metrics/eval/metrics.json").write_text(json.dumps(metrics))
+    (tmp_path / "metrics/data.json").write_text('{"counts": {"train": 1234, "val": 16}}')
+    explore.main()
     first = (tmp_path / "explorer/index.html").read_bytes()
     explore.main()
     assert (tmp_path / "explorer/index.html").read_bytes() == first
     spec, blob = spec_and_blob(first.decode())
     assert spec["temperature"] == small_raw()["sample"]["temperature"]
     assert len(blob) == spec["bytes"] and zlib.crc32(blob) == spec["crc32"]
+    # the model card: judged as the evaluate stage judges (16 scored images: n/a), far off said
+    about = spec["card"]
+    assert about["quality"][:3] == [
+        ["FID", "40", "<= 6", "n/a"],  # 3x the real floor
+        ["precision", "0.9", ">= 0.85", "n/a"],
+        ["recall", "0.3", ">= 0.85", "n/a"],
+    ]
+    assert "far from its targets (FID, recall off by 2x" in about["warning"]
+    assert ["data", "mnist, downloaded from the official mirrors; 1,234 training images"] in (
+        about["rows"]
+    )
+    assert ["training", "1 epoch, batch 16, loss bce"] in about["rows"]
+    assert about["commit"] == "unknown"  # tmp_path is no git checkout; no clock date either
 
 
 # ---- in the browser ----
@@ -132,11 +161,12 @@ class Page:
     """One explorer page open in headless Chromium, offline; `tried`: what it asked the
     network for (every non-file request is aborted)."""
 
-    def __init__(self, browser, path: Path):
+    def __init__(self, browser, path: Path, url_tail: str = "", **options):
         self.tried: list[str] = []
-        self.tab = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        options = {"viewport": {"width": 1400, "height": 1000}} | options
+        self.tab = browser.new_page(accept_downloads=True, **options)
         self.tab.route("**/*", self.only_files)
-        self.tab.goto(path.as_uri(), wait_until="load")
+        self.tab.goto(path.as_uri() + url_tail, wait_until="load")
         self.tab.wait_for_function("window.explorer && (explorer.ready || !error.hidden)")
 
     def only_files(self, route) -> None:
@@ -171,10 +201,10 @@ def browser(browser_ready):
         b.close()
 
 
-def open_page(browser, g: nn.Module, folder: Path, html: str | None = None) -> Page:
+def open_page(browser, g: nn.Module, folder: Path, html: str | None = None, **options) -> Page:
     path = folder / "index.html"
     path.write_text(html or export.page(g, TEMPLATE, 1.0), encoding="utf-8")
-    return Page(browser, path)
+    return Page(browser, path, **options)
 
 
 def assert_matches_pytorch(page: Page, g: nn.Module, canvas: str, z, y) -> None:
@@ -203,8 +233,10 @@ def test_conditional_page_draws_what_pytorch_draws(browser, trained, tmp_path):
     assert len(grids) == 6
     # the page's plain JavaScript layers, which run where WebAssembly SIMD does not
     assert page.tab.evaluate("explorer.simd") is True
+    assert page.tab.text_content("#engine") == "Drawn by WebAssembly SIMD kernels."
     page.tab.evaluate("explorer.simd = false")
     page.set("#seed", "3")
+    assert "plain JavaScript" in page.tab.text_content("#engine")
     grid = page.tab.evaluate("explorer.grid")
     assert_matches_pytorch(page, g, "grid", grid["z"], torch.tensor(grid["digits"]))
     page.tab.evaluate("explorer.simd = true")
@@ -279,7 +311,12 @@ def test_every_control_changes_the_picture_it_should(browser, trained, tmp_path)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
     sizes = page.tab.evaluate("['grid','walk','frames'].map(i => [$(i).width, $(i).height])")
-    assert width == max(w for w, _ in sizes) and height == sum(h + 8 for _, h in sizes)
+    caption = 20  # the caption line above them
+    assert width == max(w for w, _ in sizes) and height == caption + sum(h + 8 for _, h in sizes)
+    saved = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    grid = saved[caption : caption + sizes[0][1], : sizes[0][0]]
+    assert not ((grid[..., 0] - grid[..., 2]) > 100).any(), "the selection box is saved"
+    assert (saved[:caption] < 128).any(), "no caption"
     assert page.tried == []
 
 
@@ -307,9 +344,26 @@ def test_broken_weights_say_so_on_the_page(browser, trained, tmp_path, damage, s
 
 
 def test_leb128_as_webassembly_writes_counts():
-    assert export.leb(0) == b"\x00" and export.leb(127) == b"\x7f"
-    assert export.leb(128) == b"\x80\x01" and export.leb(624485) == b"\xe5\x8e\x26"
-    assert export.kernels()[:8] == b"\x00asm\x01\x00\x00\x00"
+    assert kernels.leb(0) == b"\x00" and kernels.leb(127) == b"\x7f"
+    assert kernels.leb(128) == b"\x80\x01" and kernels.leb(624485) == b"\xe5\x8e\x26"
+    assert kernels.sleb(16) == b"\x10" and kernels.sleb(64) == b"\xc0\x00"
+    assert kernels.sleb(-1) == b"\x7f" and kernels.sleb(-123456) == b"\xc0\xbb\x78"
+    assert kernels.kernels()[:8] == b"\x00asm\x01\x00\x00\x00"
+
+
+def test_the_kernels_written_by_name_assemble_the_same_module():
+    """The module the page has carried since its kernels were written as raw opcode bytes:
+    567 bytes, this SHA-256 (a change to the assembler that changes them fails here)."""
+    module = kernels.kernels()
+    assert len(module) == 567
+    assert hashlib.sha256(module).hexdigest() == (
+        "5486a3201a27bf12efe6753f4f30320ef987528939c9376ab7f5d96dbc1d7a34"
+    )
+    assert base64.b64encode(module).decode() in export.page(small_generator(), TEMPLATE, 1.0)
+    assert kernels.encode(("f32x4.mul",)) == b"\xfd\xe6\x01"  # the spec's 0xFD 230
+    text = kernels.listing()
+    assert text.count("(func ") == 3 and text.count("f32x4.mul") == 4 + 8 + 1
+    assert "v128.load offset=0 align=1" in text and '(export "axpy4x2")' in text
 
 
 def test_no_string_of_the_model_can_end_its_script_element():
@@ -371,3 +425,211 @@ def test_the_page_draws_and_shows_the_models_own_temperature(browser, tmp_path, 
     assert low == min(0.1, t) and high == max(2.0, t)
     ratio = page.tab.evaluate("explorer.grid.z[0] / explorer.gaussians(0, 1)[0]")  # seed 0
     assert ratio == pytest.approx(t, rel=1e-6)
+
+
+# ---- the page as people use it: a phone, the keyboard alone, reduced motion, its URL, its
+# seed fields, its model card (every string shown as text) ----
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True}
+HOSTILE = "<img src=x onerror=window.PWNED=1></script><script>window.PWNED=2</script>"
+
+
+def generator(**options) -> nn.Module:
+    torch.manual_seed(0)
+    return build_generator(replace(SMALL.model, **options)).eval()
+
+
+def shots(tmp_path):
+    folder = artifacts() or tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+# the centre of cell i of the grid as shown (scaled by CSS), from the canvas's own geometry
+CENTRE = """i => {
+    const c = document.getElementById("grid"), r = c.getBoundingClientRect();
+    const s = +c.dataset.scale, gap = +c.dataset.gap, cols = +c.dataset.cols;
+    const x = (gap + (i % cols) * (28 + gap) + 14) * s;
+    const y = (gap + Math.floor(i / cols) * (28 + gap) + 14) * s;
+    return [r.left + x * r.width / c.width, r.top + y * r.height / c.height];
+}"""
+
+
+@pytest.mark.slow
+def test_on_a_phone_the_page_fits_and_a_tap_picks_the_cell_under_it(browser, tmp_path):
+    page = open_page(browser, generator(conditional=True), tmp_path, **PHONE)
+    tab = page.tab
+    assert tab.evaluate("innerWidth") == 390, "zoomed out: no viewport meta tag"
+    assert tab.evaluate("document.scrollingElement.scrollWidth <= innerWidth")
+    shown, drawn = tab.evaluate("[$('grid').getBoundingClientRect().width, $('grid').width]")
+    assert shown < drawn and shown > 250  # the grid scaled down to the width, not hidden
+    last = tab.locator(".row-digit").nth(9)
+    assert last.is_visible()
+    box = last.bounding_box()
+    assert box["x"] + box["width"] <= 390
+    for cell in [0, 9, 37, 62, 99]:
+        x, y = tab.evaluate(CENTRE, cell)
+        tab.mouse.click(x, y)
+        assert tab.evaluate("explorer.state.selected") == cell
+    tab.screenshot(path=shots(tmp_path) / "explorer_phone.png", full_page=True)
+    assert page.tried == []
+
+
+@pytest.mark.slow
+def test_the_keyboard_alone_walks_another_image(browser, tmp_path):
+    page = open_page(browser, generator(), tmp_path)
+    tab = page.tab
+    for role in ["grid", "walk", "frames", "movie"]:
+        assert tab.get_attribute(f"#{role}", "role") == "img"
+        assert tab.get_attribute(f"#{role}", "aria-label")
+    walked = page.picture("walk")
+    for _ in range(30):  # Tab through the controls to the grid
+        tab.keyboard.press("Tab")
+        if tab.evaluate("document.activeElement.id") == "grid":
+            break
+    assert tab.evaluate("document.activeElement.id") == "grid"
+    for key in ["ArrowRight", "ArrowRight", "ArrowDown", "ArrowLeft", "ArrowDown"]:
+        tab.keyboard.press(key)
+    assert tab.evaluate("explorer.state.cursor") == 21
+    assert page.picture("walk") == walked  # the cursor moves; Enter walks it
+    tab.screenshot(path=shots(tmp_path) / "explorer_keyboard.png")
+    tab.keyboard.press("Enter")
+    assert tab.evaluate("explorer.state.selected") == 21
+    assert page.picture("walk") != walked
+    zd = SMALL.model.z_dim
+    assert tab.evaluate("explorer.walk.z") == tab.evaluate(
+        f"explorer.grid.z.slice(21 * {zd}, 22 * {zd})"
+    )
+    assert "row 3, column 2" in tab.get_attribute("#walk", "aria-label")
+
+
+@pytest.mark.slow
+def test_with_reduced_motion_the_movie_waits_for_play(browser, tmp_path):
+    page = open_page(browser, generator(), tmp_path, reduced_motion="reduce")
+    tab = page.tab
+    # an untrained G's grey grid comes with a warning, not as a broken page
+    assert "barely differ from one another" in tab.text_content("#warning")
+    assert tab.is_visible("#warning")
+    assert tab.text_content("#play") == "Play"
+    still = {page.picture("movie")}
+    for _ in range(3):
+        tab.wait_for_timeout(150)
+        still.add(page.picture("movie"))
+    assert len(still) == 1
+    tab.click("#play")
+    assert tab.text_content("#play") == "Pause"
+    moving = set()
+    for _ in range(4):
+        moving.add(page.picture("movie"))
+        tab.wait_for_timeout(150)
+    assert len(moving) > 1
+    tab.click("#play")  # and pauses again
+    frame = tab.evaluate("explorer.state.frame")
+    tab.wait_for_timeout(300)
+    assert tab.evaluate("explorer.state.frame") == frame
+
+
+@pytest.mark.slow
+def test_the_url_holds_the_state_and_a_copy_of_it_opens_the_same_pictures(browser, tmp_path):
+    page = open_page(browser, generator(conditional=True), tmp_path)
+    tab = page.tab
+    page.set("#seed", "7")
+    tab.fill("#temperature", "1.3")
+    page.set(".row-digit >> nth=4", "8")
+    tab.fill(".direction >> nth=1", "-1.5")
+    tab.fill(".direction >> nth=3", "2")
+    assert tab.text_content(".direction-value >> nth=1") == "-1.5"
+    x, y = tab.evaluate(CENTRE, 45)
+    tab.mouse.click(x, y)
+    page.set("#seed-b", "12")
+    page.set("#digit-a", "3")
+    url = tab.url
+    assert "seed=7" in url and "sel=45" in url and "rows=0123856789" in url
+    pictures = {c: page.picture(c) for c in ["grid", "walk", "frames"]}
+    again = Page(browser, tmp_path / "index.html", "#" + url.split("#", 1)[1])
+    assert {c: again.picture(c) for c in pictures} == pictures
+    assert again.tab.input_value("#seed") == "7" and again.tab.input_value("#seed-b") == "12"
+    assert again.tab.text_content("#temperature-value") == "1.30"
+    assert again.tab.url == url
+    # the walk's reset puts every slider back to 0
+    again.tab.click("#reset-walk")
+    values = "[...document.querySelectorAll('.direction')].map(s => +s.value)"
+    assert again.tab.evaluate(values) == [0] * 4 and "walk=0%2C0%2C0%2C0" in again.tab.url
+    # values out of range are ignored, not drawn
+    bad = Page(browser, tmp_path / "index.html", "#seed=-3&sel=100&t=99&walk=9,9,9,9&rows=12")
+    assert bad.tab.evaluate("[explorer.state.seed, explorer.state.selected]") == [0, 0]
+    assert bad.tab.text_content("#temperature-value") == "1.00"
+    assert bad.tab.evaluate(values) == [0] * 4
+
+
+@pytest.mark.slow
+def test_a_bad_seed_says_so_and_keeps_the_pictures(browser, tmp_path):
+    page = open_page(browser, generator(), tmp_path)
+    tab = page.tab
+    grid = page.picture("grid")
+    for bad in ["-1", "1.5", "4294967296", "1e3"]:
+        tab.fill("#seed", bad)
+        assert tab.is_visible("#input-message"), bad
+        text = tab.text_content("#input-message")
+        assert "seed must be a whole number from 0 to 4294967295" in text, text
+        assert tab.get_attribute("#seed", "aria-invalid") == "true"
+        assert page.picture("grid") == grid, bad
+    tab.fill("#seed-a", "-5")
+    assert "seed A must be" in tab.text_content("#input-message")
+    tab.fill("#seed", "4294967295")
+    assert tab.get_attribute("#seed", "aria-invalid") == "false"
+    assert page.picture("grid") != grid
+    tab.fill("#seed-a", "5")
+    assert not tab.is_visible("#input-message")
+    before = (tab.input_value("#seed"), page.picture("grid"))
+    tab.click("#randomize")
+    seed = tab.input_value("#seed")
+    assert seed.isdigit() and 0 <= int(seed) <= 4294967295
+    assert (seed, page.picture("grid")) != before
+
+
+def far_quality(fid: float) -> list[card.Judged]:
+    return [
+        card.Judged("FID", fid, False, 3.0, fid <= 3.0),
+        card.Judged("precision", 0.9, True, 0.85, True),
+    ]
+
+
+@pytest.mark.slow
+def test_the_model_card_shows_hostile_strings_as_text_and_warns(browser, tmp_path):
+    g = generator()
+    data = asdict(SMALL.data) | {"source": HOSTILE}
+    about = card.card(asdict(g.config), data, asdict(SMALL.train), None, far_quality(40.0))
+    page = open_page(browser, g, tmp_path, export.page(g, TEMPLATE, 1.0, about))
+    tab = page.tab
+    assert tab.evaluate("window.PWNED") is None
+    assert tab.evaluate("document.querySelectorAll('img, #card script').length") == 0
+    assert HOSTILE in tab.text_content("#card")
+    assert tab.is_visible("#warning") and "far from its targets (FID" in tab.text_content(
+        "#warning"
+    )
+    assert "<= 3 / NO" in tab.text_content("#card")
+    tab.screenshot(path=shots(tmp_path) / "explorer_card.png", full_page=True)
+
+
+# ---- the model card without a browser ----
+
+
+def test_the_card_warns_only_when_a_metric_is_far_from_its_target():
+    config = asdict(generator().config)
+    assert card.card(config, quality=far_quality(2.9))["warning"] is None
+    assert card.card(config, quality=far_quality(5.9))["warning"] is None
+    assert "FID off by 2x or more" in card.card(config, quality=far_quality(6.0))["warning"]
+    low = [card.Judged("recall", 0.425, True, 0.85, False)]  # half the target
+    assert "recall off by 2x" in card.card(config, quality=low)["warning"]
+    assert card.card(config, quality=[replace(low[0], value=0.43)])["warning"] is None
+    assert card.card(config, quality=None)["rows"][-1][0] == "quality"  # says it is unmeasured
+
+
+def test_no_card_string_can_end_its_script_element():
+    g = generator()
+    data = asdict(SMALL.data) | {"source": HOSTILE}
+    html = export.page(g, TEMPLATE, 1.0, card.card(asdict(g.config), data))
+    spec, _ = spec_and_blob(html)
+    assert HOSTILE in json.dumps(spec["card"]["rows"], ensure_ascii=False)
+    assert html.count("</script>") == TEMPLATE.count("</script>") and "<img" not in html

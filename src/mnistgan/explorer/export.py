@@ -1,19 +1,20 @@
 """The explorer page: a generator inlined into one HTML file that draws digits in the browser.
 
 The page runs G with its own small forward pass of this package's layers
-(explorer/page.in.html; WebAssembly SIMD kernels assembled below, plain JavaScript where those
-are missing), not a runtime library: ONNX Runtime Web is on npm, not PyPI, so it could not
-reach users through `pip install -r requirements.txt` hash-pinned without Node
-(docs/design.md). Here G becomes a list of ops (linear, transposed conv, 3x3 conv, relu,
-tanh, the mixture latent, the label embedding and its per-channel scale and shift), every
-eval-mode batch norm folded into the layer before it, and its weights one base64 float32
-blob with its CRC-32, which the page checks before it draws: a corrupted page says so
-instead of drawing noise.
+(explorer/page.in.html; WebAssembly SIMD kernels from mnistgan.explorer.kernels, plain
+JavaScript where those are missing), not a runtime library: ONNX Runtime Web is on npm, not
+PyPI, so it could not reach users through `pip install -r requirements.txt` hash-pinned
+without Node (docs/design.md). Here G becomes a list of ops (linear, transposed conv, 3x3
+conv, relu, tanh, the mixture latent, the label embedding and its per-channel scale and
+shift), every eval-mode batch norm folded into the layer before it, and its weights one
+base64 float32 blob with its CRC-32, which the page checks before it draws: a corrupted page
+says so instead of drawing noise.
 """
 
 import base64
 import json
 import zlib
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -21,6 +22,8 @@ from torch import nn
 
 from mnistgan.core import files
 from mnistgan.core.errors import UserError
+from mnistgan.explorer import card as model_card
+from mnistgan.explorer.kernels import kernels
 from mnistgan.gan.models import BATCH_NORMS, Generator, MixtureLatent
 
 SPEC, WEIGHTS, KERNELS = "__MODEL_SPEC__", "__MODEL_WEIGHTS__", "__KERNELS__"  # once each
@@ -99,9 +102,10 @@ def read_template(path: str | Path) -> str:
     return template
 
 
-def page(g: Generator, template: str, temperature: float) -> str:
+def page(g: Generator, template: str, temperature: float, card: dict | None = None) -> str:
     """The explorer page of generator `g` (eval mode): `template` with SPEC and WEIGHTS
-    filled in; the same generator gives the same bytes."""
+    filled in, SPEC holding `card` (mnistgan.explorer.card; None: one from g's config alone);
+    the same inputs give the same bytes."""
     for marker in (SPEC, WEIGHTS, KERNELS):
         if template.count(marker) != 1:
             raise ValueError(f"the explorer template must contain {marker} exactly once")
@@ -124,84 +128,9 @@ def page(g: Generator, template: str, temperature: float) -> str:
         "ops": layer_ops,
         "bytes": len(blob),
         "crc32": zlib.crc32(blob),
+        "card": card if card is not None else model_card.card(asdict(g.config)),
     }
     # inside <script>, a "<" could end the element (</script>): JSON's own \u003c reads back as "<"
     text = json.dumps(spec, sort_keys=True, separators=(",", ":")).replace("<", "\\u003c")
     page = template.replace(KERNELS, base64.b64encode(kernels()).decode("ascii"))
     return page.replace(SPEC, text).replace(WEIGHTS, base64.b64encode(blob).decode("ascii"))
-
-
-# ---- the page's WebAssembly SIMD kernels, assembled here so the page holds no opaque binary ----
-# axpy<T>x<O>(q_1..q_O, a_1..a_T, w_11..w_OT, n): q_o[i] += sum over t of w_ot * a_t[i], for i
-# in 0..n floats, 4 at a time (byte addresses; n bytes, a multiple of 16). Every conv tap and
-# linear row of the forward pass is one: 4 taps of a transposed conv's phase, into 1 or 2
-# output channels (2 read each input once for both), or 1 (a linear row, a 3x3 conv's 9th
-# tap). In plain JavaScript a 10x10 grid of the default G costs ~6x more (docs/design.md).
-KERNEL_SHAPES = {"axpy4": (4, 1), "axpy4x2": (4, 2), "axpy1": (1, 1)}  # name: (taps, outputs)
-I32, F32, V128 = 0x7F, 0x7D, 0x7B
-
-
-def leb(n: int) -> bytes:
-    """Unsigned LEB128, as WebAssembly writes every count and index."""
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def vec(items: list[bytes]) -> bytes:
-    return leb(len(items)) + b"".join(items)
-
-
-def section(kind: int, body: bytes) -> bytes:
-    return bytes([kind]) + leb(len(body)) + body
-
-
-def simd(op: int) -> bytes:
-    return b"\xfd" + leb(op)
-
-
-def axpy(taps: int, outs: int) -> bytes:
-    """The body of a kernel: params q_1..q_outs, a_1..a_taps, the weights, n; locals i, the
-    weights splatted to 4 lanes, and the 4 lanes of each a_t read at i."""
-    get, put = (lambda k: b"\x20" + leb(k)), (lambda k: b"\x21" + leb(k))
-    weights = outs + taps  # index of the first weight param
-    n = weights + outs * taps
-    i, v = n + 1, n + 2  # i, then the splatted weights, then the loaded a_t
-    x = v + outs * taps
-    code = b"".join(get(weights + k) + simd(0x13) + put(v + k) for k in range(outs * taps))
-    load, store = simd(0x00) + b"\x00\x00", simd(0x0B) + b"\x00\x00"  # align 1, offset 0
-    step = b"".join(get(outs + t) + get(i) + b"\x6a" + load + put(x + t) for t in range(taps))
-    for o in range(outs):
-        step += get(o) + get(i) + b"\x6a"  # q_o + i, the address written
-        step += get(o) + get(i) + b"\x6a" + load
-        for t in range(taps):  # + w_ot * a_t[i]
-            step += get(x + t) + get(v + o * taps + t) + simd(0xE6) + simd(0xE4)
-        step += store
-    step += get(i) + b"\x41\x10\x6a" + put(i)  # i += 16 bytes
-    loop = b"\x02\x40\x03\x40" + get(i) + get(n) + b"\x4f\x0d\x01" + step + b"\x0c\x00\x0b\x0b"
-    locals_ = vec([leb(1) + bytes([I32]), leb(outs * taps + taps) + bytes([V128])])
-    body = locals_ + code + loop + b"\x0b"
-    return leb(len(body)) + body
-
-
-def kernels() -> bytes:
-    """The WebAssembly module: memory 0 exported as `mem`, then the KERNEL_SHAPES."""
-    shapes = list(KERNEL_SHAPES.values())
-    types = [
-        b"\x60" + vec([bytes([t]) for t in [I32] * (o + t_) + [F32] * (o * t_) + [I32]]) + vec([])
-        for t_, o in shapes
-    ]
-    name = lambda s: leb(len(s)) + s.encode()  # noqa: E731
-    exports = [name("mem") + b"\x02\x00"]
-    exports += [name(k) + b"\x00" + leb(j) for j, k in enumerate(KERNEL_SHAPES)]
-    return (
-        b"\x00asm\x01\x00\x00\x00"
-        + section(1, vec(types))
-        + section(3, vec([leb(j) for j in range(len(shapes))]))
-        + section(5, vec([b"\x00\x01"]))  # one memory, at least 1 page; the page grows it
-        + section(7, vec(exports))
-        + section(10, vec([axpy(t_, o) for t_, o in shapes]))
-    )
