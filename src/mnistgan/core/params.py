@@ -329,10 +329,10 @@ class Composer(ruamel.yaml.composer.Composer):
             fail(f"*{event.anchor}: params take no aliases", event.start_mark)
         if len(self.key_path) > MAX_DEPTH:
             fail("values nested too deeply", event.start_mark)
-        label = index.value if isinstance(index, ScalarNode) else "?"
+        label = index.value if isinstance(index, ScalarNode) else "?" if parent else ""
         self.key_path.append(f"[{index}]" if isinstance(index, int) else label)
         node = super().compose_node(parent, index)
-        key = ".".join(self.key_path[1:]).replace(".[", "[")  # [0], the root's, is left out
+        key = ".".join(self.key_path[1:]).replace(".[", "[")  # [0] is the root's: ""
         self.key_path.pop()
         if parent is not None and octal(node):  # a value alone (a flag's) is no file
             number = node.value.replace("_", "")
