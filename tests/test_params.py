@@ -422,6 +422,65 @@ def test_a_leading_0_is_refused_in_files_not_in_a_value_alone():
     assert values == [0, 0, 7, 8, "010", 8, 16]  # YAML 1.1: the same, or no number
 
 
+@pytest.mark.parametrize(
+    ("written", "dvc", "yaml_11"),
+    [("-010", -10, -8), ("+010", 10, 8), ("0_20", 20, 16), ("0__10", 10, 8), ("017", 17, 15)],
+)
+def test_a_leading_0_is_refused_signed_or_with_underscores(written, dvc, yaml_11):
+    """A sign or underscores (YAML 1.2 to ruamel, and YAML 1.1) keep the octal reading; the
+    message gives both numbers."""
+    assert refusal(f"a:\n  b: {written}\n") == (
+        f"line 2: a.b: DVC reads {written} as {dvc} (YAML 1.2), YAML 1.1 as {yaml_11}: write it "
+        "without the leading 0"
+    )
+
+
+def test_strings_that_read_as_a_leading_0_without_sign_or_underscore_are_strings():
+    """Only integers are checked: `_010` and `+-010` are strings to YAML 1.2 and 1.1 alike."""
+    assert params.read_yaml_12("a: [_010, +-010, '-010', X010]") == {
+        "a": ["_010", "+-010", "-010", "X010"]
+    }
+
+
+def test_values_nested_max_depth_deep_are_read_one_more_refused():
+    """A value MAX_DEPTH levels below the top one is read; a level more is refused where it is."""
+    nested = "[" * params.MAX_DEPTH + "1" + "]" * params.MAX_DEPTH
+    value = params.read_yaml_12(nested)
+    for _ in range(params.MAX_DEPTH):
+        (value,) = value
+    assert value == 1
+    assert refusal(f"a:\n  {nested}\n") == "line 2: values nested too deeply"
+
+
+def test_a_key_that_is_no_scalar_is_read_as_dvc_reads_it():
+    """Only scalar keys are compared as written; a list key is ruamel's (a tuple)."""
+    assert params.read_yaml_12("? [a]\n: 1\nb: 2\n") == {("a",): 1, "b": 2}
+
+
+def test_a_yaml_11_directive_is_refused_whatever_the_file_holds():
+    """The directive is checked on the document itself: a file of one value, or of no
+    value, is refused too (not read as YAML 1.1, nor as empty)."""
+    for text in ("%YAML 1.1\n--- 010\n", "%YAML 1.1\n---\n"):
+        with pytest.raises(ComposerError) as e:
+            params.read_yaml_12(text)
+        assert (
+            e.value.problem == "%YAML 1.1 makes DVC read the file as YAML 1.1: delete the directive"
+        )
+
+
+def test_the_reader_composes_in_python_where_ruamels_c_parser_is_installed(monkeypatch):
+    """ruamel.yaml.clib's parser composes in C, past Composer: with it installed, a safe
+    reader that is not `pure` would take aliases. A stand-in for it must go unused."""
+    import ruamel.yaml.main
+
+    class CParser:
+        def __init__(self, *args, **kwargs):
+            raise AssertionError("the C parser was chosen: it composes without params.Composer")
+
+    monkeypatch.setattr(ruamel.yaml.main, "CParser", CParser)
+    assert refusal("x: &a [1]\ntrain: *a\n") == "line 2: *a: params take no aliases"
+
+
 # ---- params.yaml and search specs are read as files: bounded, never a device or a FIFO ----
 
 READ = """
@@ -525,3 +584,52 @@ def test_a_leading_byte_order_mark_and_a_yaml_1_2_directive_read_as_without(tmp_
     plain = yaml.safe_dump(small_raw(), sort_keys=False)
     for text in ["\ufeff" + plain, "%YAML 1.2\n---\n" + plain]:
         assert params.load(write(tmp_path, text)) == params.parse(small_raw())
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (
+            "\n\ufeffdata: 1\n",
+            "line 2, column 1: an invisible byte order mark (U+FEFF) before 'data'",
+        ),
+        (
+            "a\ufeff: 1\n",
+            "line 1, column 2: an invisible byte order mark (U+FEFF) before 'a value'",
+        ),
+        (
+            "a: 1\n\ufeff\n",
+            "line 2, column 1: an invisible byte order mark (U+FEFF) before 'a value'",
+        ),
+        (
+            "a: 1\n  \ufeffb: 2\n\ufeffc: 3\n",
+            "line 2, column 3: an invisible byte order mark (U+FEFF) before 'b'",
+        ),
+    ],
+    ids=["after a blank first line", "second character", "before no key", "the first of two"],
+)
+def test_a_stray_byte_order_mark_is_named_where_it_is(tmp_path, text, says):
+    """Its place counted from a first character that is itself a line break; the first one
+    named; 'a value' where no key follows it."""
+    path = write(tmp_path, text)
+    with pytest.raises(UserError) as e:
+        params.read(path)
+    assert str(e.value) == f"{path}: {says}: delete it"
+
+
+def test_a_character_yaml_refuses_other_than_nul_is_named_by_its_code(tmp_path):
+    path = write(tmp_path, "a: 1\n\nb: 2\x07\n")
+    with pytest.raises(UserError) as e:
+        params.read(path)
+    assert str(e.value) == (
+        f"{path}: cannot read params (line 3, column 5: character U+0007, which YAML does not "
+        "allow: delete it)"
+    )
+
+
+def test_a_folder_is_no_params_file(tmp_path):
+    """In this process, where a change to `read` shows (the no-regular-file test above runs
+    each reader in a process of its own)."""
+    with pytest.raises(UserError) as e:
+        params.read(tmp_path)
+    assert str(e.value) == f"{tmp_path}: a folder, not a regular file: cannot read params from it"
