@@ -337,22 +337,103 @@ def test_task_name_reads_the_queue_status(monkeypatch):
     assert experiments.workers() == 3
 
 
-def test_the_plot_keeps_ordinary_trials_readable_beside_a_collapsed_one():
+def hand_built(values: list, directions: list[str], params: list[dict] | None = None):
+    """A study of finished trials with these objective values (a list each, or one number)."""
+    found = optuna.create_study(directions=directions)
+    dist = {"train.lr_g": optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)}
+    for n, v in enumerate(values):
+        p = params[n] if params else {"train.lr_g": 10 ** -(1 + n % 3)}
+        trial = optuna.trial.create_trial(
+            params=p, distributions=dist if params is None else space_of(p),
+            values=v if isinstance(v, list) else [v],
+        )  # fmt: skip
+        found.add_trial(trial)
+    return found
+
+
+def space_of(p: dict) -> dict:
+    return {k: optuna.distributions.CategoricalDistribution([v]) for k, v in p.items()}
+
+
+def off_the_scale(ax) -> list[str]:
+    return [t.get_text() for t in ax.texts if t.get_text().startswith("off the scale")]
+
+
+def test_the_plot_cuts_far_values_only_on_the_bad_side_and_keeps_the_best():
     # inclusive quartiles of the five: 4 and 5, so within [4 - 3, 5 + 3]; padded by 10%
-    assert report.limits([3.5, 4, 4.5, 5, 252]) == pytest.approx((3.35, 5.15))
-    assert report.limits([3.5, 4, 4.5, 5, 12]) == pytest.approx((3.35, 5.15))  # 12 > 5 + 3
-    assert report.limits([-10, 3.5, 4, 4.5, 5]) == pytest.approx((3.35, 5.15))  # quartiles 3.5, 4.5
-    assert report.limits([3.5, 4, 4.5, 5, 6]) is None  # nothing far off
-    assert report.limits([3.5, 252, 4]) is None  # too few to say what is far
+    assert report.limits([3.5, 4, 4.5, 5, 252], "minimize") == pytest.approx((3.35, 5.15))
+    assert report.limits([3.5, 4, 4.5, 5, 12], "minimize") == pytest.approx((3.35, 5.15))
+    assert report.limits([3.5, 4, 4.5, 5, 6], "minimize") is None  # nothing far off
+    assert report.limits([3.5, 252, 4], "minimize") is None  # too few to say what is far
+    # far on the good side: kept (the best trial), nothing cut
+    assert report.limits([-10, 3.5, 4, 4.5, 5], "minimize") is None
+    # maximising, the bad side is the low one: quartiles 3.5, 4.5, so above 3.5 - 3
+    assert report.limits([-10, 3.5, 4, 4.5, 5], "maximize") == pytest.approx((3.35, 5.15))
+    assert report.limits([3.5, 4, 4.5, 5, 252], "maximize") is None
+    # a value to keep (the Pareto front's) widens the limits
+    assert report.limits([3.5, 4, 4.5, 5, 252], "minimize", [20]) == pytest.approx((1.85, 21.65))
 
     fids = [5.03, 7.48, 4.48, 252.2, 3.53, 3.47]  # trials 0-5, trial 3 collapsed
-    found = optuna.create_study()
-    for fid_ in fids:
-        found.add_trial(optuna.trial.create_trial(params={}, distributions={}, value=fid_))
-    ax = report.figure(found, [space.Objective("fid", "minimize")]).axes[0]
-    low, high = report.limits(fids)
+    ax = report.figure(hand_built(fids, ["minimize"]), [space.Objective("fid", "minimize")]).axes[0]
+    low, high = report.limits(fids, "minimize")
     assert ax.get_ylim() == pytest.approx((low, high)) and high < 8
-    assert "off the scale: 3 (252.2)" in [text.get_text() for text in ax.texts]
+    assert off_the_scale(ax) == ["off the scale: 3 (252.2)"]
+
+
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+def test_the_best_trial_is_on_the_plot_even_far_from_the_others(direction):
+    """A best trial far off on the good side was cut as an outlier: the answer, off the plot."""
+    sign = 1 if direction == "minimize" else -1
+    fids = [sign * v for v in [5.03, 7.48, 4.48, 252.2, 3.53, 4.1, -40.0, 4.6]]  # trial 6 best
+    found = hand_built(fids, [direction])
+    ax = report.figure(found, [space.Objective("val_fid", direction)]).axes[0]
+    low, high = ax.get_ylim()
+    assert low < fids[6] < high and found.best_trial.number == 6
+    assert off_the_scale(ax) == [f"off the scale: 3 ({fids[3]:.4g})"]  # the bad one only
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels == ["trial", "best so far", f"best: trial 6, {fids[6]:.4g}"]
+    (best_so_far,) = [line for line in ax.lines if line.get_label() == "best so far"]
+    pick = min if direction == "minimize" else max
+    assert list(best_so_far.get_ydata()) == [pick(fids[: i + 1]) for i in range(len(fids))]
+
+
+def test_the_pareto_front_stays_on_the_plot_and_each_param_gets_a_slice():
+    # two objectives, both minimised; trial 3's train_seconds is far off but it is on the front
+    values = [[5, 50], [6, 60], [4.5, 55], [3.9, 900], [5.5, 52], [4.8, 58], [300, 70]]
+    found = hand_built(values, ["minimize", "minimize"])
+    objectives = [
+        space.Objective("val_fid", "minimize"),
+        space.Objective("train_seconds", "minimize"),
+    ]
+    fig = report.figure(found, objectives)
+    ax = fig.axes[0]
+    assert {t.number for t in found.best_trials} >= {0, 3}
+    assert ax.get_ylim()[0] < 50 and 900 < ax.get_ylim()[1]  # the front's 900 kept
+    assert ax.get_xlim()[1] < 300  # trial 6, off on the bad side, cut
+    assert off_the_scale(ax) == ["off the scale: 6 (300 / 70)"]
+    # importance (one bar set per objective) and one slice of the one param
+    assert [a.get_xlabel() for a in fig.axes[1:]] == ["importance (Optuna)", "train.lr_g"]
+
+
+def test_with_fewer_than_two_trials_done_the_plot_is_the_history_alone():
+    for values in ([], [3.0]):
+        fig = report.figure(
+            hand_built(values, ["minimize"]), [space.Objective("val_fid", "minimize")]
+        )
+        assert len(fig.axes) == 1
+        assert report.plot_png(hand_built(values, ["minimize"]), SPEC.objectives)[:4] == b"\x89PNG"
+    # two trials whose params never varied: importance says why, the slices still draw
+    same = hand_built([3.0, 4.0], ["minimize"], params=[{"train.loss": "bce"}] * 2)
+    fig = report.figure(same, [space.Objective("val_fid", "minimize")])
+    assert [a.get_xlabel() for a in fig.axes] == ["trial", "", "train.loss"]
+
+
+def test_the_study_names_its_objectives_for_optunas_dashboard(fake):
+    fake(FakeDVC(0))
+    assert search("named").study.metric_names == ["val_fid"]
+    assert study.create("two", TWO).metric_names == ["val_fid", "train_seconds"]
+    reloaded = optuna.load_study(study_name="two", storage=study.storage("two"))
+    assert reloaded.metric_names == ["val_fid", "train_seconds"]
 
 
 def test_each_seed_is_a_stream_of_its_own(fake):

@@ -16,6 +16,7 @@ import math
 import os
 import re
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -118,6 +119,10 @@ def create(name: str, spec: Spec) -> optuna.Study:
         raise UserError(f"{journal(name)}: a study this command did not write (no spec)")
     if stored is None:
         study.set_user_attr("spec", describe(spec))
+    if study.metric_names is None:  # Optuna's dashboard and plots label their axes with them
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([o.metric for o in spec.objectives])
     elif stored != describe(spec):
         raise UserError(
             f"{journal(name)}: this study searched another space, objectives or set values; "
