@@ -37,6 +37,7 @@ class FakeDVC:
         self.rng, self.diverges = random.Random(order), diverges
         self.looks = 0
         self.interrupt_at = None  # a look at which Ctrl-C comes
+        self.removed: list[str] = []  # experiments removed from the queue
 
     def queue(self, name: str, values: dict) -> None:
         assert name not in self.exps
@@ -62,9 +63,19 @@ class FakeDVC:
         return dict(self.exps)
 
     def stop(self, running: list[str], queued: list[str]) -> None:
+        """`dvc queue remove` the queued ones, then `dvc queue kill` the rest: failed rows."""
+        for name in queued:
+            if self.exps[name].state == "queued":
+                del self.exps[name]
         for name in running:
-            if self.exps[name].state in ("queued", "running"):
+            if name in self.exps and self.exps[name].state in ("queued", "running"):
                 self.exps[name] = Experiment(name, "failed", self.exps[name].params, {})
+
+    def remove(self, names: list[str]) -> None:
+        for name in names:
+            assert self.exps[name].state in ("queued", "failed"), name
+            self.removed.append(name)
+            del self.exps[name]
 
 
 @pytest.fixture
@@ -73,6 +84,7 @@ def fake(monkeypatch, tmp_path):
         monkeypatch.setattr(experiments, "queue", dvc.queue)
         monkeypatch.setattr(experiments, "show", dvc.show)
         monkeypatch.setattr(experiments, "stop", dvc.stop)
+        monkeypatch.setattr(experiments, "remove", dvc.remove)
         monkeypatch.setattr(experiments, "head", lambda: "c0ffee")
         monkeypatch.setattr(experiments, "start_workers", lambda jobs: None)
         monkeypatch.setattr(experiments, "workers", lambda: 2)
@@ -138,7 +150,7 @@ def test_a_stopped_search_continues_as_if_never_stopped(fake):
     with pytest.raises(KeyboardInterrupt):
         stopped.run(9)
     in_flight = stopped.stop()
-    killed = [n for n in in_flight if dvc.exps[n].state == "failed"]  # the rest had ended
+    killed = [n for n in in_flight if n not in dvc.exps]  # removed; the rest had ended
     assert killed and all(dvc.exps[n].state == "success" for n in set(in_flight) - set(killed))
     search("cut").run(9)  # the same command again
     assert proposals("cut") == proposals("whole")
@@ -181,7 +193,7 @@ def test_looks_grow_sparse_while_no_trial_ends_and_frequent_after_one_does(fake,
     monkeypatch.setattr(study, "POLL", 5.0)
     dvc = fake(FakeDVC(0))
     waits = []
-    monkeypatch.setattr(study.time, "sleep", waits.append)
+    monkeypatch.setattr(study, "pause", lambda seconds, wake: waits.append(seconds))
     ends_at = {9, 11}  # the looks at which the one trial in flight ends
     show = dvc.show
 
@@ -241,7 +253,7 @@ def test_a_task_dvc_left_running_with_no_worker_is_stopped_and_queued_again(fake
     study.Search(study.create("s", SPEC), SPEC, 0, 3, say=lines.append).run(5)
     orphan = lost[0]
     assert f"{orphan}: DVC's queue says it runs, but no worker runs it: stopped" in lines
-    assert dvc.exps[orphan].state == "failed"  # killed
+    assert orphan in dvc.removed and orphan not in dvc.exps  # killed, then its failed row removed
     assert dvc.runs.count(f"{orphan}-r1") == 1 and len(dvc.runs) == 6
     trials = search("s").trials()
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 5
@@ -666,3 +678,191 @@ def test_the_lock_stays_out_of_git_and_so_of_every_experiment():
     ignored = subprocess.run(["git", "check-ignore", "search/unconditional.lock"],
                              capture_output=True, text=True, timeout=60)  # fmt: skip
     assert ignored.stdout.strip() == "search/unconditional.lock"
+
+
+def finished(number: int, queued_at: float, ended_at: float, failed: bool = False):
+    return optuna.trial.create_trial(
+        state=TrialState.FAIL if failed else TrialState.COMPLETE,
+        value=None if failed else 4.0,
+        user_attrs={"queued_at": queued_at, "ended_at": ended_at},
+    )
+
+
+def in_flight(queued_at: float):
+    return optuna.trial.create_trial(state=TrialState.RUNNING, user_attrs={"queued_at": queued_at})
+
+
+def test_the_progress_line_counts_trials_and_the_time_left():
+    now = 10_000.0
+    trials = [finished(0, 0, 600), finished(1, 0, 700), finished(2, 100, 900)]  # mean 700 s
+    trials += [in_flight(now - 100), in_flight(now - 650)]  # 600 s and 50 s left
+    # 2 slots free at 600 and 50 s; 5 trials of 700 s to come, each in the first free slot:
+    # 50+700=750, 600+700=1300, 750+700=1450, 1300+700=2000, 1450+700=2150 s: 36 min
+    assert study.time_left([100, 650], 5, 700, 2) == 2150
+    assert study.progress(trials, 10, 2, now) == "3/10 done, 2 running, about 36 min left"
+    # one slot: 600 + 5 * 700 s, in turn (a trial that ran past the mean: 0 s left)
+    assert study.time_left([100], 5, 700, 1) == 4100
+    assert study.time_left([900], 0, 700, 2) == 0
+    # a failed trial counts as done; its duration is not a trial's
+    failed = [*trials[:3], finished(3, 0, 5, failed=True), *trials[3:]]
+    assert study.progress(failed, 10, 2, now) == (
+        "4/10 done (1 failed), 2 running, about 34 min left"  # 4 to come: ... 2000 s
+    )
+    assert study.progress(trials[3:], 10, 2, now) == (
+        "0/10 done, 2 running, time left: known once a trial is done"
+    )
+    assert study.progress(trials[:3], 3, 2, now) == "3/3 done, 0 running"
+    assert study.span(7199) == "2 h 00 min" and study.span(60 * 135) == "2 h 15 min"
+    assert study.span(60 * 119) == "119 min" and study.span(61) == "2 min"
+
+
+def test_a_progress_line_follows_each_event_and_a_heartbeat_each_silent_two_minutes(
+    fake, monkeypatch
+):
+    """Trials that take long: a line says the search lives every HEARTBEAT s of silence."""
+    monkeypatch.setattr(study, "POLL", 5.0)
+    dvc = fake(FakeDVC(0))
+    clock = [0.0]
+    monkeypatch.setattr(study.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(study, "pause", lambda s, wake: clock.__setitem__(0, clock[0] + s))
+    show = dvc.show
+    ends_at = 20  # the look at which the one trial ends
+
+    def slow_show(baselines):
+        dvc.rng.random = lambda: 0.0 if dvc.looks + 1 == ends_at else 1.0
+        return show(baselines)
+
+    monkeypatch.setattr(experiments, "show", slow_show)
+    lines = []
+    study.Search(
+        study.create("beat", SPEC), SPEC, 0, 1, say=lambda line: lines.append((clock[0], line))
+    ).run(1)
+    progress = [(t, line) for t, line in lines if line.startswith("0/1 done")]
+    # waits 5, 7.5, 11.25, 16.875, 25.3125, then 30 s: silent from 0 s, past 120 s at
+    # 125.9375, then 245.9375, 365.9375 (19 waits end at 485.9375)
+    assert [t for t, _ in progress] == [0.0, 125.9375, 245.9375, 365.9375]
+    assert progress[0][1] == "0/1 done, 1 running, time left: known once a trial is done"
+    assert lines[-1][1].startswith("1/1 done, 0 running") and len(lines) == 7
+
+
+def test_a_restarted_search_says_what_it_found_in_flight(fake):
+    fake(FakeDVC(0))
+    search("r", jobs=2).run(3)
+    left = search("r", jobs=2)
+    left.ask(), left.ask()  # queued by a search that was then killed
+    lines = []
+    study.Search(left.study, SPEC, 0, 2, say=lines.append).run(5)
+    assert lines[0] == "resuming: 2 trials in flight (numbers 3, 4), 3 done"
+    lines.clear()
+    study.Search(left.study, SPEC, 0, 2, say=lines.append).run(5)
+    assert lines == ["resuming: no trial in flight, 5 done"]
+
+
+def test_the_plot_is_redrawn_after_each_finished_trial(fake):
+    fake(FakeDVC(0, diverges=0.01))
+    drawn = []
+    told = (TrialState.COMPLETE, TrialState.FAIL)
+    plot = lambda s: drawn.append(len(s.get_trials(states=told)))  # noqa: E731
+    study.Search(study.create("p", SPEC), SPEC, 0, 3, say=lambda line: None, plot=plot).run(6)
+    assert drawn == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_stop_queues_nothing_more_and_lets_the_running_trials_finish(fake):
+    dvc = fake(FakeDVC(2))
+    lines = []
+    s = study.Search(study.create("g", SPEC), SPEC, 0, 3, say=lines.append)
+    show = dvc.show
+
+    def show_then_ctrl_c(baselines):
+        if dvc.looks == 2:  # the third look: a Ctrl-C
+            s.request_stop(study.CTRL_C)
+        return show(baselines)
+
+    experiments.show = show_then_ctrl_c  # the fixture's monkeypatch restores it
+    s.run(12)
+    queued_by_then = len(dvc.runs)
+    trials = s.trials()
+    assert len(trials) == queued_by_then < 12 and dvc.removed == []
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * len(trials)
+    stop_line = next(line for line in lines if line.startswith("stopping"))
+    running = int(stop_line.split("; ")[1].split()[0])
+    assert stop_line == (
+        f"stopping (Ctrl-C): no new trials; {running} running will finish; "
+        "Ctrl-C again to kill them"
+    )
+    after = lines[lines.index(stop_line) :]
+    assert running > 0 and not [line for line in after if " queued as " in line]
+    # the same command again goes on to 12, as if never stopped
+    search("g").run(12)
+    fake(FakeDVC(2))
+    search("whole").run(12)
+    assert proposals("g") == proposals("whole")
+
+
+def test_a_time_budget_stops_like_a_ctrl_c(fake, monkeypatch):
+    dvc = fake(FakeDVC(2))
+    monkeypatch.setattr(study.time, "monotonic", lambda: dvc.looks * 10.0)
+    lines = []
+    s = study.Search(study.create("t", SPEC), SPEC, 0, 2, say=lines.append, deadline=35)
+    s.run(12)
+    assert 2 <= len(s.trials()) < 12
+    assert all(t.state == TrialState.COMPLETE for t in s.trials())
+    stops = [line for line in lines if line.startswith("stopping")]
+    assert len(stops) == 1 and stops[0].startswith("stopping (--timeout spent): no new trials; ")
+    assert stops[0].endswith(" running will finish; Ctrl-C to kill them")
+    queued_after = lines[lines.index(stops[0]) :]
+    assert not [line for line in queued_after if " queued as " in line]
+
+
+def test_a_hard_stop_removes_the_failed_rows_of_the_trials_it_killed(fake):
+    """Killed, a trial's experiment shows as Failed with the baseline's metrics in `dvc exp
+    show`: removed, and its trial queued again by the next run."""
+    dvc = fake(FakeDVC(0))
+    s = search("k", jobs=2)
+    s.ask(), s.ask()
+    dvc.exps["k-0"] = Experiment("k-0", "running", dvc.exps["k-0"].params, {})  # k-1 queued
+    assert s.stop() == ["k-0", "k-1"]
+    assert dvc.removed == ["k-0"] and dvc.exps == {}  # k-1: `dvc queue remove` as queued
+    assert [t.user_attrs["stop"] for t in s.trials()] == [True, True]
+    search("k", jobs=2).run(2)
+    assert dvc.runs == ["k-0", "k-1", "k-0-r1", "k-1-r1"]
+    assert {e.state for e in dvc.exps.values()} == {"success"}
+
+
+def test_a_stopped_trial_whose_kill_had_not_landed_is_cleaned_by_the_next_run(fake, monkeypatch):
+    dvc = fake(FakeDVC(0))
+    s = search("late", jobs=1)
+    s.ask()
+    dvc.exps["late-0"] = Experiment("late-0", "running", dvc.exps["late-0"].params, {})
+    monkeypatch.setattr(study, "STOP_WAIT", -1)  # gave up waiting for the kill
+    monkeypatch.setattr(experiments, "stop", lambda running, queued: None)  # not yet failed
+    s.stop()
+    assert dvc.removed == [] and dvc.exps["late-0"].state == "running"
+    dvc.exps["late-0"] = Experiment("late-0", "failed", dvc.exps["late-0"].params, {})  # landed
+    search("late", jobs=1).run(1)
+    assert dvc.removed == ["late-0"] and dvc.runs == ["late-0", "late-0-r1"]
+
+
+def test_the_first_ctrl_c_asks_to_stop_and_the_second_kills(fake):
+    """The handler as `python -m mnistgan search` installs it, with a real SIGINT."""
+    import os
+    import signal
+    import threading
+
+    fake(FakeDVC(0))
+    s = search("sig", jobs=1)
+    before = signal.signal(signal.SIGINT, lambda n, f: cli.gentle(s, n, f))
+    try:
+        timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+        timer.start()
+        started = study.time.monotonic()
+        try:
+            study.pause(30, s.wake)  # a wait between looks, cut short
+        except KeyboardInterrupt:
+            pytest.fail("the first Ctrl-C stopped the search")
+        assert study.time.monotonic() - started < 10 and s.stopping == study.CTRL_C
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            study.time.sleep(5)  # the signal lands here
+    finally:
+        signal.signal(signal.SIGINT, before)

@@ -15,6 +15,8 @@ import json
 import math
 import os
 import re
+import statistics
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -36,6 +38,10 @@ POLL_MAX = 30.0  # ... growing to this while none does: a look (`dvc exp show`) 
 WORKER_CHECK = 120.0  # s between checks that a trial DVC shows running has a worker alive
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")  # a file in FOLDER, and a git ref's part
 ORPHAN_KILLS = 3  # kills of one task DVC's queue left running with no worker, before giving up
+HEARTBEAT = 120.0  # s of silence while trials run before a progress line says the search lives
+CTRL_C = "Ctrl-C"  # why a search stops: the first Ctrl-C ...
+TIME_SPENT = "--timeout spent"  # ... or its time budget
+STOP_WAIT = 60.0  # s a stop waits for its killed experiments to show failed, to remove them
 
 
 def check_name(name: str, where: str) -> str:
@@ -232,16 +238,124 @@ def fmt(values: dict) -> str:
     )
 
 
+def duration(trial: FrozenTrial) -> float | None:
+    """Seconds from a trial's experiment being queued to the search seeing it end; from
+    Optuna's start and completion times for a trial that did not record them."""
+    queued, ended = trial.user_attrs.get("queued_at"), trial.user_attrs.get("ended_at")
+    if isinstance(queued, (int, float)) and isinstance(ended, (int, float)):
+        return ended - queued
+    if trial.datetime_start and trial.datetime_complete:
+        return (trial.datetime_complete - trial.datetime_start).total_seconds()
+    return None
+
+
+def time_left(running: list[float], waiting: int, mean: float, jobs: int) -> float:
+    """Seconds until the last trial ends: each running trial needs `mean` less what it has
+    run (`running`: seconds since each was queued), and each of the `waiting` trials not yet
+    queued takes the first of the `jobs` slots to free up, for `mean` seconds."""
+    slots = sorted([max(mean - ran, 0.0) for ran in running] + [0.0] * max(jobs - len(running), 0))
+    for _ in range(waiting):
+        slots[0] += mean
+        slots.sort()
+    return max(slots, default=0.0)
+
+
+def span(seconds: float) -> str:
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def progress(trials: list[FrozenTrial], total: int, jobs: int, now: float) -> str:
+    """`k/N done, J running, about M min left`: the time from the mean duration of the
+    finished trials, `jobs` at once; `now` a wall time (time.time) as the trials keep."""
+    finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.FAIL)]
+    failed = sum(t.state == TrialState.FAIL for t in trials)
+    running = [t for t in trials if t.state == TrialState.RUNNING]
+    line = f"{len(finished)}/{total} done" + (f" ({failed} failed)" if failed else "")
+    line += f", {len(running)} running"
+    durations = [d for t in finished if t.state == TrialState.COMPLETE and (d := duration(t))]
+    if not durations:
+        return line + ", time left: known once a trial is done" if running else line
+    mean = statistics.fmean(durations)
+    ran = [now - t.user_attrs.get("queued_at", now) for t in running]
+    waiting = max(total - len(finished) - len(running), 0)
+    left = time_left(ran, waiting, mean, jobs)
+    return line + (f", about {span(left)} left" if running or waiting else "")
+
+
+def pause(seconds: float, wake: threading.Event) -> None:
+    """Sleep `seconds`, or until `wake` is set (a Ctrl-C asking to stop: said at once)."""
+    wake.wait(seconds)
+    wake.clear()
+
+
 class Search:
     """One run of the command: fills J slots, tells results in trial order, queues again
-    what was lost, and on Ctrl-C stops what it queued."""
+    what was lost. A stop (the first Ctrl-C, or --timeout spent) queues nothing more and
+    lets what runs finish; Ctrl-C again (or SIGTERM) stops what it queued."""
 
-    def __init__(self, study: optuna.Study, spec: Spec, seed: int, jobs: int, say: Callable):
-        self.study, self.spec, self.seed, self.jobs, self.say = study, spec, seed, jobs, say
+    def __init__(
+        self,
+        study: optuna.Study,
+        spec: Spec,
+        seed: int,
+        jobs: int,
+        say: Callable,
+        plot: Callable[[optuna.Study], None] | None = None,
+        deadline: float = math.inf,
+    ):
+        self.study, self.spec, self.seed, self.jobs, self.out = study, spec, seed, jobs, say
+        self.plot = plot or (lambda study: None)  # redrawn after each finished trial
+        self.deadline = deadline  # time.monotonic after which no new trial is queued
         self.absent: dict[int, int] = {}  # trial number -> looks in a row its experiment was gone
         self.orphan_kills: dict[str, int] = {}  # a queue task's rev -> kills it outlived
         self.checked = -math.inf  # when the workers were last checked (time.monotonic)
         self.workerless = False  # the last check found no worker alive while trials ran
+        self.ended: dict[int, float] = {}  # trial number -> when it was first seen ended
+        self.stopping = ""  # why no new trial is queued; "" while queueing
+        self.announced = False  # the stop's line is said
+        self.wake = threading.Event()  # set by a stop: the wait between looks ends
+        self.spoke = time.monotonic()  # when the last line was said
+        self.changed = False  # a trial was queued or told since the last progress line
+        self.total = 0  # --trials of this run
+
+    def say(self, line: str) -> None:
+        self.out(line)
+        self.spoke = time.monotonic()
+
+    def request_stop(self, why: str) -> None:
+        """Queue no new trial; what runs finishes. Safe in a signal handler: it only sets."""
+        if not self.stopping:
+            self.stopping = why
+        self.wake.set()
+
+    def announce(self) -> None:
+        running = len(self.trials(TrialState.RUNNING))
+        again = " again" if self.stopping == CTRL_C else ""
+        self.say(
+            f"stopping ({self.stopping}): no new trials; {running} running will finish; "
+            f"Ctrl-C{again} to kill them"
+        )
+        self.announced = True
+
+    def progress(self) -> None:
+        self.say(progress(self.trials(), self.total, self.jobs, time.time()))
+        self.changed = False
+
+    def resumed(self) -> None:
+        """What an earlier run of this study left: trials in flight, and done."""
+        trials = self.trials()
+        if not trials:
+            return
+        flying = [t.number for t in trials if t.state == TrialState.RUNNING]
+        done = len(trials) - len(flying)
+        where = (
+            f"{len(flying)} trial{'s' * (len(flying) != 1)} in flight "
+            f"(number{'s' * (len(flying) != 1)} {', '.join(map(str, flying))})"
+            if flying
+            else "no trial in flight"
+        )
+        self.say(f"resuming: {where}, {done} done")
 
     def trials(self, state: TrialState | None = None) -> list[FrozenTrial]:
         found = self.study.get_trials(deepcopy=False)
@@ -257,9 +371,15 @@ class Search:
         name = f"{self.study.study_name}-{trial.number}" + (f"-r{attempt}" if attempt else "")
         experiments.queue(name, self.spec.fixed | trial.params)
         self.attrs(
-            trial.number, experiment=name, attempt=attempt, baseline=experiments.head(), stop=False
+            trial.number,
+            experiment=name,
+            attempt=attempt,
+            baseline=experiments.head(),
+            stop=False,
+            queued_at=time.time(),
         )
         self.absent[trial.number] = 0
+        self.changed = True
         self.say(f"trial {trial.number} queued as {name}: {fmt(trial.params)}")
 
     def ask(self) -> None:
@@ -286,7 +406,9 @@ class Search:
         ]
         if bad:
             return self.fail(trial, ", ".join(bad))
+        self.attrs(trial.number, ended_at=self.ended.get(trial.number, time.time()))
         self.study.tell(trial.number, values)
+        self.told()
         shown = {o.metric: v for o, v in zip(self.spec.objectives, values, strict=True)}
         if len(values) == 1:
             top = self.study.best_trial
@@ -297,9 +419,14 @@ class Search:
         self.say(f"trial {trial.number} ({name}) done: {fmt(shown)}; {best}")
 
     def fail(self, trial: FrozenTrial, reason: str) -> None:
-        self.attrs(trial.number, error=reason)
+        self.attrs(trial.number, error=reason, ended_at=self.ended.get(trial.number, time.time()))
         self.study.tell(trial.number, state=TrialState.FAIL)
+        self.told()
         self.say(f"trial {trial.number} ({experiment(trial)}) failed: {reason}")
+
+    def told(self) -> None:
+        self.changed = True
+        self.plot(self.study)
 
     def look(self, pending: list[FrozenTrial]) -> dict[str, experiments.Experiment]:
         """One look at the queue: requeue what is lost, or was stopped by us and failed."""
@@ -321,10 +448,14 @@ class Search:
         for t in pending:
             exp = shown.get(experiment(t))
             self.absent[t.number] = 0 if exp else self.absent.get(t.number, 0) + 1
+            if exp and exp.state in ("success", "failed"):
+                self.ended.setdefault(t.number, time.time())
             stopped = t.user_attrs.get("stop") and (exp is None or exp.state == "failed")
             if stopped or self.absent[t.number] >= 2:  # twice: not just between two states
                 why = "was stopped" if stopped else "is gone from DVC's queue"
                 self.say(f"trial {t.number} ({experiment(t)}) {why}: queued again")
+                if exp:  # its failed row would show the baseline's metrics in `dvc exp show`
+                    experiments.remove([experiment(t)])
                 self.submit(t, t.user_attrs.get("attempt", 0) + 1)
                 experiments.start_workers(self.jobs)
         return shown
@@ -363,16 +494,26 @@ class Search:
         return False
 
     def run(self, n_trials: int) -> None:
-        """Run until the study holds `n_trials` trials, all told."""
+        """Run until the study holds `n_trials` trials, all told, or until a stop, what
+        runs told. A progress line after each change, and every HEARTBEAT s of silence."""
+        self.total = n_trials
+        self.resumed()
         shown = None
         pending = self.trials(TrialState.RUNNING)
         queued_new = False
         wait = POLL
         while True:
-            while len(pending) < self.jobs and len(self.trials()) < n_trials:
+            more = len(self.trials()) < n_trials
+            if more and not self.stopping and time.monotonic() >= self.deadline:
+                self.request_stop(TIME_SPENT)
+            if self.stopping and not self.announced:
+                self.announce()
+            while not self.stopping and len(pending) < self.jobs and len(self.trials()) < n_trials:
                 self.ask()
                 pending, queued_new = self.trials(TrialState.RUNNING), True
             if not pending:
+                if self.changed:
+                    self.progress()
                 return
             if shown is None:
                 if queued_new:
@@ -387,22 +528,42 @@ class Search:
                 pending, wait = self.trials(TrialState.RUNNING), POLL
                 continue  # propose the next trial before telling the one after
             shown = None
-            time.sleep(wait)
+            if self.changed or time.monotonic() - self.spoke >= HEARTBEAT:
+                self.progress()
+            pause(min(wait, max(self.deadline - time.monotonic(), 0)), self.wake)
             wait = min(wait * 1.5, POLL_MAX)
 
     def stop(self) -> list[str]:
         """Stop this search's experiments in flight, marked so the next run queues them again:
-        the queued ones first (else a worker freed by a kill would start one)."""
+        the queued ones first (else a worker freed by a kill would start one). Then remove
+        the killed ones once DVC shows them failed: a failed row in `dvc exp show` carries
+        the baseline's metrics, as if it had scored them. What is not failed within STOP_WAIT
+        s is removed by the next run, as it queues the trial again."""
         pending = self.trials(TrialState.RUNNING)
         for t in pending:
             self.attrs(t.number, stop=True)
         names = [experiment(t) for t in pending if experiment(t)]
         if not names:
             return names
-        shown = experiments.show([t.user_attrs["baseline"] for t in pending if experiment(t)])
+        baselines = [t.user_attrs["baseline"] for t in pending if experiment(t)]
+        shown = experiments.show(baselines)
         state = {n: shown[n].state if n in shown else None for n in names}
         queued = [n for n in names if state[n] == "queued"]
-        experiments.stop([n for n in names if state[n] in ("queued", "running")], queued)
+        killed = [n for n in names if state[n] == "running"]
+        experiments.stop(killed + queued, queued)
+        deadline = time.monotonic() + STOP_WAIT
+        try:
+            while killed:
+                shown = experiments.show(baselines)
+                failed = [n for n in killed if n in shown and shown[n].state == "failed"]
+                if failed:
+                    experiments.remove(failed)
+                killed = [n for n in killed if n in shown and n not in failed]
+                if not killed or time.monotonic() > deadline:
+                    break
+                time.sleep(POLL)
+        except KeyboardInterrupt:  # Ctrl-C once more: the next run removes them
+            pass
         return names
 
 
