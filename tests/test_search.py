@@ -866,3 +866,48 @@ def test_the_first_ctrl_c_asks_to_stop_and_the_second_kills(fake):
             study.time.sleep(5)  # the signal lands here
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+def test_ctrl_c_once_finishes_what_runs_and_twice_kills_it(workdir, capsys):
+    """The command, with real SIGINTs at two looks at the queue."""
+    import os
+    import signal
+
+    for second in (None, 4):
+        dvc = workdir(FakeDVC(2))
+        show = dvc.show
+
+        def show_with_ctrl_c(baselines, dvc=dvc, show=show, second=second):
+            if second and dvc.looks < second:  # nothing ends before the second Ctrl-C
+                dvc.looks += 1
+                shown = dict(dvc.exps)
+            else:
+                shown = show(baselines)
+            if dvc.looks in (2, second):
+                os.kill(os.getpid(), signal.SIGINT)
+            return shown
+
+        experiments.show = show_with_ctrl_c  # the fixture's monkeypatch restores it
+        name = f"c{second}"
+        with pytest.raises(SystemExit) as e:
+            cli.main(command("--name", name, "--trials", "12", "--jobs", "3"))
+        assert e.value.code == 130
+        out = capsys.readouterr().out
+        assert " stopping (Ctrl-C): no new trials; " in out
+        trials = search(name).trials()
+        if second is None:  # what ran finished and was told; the table follows
+            assert [t.state for t in trials] == [TrialState.COMPLETE] * len(trials)
+            assert " stopped: the same command continues the search\n" in out
+            assert f"study {name}: best {len(trials)} of {len(trials)} trials" in out
+        else:  # killed: queued again by the next run
+            assert "stopped, and stopped what was in flight (" in out
+            assert any(t.state == TrialState.RUNNING and t.user_attrs["stop"] for t in trials)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_time_budget_is_seconds(workdir):
+    dvc = workdir(FakeDVC(0))
+    for bad in ("0", "-5", "nan"):
+        with pytest.raises(UserError, match=f"^--timeout {bad}: expected a number of seconds > 0"):
+            cli.main(command("--timeout", bad))
+    assert dvc.runs == []

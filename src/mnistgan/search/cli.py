@@ -75,7 +75,11 @@ def main(args: argparse.Namespace) -> None:
         try:
             search.run(args.trials)
         except KeyboardInterrupt:
-            names = search.stop()
+            try:
+                names = search.stop()
+            except KeyboardInterrupt:  # once more, while stopping
+                say("stopped; what was in flight may still run: the same command continues it")
+                sys.exit(130)
             say(
                 f"stopped, and stopped what was in flight ({', '.join(names) or 'nothing'}): "
                 "the same command continues the search, queueing those again"
