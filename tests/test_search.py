@@ -55,7 +55,10 @@ class FakeDVC:
                 metrics = (
                     {}
                     if failed
-                    else {"val_fid": fid(e.params), "train_seconds": e.params["train.batch_size"]}
+                    else {
+                        "val_fid": fid(e.params) + e.params.get("train.seed", 0) / 4,
+                        "train_seconds": e.params["train.batch_size"],
+                    }
                 )
                 self.exps[name] = Experiment(
                     name, "failed" if failed else "success", e.params, metrics
@@ -183,8 +186,10 @@ def test_a_study_keeps_its_spec(fake):
     fake(FakeDVC(0))
     search("kept").run(1)
     other = space.load(None, ["train.lr_g=log:1e-4..1e-2"], ["val_fid=min"], [])
-    with pytest.raises(space.UserError, match="another space, objectives or set values"):
+    with pytest.raises(space.UserError, match="another space, objectives, set values or --rep"):
         study.create("kept", other)
+    with pytest.raises(space.UserError, match="another space, objectives, set values or --rep"):
+        study.create("kept", space.Spec(SPEC.space, SPEC.objectives, SPEC.fixed, repeats=2))
 
 
 def test_looks_grow_sparse_while_no_trial_ends_and_frequent_after_one_does(fake, monkeypatch):
@@ -911,3 +916,102 @@ def test_a_time_budget_is_seconds(workdir):
         with pytest.raises(UserError, match=f"^--timeout {bad}: expected a number of seconds > 0"):
             cli.main(command("--timeout", bad))
     assert dvc.runs == []
+
+
+REPEATED = space.load(None, SPEC_FLAGS, ["val_fid=min"], ["train.threads=1"], repeats=3)
+
+
+def test_with_repeats_each_proposal_trains_on_k_seeds_and_is_told_their_mean(fake):
+    dvc = fake(FakeDVC(4))
+    lines = []
+    run = study.Search(study.create("rep", REPEATED), REPEATED, 0, 2, say=lines.append)
+    assert run.slots == 1  # 2 jobs, 3 runs a trial: one trial at a time
+    run.run(3)
+    assert dvc.runs == [f"rep-{n}-s{seed}" for n in range(3) for seed in range(3)]
+    for t in run.trials():
+        names = t.user_attrs["experiments"]
+        assert [dvc.exps[n].params for n in names] == [
+            {"train.threads": 1} | t.params | {"train.seed": seed} for seed in range(3)
+        ]
+        per_seed = [fid(t.params) + seed / 4 for seed in range(3)]  # each row its own FID
+        assert [dvc.exps[n].metrics["val_fid"] for n in names] == per_seed
+        assert t.user_attrs["seed_values"] == {"val_fid": per_seed}
+        assert t.values == [pytest.approx(fid(t.params) + 0.25)]  # their mean
+        assert t.user_attrs["experiment"] == names[0]
+    done = [line for line in lines if " done: " in line]
+    assert (
+        done[0].startswith("trial 0 (3 seeds) done: val_fid=")
+        and "(mean of 3 seeds, sd 0.25)" in done[0]
+    )
+    assert study.Search(run.study, REPEATED, 0, 4, say=print).slots == 2
+
+
+def test_with_repeats_a_lost_seed_is_queued_again_alone_and_a_failed_one_fails_the_trial(fake):
+    dvc = fake(FakeDVC(1, diverges=0.01))
+    real_show = dvc.show
+
+    def show(baselines):
+        shown = real_show(baselines)
+        if "r-0-s1" in dvc.exps and dvc.exps["r-0-s1"].state == "queued":
+            del dvc.exps["r-0-s1"]  # dropped from the queue
+            shown.pop("r-0-s1")
+        return shown
+
+    experiments.show = show  # the fixture's monkeypatch restores it
+    s = study.Search(study.create("r", REPEATED), REPEATED, 0, 3, say=lambda line: None)
+    s.run(6)
+    first = s.trials()[0]
+    assert first.user_attrs["experiments"] == ["r-0-s0", "r-0-s1-r1", "r-0-s2"]
+    assert first.user_attrs["attempts"] == [0, 1, 0]
+    assert dvc.runs.count("r-0-s0") == 1 and dvc.runs.count("r-0-s1-r1") == 1
+    failed = [t for t in s.trials() if t.state == TrialState.FAIL]
+    assert failed and all(t.params["train.lr_g"] > 0.01 for t in failed)
+    assert all(t.user_attrs["error"] == "train: loss is nan" for t in failed)
+
+
+def test_with_repeats_a_hard_stop_queues_the_killed_seeds_again(fake):
+    dvc = fake(FakeDVC(0))
+    s = study.Search(study.create("h", REPEATED), REPEATED, 0, 3, say=lambda line: None)
+    s.ask()
+    dvc.exps["h-0-s0"] = Experiment(
+        "h-0-s0", "success", dvc.exps["h-0-s0"].params, {"val_fid": 4.0}
+    )
+    dvc.exps["h-0-s1"] = Experiment("h-0-s1", "running", dvc.exps["h-0-s1"].params, {})
+    assert s.stop() == ["h-0-s0", "h-0-s1", "h-0-s2"]
+    assert dvc.removed == ["h-0-s1"] and sorted(dvc.exps) == ["h-0-s0"]
+    study.Search(s.study, REPEATED, 0, 3, say=lambda line: None).run(1)
+    assert dvc.runs == ["h-0-s0", "h-0-s1", "h-0-s2", "h-0-s1-r1", "h-0-s2-r1"]
+    (trial,) = s.trials()
+    assert trial.state == TrialState.COMPLETE
+    assert trial.user_attrs["experiments"] == ["h-0-s0", "h-0-s1-r1", "h-0-s2-r1"]
+
+
+@pytest.mark.parametrize(
+    "flags, error",
+    [
+        ((["train.seed=int:0..9"], []), "train.seed: searched, and --repeats 3 sets it: 0..2"),
+        (([], ["train.seed=1"]), "train.seed: set, and --repeats 3 sets it: 0..2"),
+    ],
+)
+def test_repeats_own_the_seed(flags, error):
+    space_flags, sets = flags
+    with pytest.raises(UserError) as e:
+        space.load(None, SPEC_FLAGS + space_flags, [], sets, repeats=3)
+    assert str(e.value) == error
+    with pytest.raises(UserError, match="^--repeats 0: expected at least 1$"):
+        space.load(None, SPEC_FLAGS, [], [], repeats=0)
+    assert space.load(None, SPEC_FLAGS + space_flags, [], sets, repeats=1).repeats == 1
+
+
+def test_with_repeats_one_failed_seed_fails_the_trial(fake, monkeypatch):
+    dvc = fake(FakeDVC(0))
+    monkeypatch.setattr(experiments, "failure", lambda name: f"{name}: loss is nan")
+    s = study.Search(study.create("one", REPEATED), REPEATED, 0, 3, say=lambda line: None)
+    s.ask()
+    for seed, state in enumerate(["success", "failed", "success"]):
+        name = f"one-0-s{seed}"
+        dvc.exps[name] = Experiment(name, state, dvc.exps[name].params, {"val_fid": 4.0})
+    experiments.show = lambda baselines: dict(dvc.exps)  # the fixture's monkeypatch restores it
+    s.run(1)
+    (trial,) = s.trials()
+    assert trial.state == TrialState.FAIL and trial.user_attrs["error"] == "one-0-s1: loss is nan"

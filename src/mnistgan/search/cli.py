@@ -36,6 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--name", help="the study's name (default: the spec file's name, or search)"
     )
     parser.add_argument(
+        "--repeats", type=int, default=1, metavar="K",
+        help="train each proposal on train.seed 0..K-1; its objective is their mean",
+    )  # fmt: skip
+    parser.add_argument(
         "--timeout", type=float, metavar="SECONDS",
         help="a time budget: queue no trial after it, and let the running ones finish",
     )  # fmt: skip
@@ -59,7 +63,7 @@ def main(args: argparse.Namespace) -> None:
     if args.timeout is not None and not args.timeout > 0:
         raise UserError(f"--timeout {args.timeout:g}: expected a number of seconds > 0")
     deadline = time.monotonic() + args.timeout if args.timeout else math.inf
-    spec = space.load(args.spec, args.space, args.objectives, args.fixed)
+    spec = space.load(args.spec, args.space, args.objectives, args.fixed, args.repeats)
     space.check(spec)  # before anything is queued
     jobs, lowered = study.jobs_bound(args.jobs, args.trials, cores())
     if lowered:

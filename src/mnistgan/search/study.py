@@ -29,7 +29,7 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
 from mnistgan.core.errors import UserError
-from mnistgan.search import experiments
+from mnistgan.search import experiments, seeds
 from mnistgan.search.space import Objective, Spec
 
 FOLDER = Path("search")  # studies (name.journal) and their plots (plots/name.png)
@@ -104,12 +104,13 @@ def check_journal(path: Path, appending: bool) -> None:
 
 
 def describe(spec: Spec) -> dict:
-    """What makes a study the same study, as JSON the journal keeps."""
+    """What makes a study the same study, as JSON the journal keeps (its repeats only when
+    several: the studies written before --repeats are of one)."""
     return {
         "space": {k: distribution_to_json(d) for k, d in spec.space.items()},
         "objectives": [[o.metric, o.direction] for o in spec.objectives],
         "set": spec.fixed,
-    }
+    } | ({"repeats": spec.repeats} if spec.repeats > 1 else {})
 
 
 def create(name: str, spec: Spec) -> optuna.Study:
@@ -131,7 +132,8 @@ def create(name: str, spec: Spec) -> optuna.Study:
             study.set_metric_names([o.metric for o in spec.objectives])
     elif stored != describe(spec):
         raise UserError(
-            f"{journal(name)}: this study searched another space, objectives or set values; "
+            f"{journal(name)}: this study searched another space, objectives, set values or "
+            "--repeats; "
             "give this search another --name, or delete that file to start over"
         )
     return study
@@ -229,7 +231,23 @@ def trial_seed(seed: int, number: int) -> int:
 
 
 def experiment(trial: FrozenTrial) -> str:
+    """The trial's experiment (its first seed's, with --repeats): the one to adopt."""
     return trial.user_attrs.get("experiment", "")
+
+
+def runs(trial: FrozenTrial) -> list[str]:
+    """The trial's experiments: one, or one per seed with --repeats."""
+    names = trial.user_attrs.get("experiments")
+    return list(names) if isinstance(names, list) else [n for n in [experiment(trial)] if n]
+
+
+def run_name(study: str, number: int, seed: int | None, attempt: int) -> str:
+    """`<study>-<n>`, `-s<seed>` with --repeats, `-r<k>` when queued again."""
+    return (
+        f"{study}-{number}"
+        + (f"-s{seed}" if seed is not None else "")
+        + (f"-r{attempt}" if attempt else "")
+    )
 
 
 def fmt(values: dict) -> str:
@@ -307,11 +325,12 @@ class Search:
         self.study, self.spec, self.seed, self.jobs, self.out = study, spec, seed, jobs, say
         self.plot = plot or (lambda study: None)  # redrawn after each finished trial
         self.deadline = deadline  # time.monotonic after which no new trial is queued
-        self.absent: dict[int, int] = {}  # trial number -> looks in a row its experiment was gone
+        self.absent: dict[str, int] = {}  # experiment -> looks in a row it was gone
         self.orphan_kills: dict[str, int] = {}  # a queue task's rev -> kills it outlived
         self.checked = -math.inf  # when the workers were last checked (time.monotonic)
         self.workerless = False  # the last check found no worker alive while trials ran
-        self.ended: dict[int, float] = {}  # trial number -> when it was first seen ended
+        self.ended: dict[int, float] = {}  # trial number -> when all its runs were seen ended
+        self.slots = max(1, -(-jobs // spec.repeats))  # trials in flight: jobs runs at once
         self.stopping = ""  # why no new trial is queued; "" while queueing
         self.announced = False  # the stop's line is said
         self.wake = threading.Event()  # set by a stop: the wait between looks ends
@@ -366,21 +385,32 @@ class Search:
         for key, value in attrs.items():
             trial.set_user_attr(key, value)
 
-    def submit(self, trial: FrozenTrial | optuna.trial.Trial, attempt: int = 0) -> None:
-        """Queue the trial's experiment: `<study>-<n>`, `<study>-<n>-r<k>` when queued again."""
-        name = f"{self.study.study_name}-{trial.number}" + (f"-r{attempt}" if attempt else "")
-        experiments.queue(name, self.spec.fixed | trial.params)
+    def submit(self, trial: FrozenTrial | optuna.trial.Trial, again: list[int] = ()) -> None:
+        """Queue the trial's experiments (one per seed with --repeats: `train.seed` 0..K-1);
+        `again`: the indexes of the ones to queue again, under their next attempt."""
+        repeats = self.spec.repeats
+        names = runs(trial) if again else [""] * repeats
+        attempts = list(trial.user_attrs.get("attempts") or [trial.user_attrs.get("attempt", 0)])
+        attempts = attempts if again else [0] * repeats
+        for i in again or range(repeats):
+            attempts[i] += 1 if again else 0
+            seed = i if repeats > 1 else None
+            names[i] = run_name(self.study.study_name, trial.number, seed, attempts[i])
+            values = self.spec.fixed | trial.params | ({"train.seed": i} if repeats > 1 else {})
+            experiments.queue(names[i], values)
+            self.absent[names[i]] = 0
         self.attrs(
             trial.number,
-            experiment=name,
-            attempt=attempt,
+            experiment=names[0],
+            attempt=attempts[0],
+            **({"experiments": names, "attempts": attempts} if repeats > 1 else {}),
             baseline=experiments.head(),
             stop=False,
             queued_at=time.time(),
         )
-        self.absent[trial.number] = 0
         self.changed = True
-        self.say(f"trial {trial.number} queued as {name}: {fmt(trial.params)}")
+        shown = ", ".join(names[i] for i in again or range(repeats))
+        self.say(f"trial {trial.number} queued as {shown}: {fmt(trial.params)}")
 
     def ask(self) -> None:
         number = len(self.trials())
@@ -388,24 +418,34 @@ class Search:
         self.study.sampler = sampler  # seeded by trial: the same proposals after a restart
         self.submit(self.study.ask(self.spec.space))
 
-    def tell(self, trial: FrozenTrial, exp: experiments.Experiment) -> None:
-        """Tell a finished experiment's objectives, or why it failed."""
-        name = experiment(trial)
-        if exp.state == "failed":
-            return self.fail(trial, experiments.failure(name))
-        values = []
-        for o in self.spec.objectives:
-            if o.metric not in exp.metrics:
-                found = ", ".join(sorted(exp.metrics)) or "none"
-                raise UserError(f"objective {o.metric}: not among {name}'s metrics ({found})")
-            values.append(exp.metrics[o.metric])
+    def tell(self, trial: FrozenTrial, exps: list[experiments.Experiment]) -> None:
+        """Tell a finished trial's objectives (with --repeats, their mean over its seeds),
+        or why it failed."""
+        failed = [e.name for e in exps if e.state == "failed"]
+        if failed:
+            return self.fail(trial, experiments.failure(failed[0]))
+        per_run = []  # objective values, one list per experiment
+        for exp in exps:
+            for o in self.spec.objectives:
+                if o.metric not in exp.metrics:
+                    found = ", ".join(sorted(exp.metrics)) or "none"
+                    raise UserError(
+                        f"objective {o.metric}: not among {exp.name}'s metrics ({found})"
+                    )
+            per_run.append([exp.metrics[o.metric] for o in self.spec.objectives])
         bad = [
-            f"{o.metric} is {v}"
+            f"{o.metric} is {v}" + (f" ({exp.name})" if len(exps) > 1 else "")
+            for exp, values in zip(exps, per_run, strict=True)
             for o, v in zip(self.spec.objectives, values, strict=True)
             if not finite(v)
         ]
         if bad:
             return self.fail(trial, ", ".join(bad))
+        columns = [list(c) for c in zip(*per_run, strict=True)]  # per objective, per seed
+        values = [seeds.spread(c)[0] for c in columns]  # the mean, as `mnistgan seeds` does
+        if len(exps) > 1:
+            self.attrs(trial.number, seed_values={o.metric: c for o, c in zip(
+                self.spec.objectives, columns, strict=True)})  # fmt: skip
         self.attrs(trial.number, ended_at=self.ended.get(trial.number, time.time()))
         self.study.tell(trial.number, values)
         self.told()
@@ -416,7 +456,12 @@ class Search:
             best = f"best so far: trial {top.number}, {fmt({metric: top.values[0]})}"
         else:
             best = f"trials on the Pareto front: {len(self.study.best_trials)}"
-        self.say(f"trial {trial.number} ({name}) done: {fmt(shown)}; {best}")
+        spread = ""
+        if len(exps) > 1:
+            sds = ", ".join(f"{seeds.spread(c)[1]:.2g}" for c in columns)
+            spread = f" (mean of {len(exps)} seeds, sd {sds})"
+        name = experiment(trial) if len(exps) == 1 else f"{len(exps)} seeds"
+        self.say(f"trial {trial.number} ({name}) done: {fmt(shown)}{spread}; {best}")
 
     def fail(self, trial: FrozenTrial, reason: str) -> None:
         self.attrs(trial.number, error=reason, ended_at=self.ended.get(trial.number, time.time()))
@@ -438,26 +483,32 @@ class Search:
             self.orphan_kill(e.rev, name)
             self.stop_lost(pending, [name], "no worker runs it")
             return self.look(self.trials(TrialState.RUNNING))
-        running = [t for t in pending if (e := shown.get(experiment(t))) and e.state == "running"]
+        running = [
+            n for t in pending for n in runs(t) if (e := shown.get(n)) and e.state == "running"
+        ]
         if self.dead_workers(bool(running)):  # a reboot or a killed worker left them "running"
-            self.stop_lost(running, [experiment(t) for t in running], "no worker is alive")
+            self.stop_lost(pending, running, "no worker is alive")
             return self.look(self.trials(TrialState.RUNNING))
-        mine = [shown[experiment(t)] for t in pending if experiment(t) in shown]
+        mine = [shown[n] for t in pending for n in runs(t) if n in shown]
         if any(e.state == "queued" for e in mine) and not any(e.state == "running" for e in mine):
             experiments.start_workers(self.jobs)  # none started, or DVC's stopped early
         for t in pending:
-            exp = shown.get(experiment(t))
-            self.absent[t.number] = 0 if exp else self.absent.get(t.number, 0) + 1
-            if exp and exp.state in ("success", "failed"):
-                self.ended.setdefault(t.number, time.time())
-            stopped = t.user_attrs.get("stop") and (exp is None or exp.state == "failed")
-            if stopped or self.absent[t.number] >= 2:  # twice: not just between two states
-                why = "was stopped" if stopped else "is gone from DVC's queue"
-                self.say(f"trial {t.number} ({experiment(t)}) {why}: queued again")
-                if exp:  # its failed row would show the baseline's metrics in `dvc exp show`
-                    experiments.remove([experiment(t)])
-                self.submit(t, t.user_attrs.get("attempt", 0) + 1)
+            again = []
+            for i, name in enumerate(runs(t)):
+                exp = shown.get(name)
+                self.absent[name] = 0 if exp else self.absent.get(name, 0) + 1
+                stopped = t.user_attrs.get("stop") and (exp is None or exp.state == "failed")
+                if stopped or self.absent[name] >= 2:  # twice: not just between two states
+                    why = "was stopped" if stopped else "is gone from DVC's queue"
+                    self.say(f"trial {t.number} ({name}) {why}: queued again")
+                    if exp:  # its failed row would show the baseline's metrics in `dvc exp show`
+                        experiments.remove([name])
+                    again.append(i)
+            if again:
+                self.submit(t, again)
                 experiments.start_workers(self.jobs)
+            elif all(shown.get(n) and shown[n].state in ("success", "failed") for n in runs(t)):
+                self.ended.setdefault(t.number, time.time())
         return shown
 
     def orphan_kill(self, rev: str, name: str) -> None:
@@ -475,7 +526,7 @@ class Search:
         """Kill the experiments `names` that DVC's queue lost, their trials marked stopped so
         that the next look queues them again instead of telling them as failed."""
         for t in pending:
-            if experiment(t) in names:
+            if set(runs(t)) & set(names):
                 self.attrs(t.number, stop=True)
         for name in names:
             self.say(f"{name}: DVC's queue says it runs, but {why}: stopped")
@@ -508,7 +559,7 @@ class Search:
                 self.request_stop(TIME_SPENT)
             if self.stopping and not self.announced:
                 self.announce()
-            while not self.stopping and len(pending) < self.jobs and len(self.trials()) < n_trials:
+            while not self.stopping and len(pending) < self.slots and len(self.trials()) < n_trials:
                 self.ask()
                 pending, queued_new = self.trials(TrialState.RUNNING), True
             if not pending:
@@ -522,9 +573,9 @@ class Search:
                 shown = self.look(pending)
                 pending = self.trials(TrialState.RUNNING)
             head = pending[0]
-            exp = shown.get(experiment(head))
-            if exp and exp.state in ("success", "failed"):
-                self.tell(head, exp)
+            exps = [shown.get(n) for n in runs(head)]
+            if exps and all(e and e.state in ("success", "failed") for e in exps):
+                self.tell(head, exps)
                 pending, wait = self.trials(TrialState.RUNNING), POLL
                 continue  # propose the next trial before telling the one after
             shown = None
@@ -542,10 +593,10 @@ class Search:
         pending = self.trials(TrialState.RUNNING)
         for t in pending:
             self.attrs(t.number, stop=True)
-        names = [experiment(t) for t in pending if experiment(t)]
+        names = [n for t in pending for n in runs(t)]
         if not names:
             return names
-        baselines = [t.user_attrs["baseline"] for t in pending if experiment(t)]
+        baselines = [t.user_attrs["baseline"] for t in pending if runs(t)]
         shown = experiments.show(baselines)
         state = {n: shown[n].state if n in shown else None for n in names}
         queued = [n for n in names if state[n] == "queued"]
