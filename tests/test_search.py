@@ -944,6 +944,11 @@ def test_with_repeats_each_proposal_trains_on_k_seeds_and_is_told_their_mean(fak
         and "(mean of 3 seeds, sd 0.25)" in done[0]
     )
     assert study.Search(run.study, REPEATED, 0, 4, say=print).slots == 2
+    table = report.table(run.study, REPEATED.objectives).splitlines()
+    assert table[1].split()[:4] == ["trial", "experiment", "val_fid", "val_fid"]  # then: sd
+    best = min(run.trials(), key=lambda t: t.values[0])
+    assert table[2].split()[:4] == [str(best.number), f"rep-{best.number}-s0",
+                                    f"{best.values[0]:.4g}", "0.25"]  # fmt: skip
 
 
 def test_with_repeats_a_lost_seed_is_queued_again_alone_and_a_failed_one_fails_the_trial(fake):

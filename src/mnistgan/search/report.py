@@ -13,6 +13,7 @@ from matplotlib.ticker import MaxNLocator
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import FrozenTrial, TrialState
 
+from mnistgan.search.seeds import spread
 from mnistgan.search.space import Objective
 
 TOP = 5  # rows of the table for one objective
@@ -36,13 +37,20 @@ def table(study: optuna.Study, objectives: list[Objective]) -> str:
     """An aligned text table of the best trials, then a count of every trial's state."""
     rows = best(study, objectives)
     keys = list(rows[0].params) if rows else []
-    header = ["trial", "experiment", *(o.metric for o in objectives), *keys, "adopt it with"]
-    lines = [header]
+    repeated = any("seed_values" in t.user_attrs for t in rows)  # --repeats: a mean of seeds
+    spreads = [f"{o.metric} sd" for o in objectives] if repeated else []
+    header = ["trial", "experiment", *(o.metric for o in objectives), *spreads, *keys]
+    lines = [header + ["adopt it with"]]
     for t in rows:
         name = t.user_attrs.get("experiment", "")
-        values = [cell(v) for v in t.values] + [cell(t.params.get(k, "")) for k in keys]
+        values = [cell(v) for v in t.values]
+        if repeated:
+            per_seed = t.user_attrs.get("seed_values", {})
+            values += [cell(spread(per_seed[o.metric])[1]) if o.metric in per_seed else ""
+                       for o in objectives]  # fmt: skip
+        values += [cell(t.params.get(k, "")) for k in keys]
         lines.append([str(t.number), name, *values, f"dvc exp apply {name}"])
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
     text = "\n".join(
         "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines
     )
