@@ -667,6 +667,9 @@ def test_jobs_are_bounded_by_the_cores_and_the_trials(workdir, monkeypatch, caps
                                              "search may use")  # fmt: skip
     assert study.jobs_bound(8, 3, 16) == (3, "--jobs 8: 3 at once, as many as --trials 3")
     assert study.jobs_bound(2, 20, 2) == (2, "")
+    assert study.jobs_bound(3, 1, 16, repeats=3) == (3, "")  # one trial, 3 seeds at once
+    assert study.jobs_bound(8, 2, 16, repeats=3) == (6, "--jobs 8: 6 at once, as many as "
+                                                      "--trials 2 x --repeats 3")  # fmt: skip
     workdir(FakeDVC(0))
     started = []
     monkeypatch.setattr(experiments, "start_workers", started.append)

@@ -65,7 +65,7 @@ def main(args: argparse.Namespace) -> None:
     deadline = time.monotonic() + args.timeout if args.timeout else math.inf
     spec = space.load(args.spec, args.space, args.objectives, args.fixed, args.repeats)
     space.check(spec)  # before anything is queued
-    jobs, lowered = study.jobs_bound(args.jobs, args.trials, cores())
+    jobs, lowered = study.jobs_bound(args.jobs, args.trials, cores(), spec.repeats)
     if lowered:
         say(lowered)
     with study.locked(name):

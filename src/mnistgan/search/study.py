@@ -213,13 +213,15 @@ def holder_alive(pid: int) -> bool:
     return pid != os.getpid() and psutil.pid_exists(pid)
 
 
-def jobs_bound(jobs: int, trials: int, cores: int) -> tuple[int, str]:
-    """At most one experiment in flight per core (more only contend for them) and per trial
-    asked for: the bound, and why when it is lower than `jobs`."""
-    bound = min(jobs, cores, trials)
+def jobs_bound(jobs: int, trials: int, cores: int, repeats: int = 1) -> tuple[int, str]:
+    """At most one experiment in flight per core (more only contend for them) and per
+    experiment asked for (a trial's `repeats` seeds each): the bound, and why when it is
+    lower than `jobs`."""
+    bound = min(jobs, cores, trials * repeats)
     if bound == jobs:
         return jobs, ""
-    why = f"the {cores} cores this search may use" if bound == cores else f"--trials {trials}"
+    asked = f"--trials {trials}" + (f" x --repeats {repeats}" if repeats > 1 else "")
+    why = f"the {cores} cores this search may use" if bound == cores else asked
     return bound, f"--jobs {jobs}: {bound} at once, as many as {why}"
 
 
