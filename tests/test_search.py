@@ -47,6 +47,7 @@ class FakeDVC:
     def show(self, baselines: list[str]) -> dict[str, Experiment]:
         assert baselines and set(baselines) == {"c0ffee"}
         self.looks += 1
+        assert self.looks < 1000, "the search looks on and on"
         if self.looks == self.interrupt_at:
             raise KeyboardInterrupt
         for name, e in self.exps.items():
@@ -809,10 +810,14 @@ def test_a_stop_queues_nothing_more_and_lets_the_running_trials_finish(fake):
 
 def test_a_time_budget_stops_like_a_ctrl_c(fake, monkeypatch):
     dvc = fake(FakeDVC(2))
+    monkeypatch.setattr(study, "POLL", 5.0)
     monkeypatch.setattr(study.time, "monotonic", lambda: dvc.looks * 10.0)
+    waits = []
+    monkeypatch.setattr(study, "pause", lambda seconds, wake: waits.append(seconds))
     lines = []
     s = study.Search(study.create("t", SPEC), SPEC, 0, 2, say=lines.append, deadline=35)
     s.run(12)
+    assert min(waits) >= 5  # never a look at once after another, past the deadline too
     assert 2 <= len(s.trials()) < 12
     assert all(t.state == TrialState.COMPLETE for t in s.trials())
     stops = [line for line in lines if line.startswith("stopping")]
@@ -1023,3 +1028,12 @@ def test_with_repeats_one_failed_seed_fails_the_trial(fake, monkeypatch):
     s.run(1)
     (trial,) = s.trials()
     assert trial.state == TrialState.FAIL and trial.user_attrs["error"] == "one-0-s1: loss is nan"
+
+
+def test_a_trial_stopped_before_its_experiment_was_queued_is_queued(fake):
+    dvc = fake(FakeDVC(0))
+    s = search("q", jobs=1)
+    s.study.ask(SPEC.space)  # proposed, then the search was killed: no experiment
+    s.run(1)
+    (trial,) = s.trials()
+    assert trial.state == TrialState.COMPLETE and dvc.runs == ["q-0-r1"]

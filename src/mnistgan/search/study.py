@@ -387,13 +387,16 @@ class Search:
         for key, value in attrs.items():
             trial.set_user_attr(key, value)
 
-    def submit(self, trial: FrozenTrial | optuna.trial.Trial, again: list[int] = ()) -> None:
+    def submit(
+        self, trial: FrozenTrial | optuna.trial.Trial, again: list[int] = (), attempt: int = 0
+    ) -> None:
         """Queue the trial's experiments (one per seed with --repeats: `train.seed` 0..K-1);
-        `again`: the indexes of the ones to queue again, under their next attempt."""
+        `again`: the indexes of the ones to queue again, under their next attempt; else all,
+        as `attempt`."""
         repeats = self.spec.repeats
         names = runs(trial) if again else [""] * repeats
         attempts = list(trial.user_attrs.get("attempts") or [trial.user_attrs.get("attempt", 0)])
-        attempts = attempts if again else [0] * repeats
+        attempts = attempts if again else [attempt] * repeats
         for i in again or range(repeats):
             attempts[i] += 1 if again else 0
             seed = i if repeats > 1 else None
@@ -495,6 +498,13 @@ class Search:
         if any(e.state == "queued" for e in mine) and not any(e.state == "running" for e in mine):
             experiments.start_workers(self.jobs)  # none started, or DVC's stopped early
         for t in pending:
+            if not runs(t):  # stopped between its proposal and its queueing
+                lost = self.absent[f"#{t.number}"] = self.absent.get(f"#{t.number}", 0) + 1
+                if lost >= 2:  # as a lost experiment: its name may be taken, so -r1
+                    self.say(f"trial {t.number} has no experiment: queued")
+                    self.submit(t, attempt=1)
+                    experiments.start_workers(self.jobs)
+                continue
             again = []
             for i, name in enumerate(runs(t)):
                 exp = shown.get(name)
@@ -583,7 +593,8 @@ class Search:
             shown = None
             if self.changed or time.monotonic() - self.spoke >= HEARTBEAT:
                 self.progress()
-            pause(min(wait, max(self.deadline - time.monotonic(), 0)), self.wake)
+            budget = self.deadline - time.monotonic()  # wake at the deadline, not after it
+            pause(min(wait, budget) if budget > 0 and not self.stopping else wait, self.wake)
             wait = min(wait * 1.5, POLL_MAX)
 
     def stop(self) -> list[str]:
@@ -611,7 +622,7 @@ class Search:
                 failed = [n for n in killed if n in shown and shown[n].state == "failed"]
                 if failed:
                     experiments.remove(failed)
-                killed = [n for n in killed if n in shown and n not in failed]
+                killed = [n for n in killed if n in shown and shown[n].state == "running"]
                 if not killed or time.monotonic() > deadline:
                     break
                 time.sleep(POLL)
