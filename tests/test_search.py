@@ -721,6 +721,11 @@ def test_the_progress_line_counts_trials_and_the_time_left():
         "0/10 done, 2 running, time left: known once a trial is done"
     )
     assert study.progress(trials[:3], 3, 2, now) == "3/3 done, 0 running"
+    # stopping: only the running trials' time (600 s), none for the trials not queued
+    assert study.progress(trials, 10, 2, now, queueing=False) == (
+        "3/10 done, 2 running, about 10 min left"
+    )
+    assert study.progress(trials[:3], 10, 2, now, queueing=False) == "3/10 done, 0 running"
     assert study.span(7199) == "2 h 00 min" and study.span(60 * 135) == "2 h 15 min"
     assert study.span(60 * 119) == "119 min" and study.span(61) == "2 min"
 

@@ -285,9 +285,12 @@ def span(seconds: float) -> str:
     return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
-def progress(trials: list[FrozenTrial], total: int, jobs: int, now: float) -> str:
+def progress(
+    trials: list[FrozenTrial], total: int, jobs: int, now: float, queueing: bool = True
+) -> str:
     """`k/N done, J running, about M min left`: the time from the mean duration of the
-    finished trials, `jobs` at once; `now` a wall time (time.time) as the trials keep."""
+    finished trials, `jobs` at once; `now` a wall time (time.time) as the trials keep. Once
+    stopping (not `queueing`), the time the running trials need."""
     finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.FAIL)]
     failed = sum(t.state == TrialState.FAIL for t in trials)
     running = [t for t in trials if t.state == TrialState.RUNNING]
@@ -298,7 +301,7 @@ def progress(trials: list[FrozenTrial], total: int, jobs: int, now: float) -> st
         return line + ", time left: known once a trial is done" if running else line
     mean = statistics.fmean(durations)
     ran = [now - t.user_attrs.get("queued_at", now) for t in running]
-    waiting = max(total - len(finished) - len(running), 0)
+    waiting = max(total - len(finished) - len(running), 0) if queueing else 0
     left = time_left(ran, waiting, mean, jobs)
     return line + (f", about {span(left)} left" if running or waiting else "")
 
@@ -360,7 +363,8 @@ class Search:
         self.announced = True
 
     def progress(self) -> None:
-        self.say(progress(self.trials(), self.total, self.jobs, time.time()))
+        queueing = not self.stopping
+        self.say(progress(self.trials(), self.total, self.jobs, time.time(), queueing))
         self.changed = False
 
     def resumed(self) -> None:
