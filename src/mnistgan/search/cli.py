@@ -1,6 +1,8 @@
 """`python -m mnistgan search`: its flags, and what it prints and writes."""
 
 import argparse
+import functools
+import math
 import signal
 import sys
 import time
@@ -33,6 +35,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--name", help="the study's name (default: the spec file's name, or search)"
     )
+    parser.add_argument(
+        "--repeats", type=int, default=1, metavar="K",
+        help="train each proposal on train.seed 0..K-1; its objective is their mean",
+    )  # fmt: skip
+    parser.add_argument(
+        "--timeout", type=float, metavar="SECONDS",
+        help="a time budget: queue no trial after it, and let the running ones finish",
+    )  # fmt: skip
     parser.add_argument("--show", action="store_true", help="print the best trials; run nothing")
 
 
@@ -50,26 +60,42 @@ def main(args: argparse.Namespace) -> None:
         return finish(found, objectives)
     if args.trials < 1 or args.jobs < 1:
         raise UserError(f"--trials {args.trials} --jobs {args.jobs}: expected both >= 1")
-    spec = space.load(args.spec, args.space, args.objectives, args.fixed)
+    if args.timeout is not None and not args.timeout > 0:
+        raise UserError(f"--timeout {args.timeout:g}: expected a number of seconds > 0")
+    deadline = time.monotonic() + args.timeout if args.timeout else math.inf
+    spec = space.load(args.spec, args.space, args.objectives, args.fixed, args.repeats)
     space.check(spec)  # before anything is queued
-    jobs, lowered = study.jobs_bound(args.jobs, args.trials, cores())
+    jobs, lowered = study.jobs_bound(args.jobs, args.trials, cores(), spec.repeats)
     if lowered:
         say(lowered)
     with study.locked(name):
-        search = study.Search(study.create(name, spec), spec, args.seed, jobs, say)
+        found = study.create(name, spec)
+        plot = functools.partial(write_plot, objectives=spec.objectives)
+        search = study.Search(found, spec, args.seed, jobs, say, plot, deadline)
+        before = signal.signal(signal.SIGINT, functools.partial(gentle, search))
         for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):  # a closed terminal
             if sig is not None:
                 signal.signal(sig, interrupt)
         try:
             search.run(args.trials)
         except KeyboardInterrupt:
-            names = search.stop()
+            try:
+                names = search.stop()
+            except KeyboardInterrupt:  # once more, while stopping
+                say("stopped; what was in flight may still run: the same command continues it")
+                sys.exit(130)
             say(
                 f"stopped, and stopped what was in flight ({', '.join(names) or 'nothing'}): "
                 "the same command continues the search, queueing those again"
             )
             sys.exit(130)
+        finally:
+            signal.signal(signal.SIGINT, before)
+        if search.stopping:
+            say("stopped: the same command continues the search")
         finish(search.study, spec.objectives)
+        if search.stopping == study.CTRL_C:
+            sys.exit(130)
 
 
 def cores() -> int:
@@ -82,18 +108,36 @@ def interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def gentle(search, signum, frame) -> None:
+    """The first Ctrl-C: queue no more, let what runs finish. The next (or one after
+    --timeout is spent): stop it all."""
+    from mnistgan.search import study  # loaded already: the search runs
+
+    if search.stopping:
+        raise KeyboardInterrupt
+    search.request_stop(study.CTRL_C)
+
+
 def say(line: str) -> None:
     """A line of the search's log, with the time of day: a search runs for hours."""
     print(time.strftime("%H:%M:%S"), line, flush=True)
 
 
-def finish(found, objectives: list) -> None:
-    """Write the plot of every trial and print the table of the best."""
+def write_plot(found, objectives: list) -> Path:
+    """Write the plot of every trial, search/plots/NAME.png; its path."""
     from mnistgan.core import atomic
     from mnistgan.search import report, study
 
     plot = study.FOLDER / "plots" / f"{found.study_name}.png"
     plot.parent.mkdir(parents=True, exist_ok=True)
     atomic.write_bytes(plot, report.plot_png(found, objectives))
+    return plot
+
+
+def finish(found, objectives: list) -> None:
+    """Write the plot of every trial and print the table of the best."""
+    from mnistgan.search import report
+
+    plot = write_plot(found, objectives)
     print(report.table(found, objectives))
     print(f"plot of every trial: {plot} (dvc plots show {plot})")

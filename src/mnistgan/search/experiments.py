@@ -51,6 +51,7 @@ def dvc(args: list[str], timeout: float = TIMEOUT, check: bool = True) -> str:
                 capture_output=True,
                 text=True,
                 timeout=timeout,
+                start_new_session=True,  # a Ctrl-C asks the search to stop, not DVC to die
             )
         except subprocess.TimeoutExpired:
             raise UserError(f"dvc {' '.join(args[:2])}: no answer in {timeout:g} s") from None
@@ -90,6 +91,7 @@ def start_workers(jobs: int) -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             timeout=120,
+            start_new_session=True,
         ).returncode
     except subprocess.TimeoutExpired:
         raise UserError("dvc queue start: no answer in 120 s") from None
@@ -173,6 +175,12 @@ def failure(name: str) -> str:
     if dvc_error:
         return f"{lines[dvc_error - 1]} ({lines[dvc_error].removeprefix('ERROR: ')})"
     return lines[-1] if lines else f"no log (dvc queue logs {name})"
+
+
+def remove(names: list[str]) -> None:
+    """Remove the failed (or queued) experiments `names` from DVC's queue, and so from
+    `dvc exp show`; one already gone is no error."""
+    dvc(["queue", "remove", *names], timeout=120, check=False)
 
 
 def stop(running: list[str], queued: list[str]) -> None:

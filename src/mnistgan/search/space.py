@@ -27,6 +27,7 @@ from mnistgan.evaluation import metric_names
 FORMS = "log:LO..HI, float:LO..HI, int:LO..HI or choice:A,B,..."
 SPEC_KEYS = ("objectives", "space", "set")
 DEFAULT_OBJECTIVE = {"val_fid": "min"}
+SEED = "train.seed"  # the key --repeats sets, one experiment per value
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class Spec:
     space: dict[str, BaseDistribution]  # params key (train.lr_g) -> where its values come from
     objectives: list[Objective]
     fixed: dict[str, Any] = field(default_factory=dict)  # params key -> value in every trial
+    repeats: int = 1  # experiments per trial, on train.seed 0..repeats-1; the objective their mean
 
 
 def scalar(text: str) -> Any:
@@ -124,10 +126,15 @@ def key_values(text: str, flag: str) -> tuple[str, str]:
 
 
 def load(
-    path: str | Path | None, space: list[str], objectives: list[str], fixed: list[str]
+    path: str | Path | None,
+    space: list[str],
+    objectives: list[str],
+    fixed: list[str],
+    repeats: int = 1,
 ) -> Spec:
     """The spec in the YAML file `path` (if any), with the flags' entries added or replacing
-    its own: `-p key=log:1e-4..1e-2`, `-o val_fid=min`, `-S train.threads=1`."""
+    its own: `-p key=log:1e-4..1e-2`, `-o val_fid=min`, `-S train.threads=1`; and the
+    number of seeds each proposal trains on."""
     raw: dict = {}
     if path is not None:
         try:
@@ -151,10 +158,16 @@ def load(
     both = sorted(set(space_raw) & set(fixed_raw))
     if both:
         raise UserError(f"{both[0]}: both searched and set; drop one")
+    if repeats < 1:
+        raise UserError(f"--repeats {repeats}: expected at least 1")
+    if repeats > 1 and SEED in set(space_raw) | set(fixed_raw):
+        where = "searched" if SEED in space_raw else "set"
+        raise UserError(f"{SEED}: {where}, and --repeats {repeats} sets it: 0..{repeats - 1}")
     return Spec(
         {k: dimension(k, v) for k, v in space_raw.items()},
         [objective(k, v) for k, v in (goals or DEFAULT_OBJECTIVE).items()],
         fixed_raw,
+        repeats,
     )
 
 

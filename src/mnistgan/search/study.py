@@ -15,7 +15,10 @@ import json
 import math
 import os
 import re
+import statistics
+import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -26,7 +29,7 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
 from mnistgan.core.errors import UserError
-from mnistgan.search import experiments
+from mnistgan.search import experiments, seeds
 from mnistgan.search.space import Objective, Spec
 
 FOLDER = Path("search")  # studies (name.journal) and their plots (plots/name.png)
@@ -35,6 +38,10 @@ POLL_MAX = 30.0  # ... growing to this while none does: a look (`dvc exp show`) 
 WORKER_CHECK = 120.0  # s between checks that a trial DVC shows running has a worker alive
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")  # a file in FOLDER, and a git ref's part
 ORPHAN_KILLS = 3  # kills of one task DVC's queue left running with no worker, before giving up
+HEARTBEAT = 120.0  # s of silence while trials run before a progress line says the search lives
+CTRL_C = "Ctrl-C"  # why a search stops: the first Ctrl-C ...
+TIME_SPENT = "--timeout spent"  # ... or its time budget
+STOP_WAIT = 60.0  # s a stop waits for its killed experiments to show failed, to remove them
 
 
 def check_name(name: str, where: str) -> str:
@@ -97,12 +104,13 @@ def check_journal(path: Path, appending: bool) -> None:
 
 
 def describe(spec: Spec) -> dict:
-    """What makes a study the same study, as JSON the journal keeps."""
+    """What makes a study the same study, as JSON the journal keeps (its repeats only when
+    several: the studies written before --repeats are of one)."""
     return {
         "space": {k: distribution_to_json(d) for k, d in spec.space.items()},
         "objectives": [[o.metric, o.direction] for o in spec.objectives],
         "set": spec.fixed,
-    }
+    } | ({"repeats": spec.repeats} if spec.repeats > 1 else {})
 
 
 def create(name: str, spec: Spec) -> optuna.Study:
@@ -118,9 +126,14 @@ def create(name: str, spec: Spec) -> optuna.Study:
         raise UserError(f"{journal(name)}: a study this command did not write (no spec)")
     if stored is None:
         study.set_user_attr("spec", describe(spec))
+    if study.metric_names is None:  # Optuna's dashboard and plots label their axes with them
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([o.metric for o in spec.objectives])
     elif stored != describe(spec):
         raise UserError(
-            f"{journal(name)}: this study searched another space, objectives or set values; "
+            f"{journal(name)}: this study searched another space, objectives, set values or "
+            "--repeats; "
             "give this search another --name, or delete that file to start over"
         )
     return study
@@ -200,13 +213,15 @@ def holder_alive(pid: int) -> bool:
     return pid != os.getpid() and psutil.pid_exists(pid)
 
 
-def jobs_bound(jobs: int, trials: int, cores: int) -> tuple[int, str]:
-    """At most one experiment in flight per core (more only contend for them) and per trial
-    asked for: the bound, and why when it is lower than `jobs`."""
-    bound = min(jobs, cores, trials)
+def jobs_bound(jobs: int, trials: int, cores: int, repeats: int = 1) -> tuple[int, str]:
+    """At most one experiment in flight per core (more only contend for them) and per
+    experiment asked for (a trial's `repeats` seeds each): the bound, and why when it is
+    lower than `jobs`."""
+    bound = min(jobs, cores, trials * repeats)
     if bound == jobs:
         return jobs, ""
-    why = f"the {cores} cores this search may use" if bound == cores else f"--trials {trials}"
+    asked = f"--trials {trials}" + (f" x --repeats {repeats}" if repeats > 1 else "")
+    why = f"the {cores} cores this search may use" if bound == cores else asked
     return bound, f"--jobs {jobs}: {bound} at once, as many as {why}"
 
 
@@ -218,7 +233,23 @@ def trial_seed(seed: int, number: int) -> int:
 
 
 def experiment(trial: FrozenTrial) -> str:
+    """The trial's experiment (its first seed's, with --repeats): the one to adopt."""
     return trial.user_attrs.get("experiment", "")
+
+
+def runs(trial: FrozenTrial) -> list[str]:
+    """The trial's experiments: one, or one per seed with --repeats."""
+    names = trial.user_attrs.get("experiments")
+    return list(names) if isinstance(names, list) else [n for n in [experiment(trial)] if n]
+
+
+def run_name(study: str, number: int, seed: int | None, attempt: int) -> str:
+    """`<study>-<n>`, `-s<seed>` with --repeats, `-r<k>` when queued again."""
+    return (
+        f"{study}-{number}"
+        + (f"-s{seed}" if seed is not None else "")
+        + (f"-r{attempt}" if attempt else "")
+    )
 
 
 def fmt(values: dict) -> str:
@@ -227,16 +258,129 @@ def fmt(values: dict) -> str:
     )
 
 
+def duration(trial: FrozenTrial) -> float | None:
+    """Seconds from a trial's experiment being queued to the search seeing it end; from
+    Optuna's start and completion times for a trial that did not record them."""
+    queued, ended = trial.user_attrs.get("queued_at"), trial.user_attrs.get("ended_at")
+    if isinstance(queued, (int, float)) and isinstance(ended, (int, float)):
+        return ended - queued
+    if trial.datetime_start and trial.datetime_complete:
+        return (trial.datetime_complete - trial.datetime_start).total_seconds()
+    return None
+
+
+def time_left(running: list[float], waiting: int, mean: float, jobs: int) -> float:
+    """Seconds until the last trial ends: each running trial needs `mean` less what it has
+    run (`running`: seconds since each was queued), and each of the `waiting` trials not yet
+    queued takes the first of the `jobs` slots to free up, for `mean` seconds."""
+    slots = sorted([max(mean - ran, 0.0) for ran in running] + [0.0] * max(jobs - len(running), 0))
+    for _ in range(waiting):
+        slots[0] += mean
+        slots.sort()
+    return max(slots, default=0.0)
+
+
+def span(seconds: float) -> str:
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def progress(
+    trials: list[FrozenTrial], total: int, jobs: int, now: float, queueing: bool = True
+) -> str:
+    """`k/N done, J running, about M min left`: the time from the mean duration of the
+    finished trials, `jobs` at once; `now` a wall time (time.time) as the trials keep. Once
+    stopping (not `queueing`), the time the running trials need."""
+    finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.FAIL)]
+    failed = sum(t.state == TrialState.FAIL for t in trials)
+    running = [t for t in trials if t.state == TrialState.RUNNING]
+    line = f"{len(finished)}/{total} done" + (f" ({failed} failed)" if failed else "")
+    line += f", {len(running)} running"
+    durations = [d for t in finished if t.state == TrialState.COMPLETE and (d := duration(t))]
+    if not durations:
+        return line + ", time left: known once a trial is done" if running else line
+    mean = statistics.fmean(durations)
+    ran = [now - t.user_attrs.get("queued_at", now) for t in running]
+    waiting = max(total - len(finished) - len(running), 0) if queueing else 0
+    left = time_left(ran, waiting, mean, jobs)
+    return line + (f", about {span(left)} left" if running or waiting else "")
+
+
+def pause(seconds: float, wake: threading.Event) -> None:
+    """Sleep `seconds`, or until `wake` is set (a Ctrl-C asking to stop: said at once)."""
+    wake.wait(seconds)
+    wake.clear()
+
+
 class Search:
     """One run of the command: fills J slots, tells results in trial order, queues again
-    what was lost, and on Ctrl-C stops what it queued."""
+    what was lost. A stop (the first Ctrl-C, or --timeout spent) queues nothing more and
+    lets what runs finish; Ctrl-C again (or SIGTERM) stops what it queued."""
 
-    def __init__(self, study: optuna.Study, spec: Spec, seed: int, jobs: int, say: Callable):
-        self.study, self.spec, self.seed, self.jobs, self.say = study, spec, seed, jobs, say
-        self.absent: dict[int, int] = {}  # trial number -> looks in a row its experiment was gone
+    def __init__(
+        self,
+        study: optuna.Study,
+        spec: Spec,
+        seed: int,
+        jobs: int,
+        say: Callable,
+        plot: Callable[[optuna.Study], None] | None = None,
+        deadline: float = math.inf,
+    ):
+        self.study, self.spec, self.seed, self.jobs, self.out = study, spec, seed, jobs, say
+        self.plot = plot or (lambda study: None)  # redrawn after each finished trial
+        self.deadline = deadline  # time.monotonic after which no new trial is queued
+        self.absent: dict[str, int] = {}  # experiment -> looks in a row it was gone
         self.orphan_kills: dict[str, int] = {}  # a queue task's rev -> kills it outlived
         self.checked = -math.inf  # when the workers were last checked (time.monotonic)
         self.workerless = False  # the last check found no worker alive while trials ran
+        self.ended: dict[int, float] = {}  # trial number -> when all its runs were seen ended
+        self.slots = max(1, -(-jobs // spec.repeats))  # trials in flight: jobs runs at once
+        self.stopping = ""  # why no new trial is queued; "" while queueing
+        self.announced = False  # the stop's line is said
+        self.wake = threading.Event()  # set by a stop: the wait between looks ends
+        self.spoke = time.monotonic()  # when the last line was said
+        self.changed = False  # a trial was queued or told since the last progress line
+        self.total = 0  # --trials of this run
+
+    def say(self, line: str) -> None:
+        self.out(line)
+        self.spoke = time.monotonic()
+
+    def request_stop(self, why: str) -> None:
+        """Queue no new trial; what runs finishes. Safe in a signal handler: it only sets."""
+        if not self.stopping:
+            self.stopping = why
+        self.wake.set()
+
+    def announce(self) -> None:
+        running = len(self.trials(TrialState.RUNNING))
+        again = " again" if self.stopping == CTRL_C else ""
+        self.say(
+            f"stopping ({self.stopping}): no new trials; {running} running will finish; "
+            f"Ctrl-C{again} to kill them"
+        )
+        self.announced = True
+
+    def progress(self) -> None:
+        queueing = not self.stopping
+        self.say(progress(self.trials(), self.total, self.jobs, time.time(), queueing))
+        self.changed = False
+
+    def resumed(self) -> None:
+        """What an earlier run of this study left: trials in flight, and done."""
+        trials = self.trials()
+        if not trials:
+            return
+        flying = [t.number for t in trials if t.state == TrialState.RUNNING]
+        done = len(trials) - len(flying)
+        where = (
+            f"{len(flying)} trial{'s' * (len(flying) != 1)} in flight "
+            f"(number{'s' * (len(flying) != 1)} {', '.join(map(str, flying))})"
+            if flying
+            else "no trial in flight"
+        )
+        self.say(f"resuming: {where}, {done} done")
 
     def trials(self, state: TrialState | None = None) -> list[FrozenTrial]:
         found = self.study.get_trials(deepcopy=False)
@@ -247,15 +391,35 @@ class Search:
         for key, value in attrs.items():
             trial.set_user_attr(key, value)
 
-    def submit(self, trial: FrozenTrial | optuna.trial.Trial, attempt: int = 0) -> None:
-        """Queue the trial's experiment: `<study>-<n>`, `<study>-<n>-r<k>` when queued again."""
-        name = f"{self.study.study_name}-{trial.number}" + (f"-r{attempt}" if attempt else "")
-        experiments.queue(name, self.spec.fixed | trial.params)
+    def submit(
+        self, trial: FrozenTrial | optuna.trial.Trial, again: list[int] = (), attempt: int = 0
+    ) -> None:
+        """Queue the trial's experiments (one per seed with --repeats: `train.seed` 0..K-1);
+        `again`: the indexes of the ones to queue again, under their next attempt; else all,
+        as `attempt`."""
+        repeats = self.spec.repeats
+        names = runs(trial) if again else [""] * repeats
+        attempts = list(trial.user_attrs.get("attempts") or [trial.user_attrs.get("attempt", 0)])
+        attempts = attempts if again else [attempt] * repeats
+        for i in again or range(repeats):
+            attempts[i] += 1 if again else 0
+            seed = i if repeats > 1 else None
+            names[i] = run_name(self.study.study_name, trial.number, seed, attempts[i])
+            values = self.spec.fixed | trial.params | ({"train.seed": i} if repeats > 1 else {})
+            experiments.queue(names[i], values)
+            self.absent[names[i]] = 0
         self.attrs(
-            trial.number, experiment=name, attempt=attempt, baseline=experiments.head(), stop=False
+            trial.number,
+            experiment=names[0],
+            attempt=attempts[0],
+            **({"experiments": names, "attempts": attempts} if repeats > 1 else {}),
+            baseline=experiments.head(),
+            stop=False,
+            queued_at=time.time(),
         )
-        self.absent[trial.number] = 0
-        self.say(f"trial {trial.number} queued as {name}: {fmt(trial.params)}")
+        self.changed = True
+        shown = ", ".join(names[i] for i in again or range(repeats))
+        self.say(f"trial {trial.number} queued as {shown}: {fmt(trial.params)}")
 
     def ask(self) -> None:
         number = len(self.trials())
@@ -263,25 +427,37 @@ class Search:
         self.study.sampler = sampler  # seeded by trial: the same proposals after a restart
         self.submit(self.study.ask(self.spec.space))
 
-    def tell(self, trial: FrozenTrial, exp: experiments.Experiment) -> None:
-        """Tell a finished experiment's objectives, or why it failed."""
-        name = experiment(trial)
-        if exp.state == "failed":
-            return self.fail(trial, experiments.failure(name))
-        values = []
-        for o in self.spec.objectives:
-            if o.metric not in exp.metrics:
-                found = ", ".join(sorted(exp.metrics)) or "none"
-                raise UserError(f"objective {o.metric}: not among {name}'s metrics ({found})")
-            values.append(exp.metrics[o.metric])
+    def tell(self, trial: FrozenTrial, exps: list[experiments.Experiment]) -> None:
+        """Tell a finished trial's objectives (with --repeats, their mean over its seeds),
+        or why it failed."""
+        failed = [e.name for e in exps if e.state == "failed"]
+        if failed:
+            return self.fail(trial, experiments.failure(failed[0]))
+        per_run = []  # objective values, one list per experiment
+        for exp in exps:
+            for o in self.spec.objectives:
+                if o.metric not in exp.metrics:
+                    found = ", ".join(sorted(exp.metrics)) or "none"
+                    raise UserError(
+                        f"objective {o.metric}: not among {exp.name}'s metrics ({found})"
+                    )
+            per_run.append([exp.metrics[o.metric] for o in self.spec.objectives])
         bad = [
-            f"{o.metric} is {v}"
+            f"{o.metric} is {v}" + (f" ({exp.name})" if len(exps) > 1 else "")
+            for exp, values in zip(exps, per_run, strict=True)
             for o, v in zip(self.spec.objectives, values, strict=True)
             if not finite(v)
         ]
         if bad:
             return self.fail(trial, ", ".join(bad))
+        columns = [list(c) for c in zip(*per_run, strict=True)]  # per objective, per seed
+        values = [seeds.spread(c)[0] for c in columns]  # the mean, as `mnistgan seeds` does
+        if len(exps) > 1:
+            self.attrs(trial.number, seed_values={o.metric: c for o, c in zip(
+                self.spec.objectives, columns, strict=True)})  # fmt: skip
+        self.attrs(trial.number, ended_at=self.ended.get(trial.number, time.time()))
         self.study.tell(trial.number, values)
+        self.told()
         shown = {o.metric: v for o, v in zip(self.spec.objectives, values, strict=True)}
         if len(values) == 1:
             top = self.study.best_trial
@@ -289,12 +465,22 @@ class Search:
             best = f"best so far: trial {top.number}, {fmt({metric: top.values[0]})}"
         else:
             best = f"trials on the Pareto front: {len(self.study.best_trials)}"
-        self.say(f"trial {trial.number} ({name}) done: {fmt(shown)}; {best}")
+        spread = ""
+        if len(exps) > 1:
+            sds = ", ".join(f"{seeds.spread(c)[1]:.2g}" for c in columns)
+            spread = f" (mean of {len(exps)} seeds, sd {sds})"
+        name = experiment(trial) if len(exps) == 1 else f"{len(exps)} seeds"
+        self.say(f"trial {trial.number} ({name}) done: {fmt(shown)}{spread}; {best}")
 
     def fail(self, trial: FrozenTrial, reason: str) -> None:
-        self.attrs(trial.number, error=reason)
+        self.attrs(trial.number, error=reason, ended_at=self.ended.get(trial.number, time.time()))
         self.study.tell(trial.number, state=TrialState.FAIL)
+        self.told()
         self.say(f"trial {trial.number} ({experiment(trial)}) failed: {reason}")
+
+    def told(self) -> None:
+        self.changed = True
+        self.plot(self.study)
 
     def look(self, pending: list[FrozenTrial]) -> dict[str, experiments.Experiment]:
         """One look at the queue: requeue what is lost, or was stopped by us and failed."""
@@ -306,22 +492,39 @@ class Search:
             self.orphan_kill(e.rev, name)
             self.stop_lost(pending, [name], "no worker runs it")
             return self.look(self.trials(TrialState.RUNNING))
-        running = [t for t in pending if (e := shown.get(experiment(t))) and e.state == "running"]
+        running = [
+            n for t in pending for n in runs(t) if (e := shown.get(n)) and e.state == "running"
+        ]
         if self.dead_workers(bool(running)):  # a reboot or a killed worker left them "running"
-            self.stop_lost(running, [experiment(t) for t in running], "no worker is alive")
+            self.stop_lost(pending, running, "no worker is alive")
             return self.look(self.trials(TrialState.RUNNING))
-        mine = [shown[experiment(t)] for t in pending if experiment(t) in shown]
+        mine = [shown[n] for t in pending for n in runs(t) if n in shown]
         if any(e.state == "queued" for e in mine) and not any(e.state == "running" for e in mine):
             experiments.start_workers(self.jobs)  # none started, or DVC's stopped early
         for t in pending:
-            exp = shown.get(experiment(t))
-            self.absent[t.number] = 0 if exp else self.absent.get(t.number, 0) + 1
-            stopped = t.user_attrs.get("stop") and (exp is None or exp.state == "failed")
-            if stopped or self.absent[t.number] >= 2:  # twice: not just between two states
-                why = "was stopped" if stopped else "is gone from DVC's queue"
-                self.say(f"trial {t.number} ({experiment(t)}) {why}: queued again")
-                self.submit(t, t.user_attrs.get("attempt", 0) + 1)
+            if not runs(t):  # stopped between its proposal and its queueing
+                lost = self.absent[f"#{t.number}"] = self.absent.get(f"#{t.number}", 0) + 1
+                if lost >= 2:  # as a lost experiment: its name may be taken, so -r1
+                    self.say(f"trial {t.number} has no experiment: queued")
+                    self.submit(t, attempt=1)
+                    experiments.start_workers(self.jobs)
+                continue
+            again = []
+            for i, name in enumerate(runs(t)):
+                exp = shown.get(name)
+                self.absent[name] = 0 if exp else self.absent.get(name, 0) + 1
+                stopped = t.user_attrs.get("stop") and (exp is None or exp.state == "failed")
+                if stopped or self.absent[name] >= 2:  # twice: not just between two states
+                    why = "was stopped" if stopped else "is gone from DVC's queue"
+                    self.say(f"trial {t.number} ({name}) {why}: queued again")
+                    if exp:  # its failed row would show the baseline's metrics in `dvc exp show`
+                        experiments.remove([name])
+                    again.append(i)
+            if again:
+                self.submit(t, again)
                 experiments.start_workers(self.jobs)
+            elif all(shown.get(n) and shown[n].state in ("success", "failed") for n in runs(t)):
+                self.ended.setdefault(t.number, time.time())
         return shown
 
     def orphan_kill(self, rev: str, name: str) -> None:
@@ -339,7 +542,7 @@ class Search:
         """Kill the experiments `names` that DVC's queue lost, their trials marked stopped so
         that the next look queues them again instead of telling them as failed."""
         for t in pending:
-            if experiment(t) in names:
+            if set(runs(t)) & set(names):
                 self.attrs(t.number, stop=True)
         for name in names:
             self.say(f"{name}: DVC's queue says it runs, but {why}: stopped")
@@ -358,16 +561,26 @@ class Search:
         return False
 
     def run(self, n_trials: int) -> None:
-        """Run until the study holds `n_trials` trials, all told."""
+        """Run until the study holds `n_trials` trials, all told, or until a stop, what
+        runs told. A progress line after each change, and every HEARTBEAT s of silence."""
+        self.total = n_trials
+        self.resumed()
         shown = None
         pending = self.trials(TrialState.RUNNING)
         queued_new = False
         wait = POLL
         while True:
-            while len(pending) < self.jobs and len(self.trials()) < n_trials:
+            more = len(self.trials()) < n_trials
+            if more and not self.stopping and time.monotonic() >= self.deadline:
+                self.request_stop(TIME_SPENT)
+            if self.stopping and not self.announced:
+                self.announce()
+            while not self.stopping and len(pending) < self.slots and len(self.trials()) < n_trials:
                 self.ask()
                 pending, queued_new = self.trials(TrialState.RUNNING), True
             if not pending:
+                if self.changed:
+                    self.progress()
                 return
             if shown is None:
                 if queued_new:
@@ -376,28 +589,49 @@ class Search:
                 shown = self.look(pending)
                 pending = self.trials(TrialState.RUNNING)
             head = pending[0]
-            exp = shown.get(experiment(head))
-            if exp and exp.state in ("success", "failed"):
-                self.tell(head, exp)
+            exps = [shown.get(n) for n in runs(head)]
+            if exps and all(e and e.state in ("success", "failed") for e in exps):
+                self.tell(head, exps)
                 pending, wait = self.trials(TrialState.RUNNING), POLL
                 continue  # propose the next trial before telling the one after
             shown = None
-            time.sleep(wait)
+            if self.changed or time.monotonic() - self.spoke >= HEARTBEAT:
+                self.progress()
+            budget = self.deadline - time.monotonic()  # wake at the deadline, not after it
+            pause(min(wait, budget) if budget > 0 and not self.stopping else wait, self.wake)
             wait = min(wait * 1.5, POLL_MAX)
 
     def stop(self) -> list[str]:
         """Stop this search's experiments in flight, marked so the next run queues them again:
-        the queued ones first (else a worker freed by a kill would start one)."""
+        the queued ones first (else a worker freed by a kill would start one). Then remove
+        the killed ones once DVC shows them failed: a failed row in `dvc exp show` carries
+        the baseline's metrics, as if it had scored them. What is not failed within STOP_WAIT
+        s is removed by the next run, as it queues the trial again."""
         pending = self.trials(TrialState.RUNNING)
         for t in pending:
             self.attrs(t.number, stop=True)
-        names = [experiment(t) for t in pending if experiment(t)]
+        names = [n for t in pending for n in runs(t)]
         if not names:
             return names
-        shown = experiments.show([t.user_attrs["baseline"] for t in pending if experiment(t)])
+        baselines = [t.user_attrs["baseline"] for t in pending if runs(t)]
+        shown = experiments.show(baselines)
         state = {n: shown[n].state if n in shown else None for n in names}
         queued = [n for n in names if state[n] == "queued"]
-        experiments.stop([n for n in names if state[n] in ("queued", "running")], queued)
+        killed = [n for n in names if state[n] == "running"]
+        experiments.stop(killed + queued, queued)
+        deadline = time.monotonic() + STOP_WAIT
+        try:
+            while killed:
+                shown = experiments.show(baselines)
+                failed = [n for n in killed if n in shown and shown[n].state == "failed"]
+                if failed:
+                    experiments.remove(failed)
+                killed = [n for n in killed if n in shown and shown[n].state == "running"]
+                if not killed or time.monotonic() > deadline:
+                    break
+                time.sleep(POLL)
+        except KeyboardInterrupt:  # Ctrl-C once more: the next run removes them
+            pass
         return names
 
 
