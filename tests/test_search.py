@@ -101,7 +101,7 @@ def fake(monkeypatch, tmp_path):
 
 
 def search(name: str, seed: int = 0, jobs: int = 3) -> study.Search:
-    return study.Search(study.create(name, SPEC), SPEC, seed, jobs, say=lambda line: None)
+    return study.Search(study.create(name, SPEC), SPEC, seed, jobs, log_line=lambda line: None)
 
 
 def proposals(name: str) -> list[dict]:
@@ -215,7 +215,7 @@ def test_looks_grow_sparse_while_no_trial_ends_and_frequent_after_one_does(fake,
 def test_each_done_line_names_the_best_trial_so_far(fake):
     fake(FakeDVC(0, diverges=0.01))
     lines = []
-    study.Search(study.create("log", SPEC), SPEC, 0, 3, say=lines.append).run(12)
+    study.Search(study.create("log", SPEC), SPEC, 0, 3, log_line=lines.append).run(12)
     done = [line for line in lines if " done: " in line]
     told = []  # (fid, trial) in the order they were told
     for line in done:
@@ -230,7 +230,7 @@ def test_each_done_line_names_the_best_trial_so_far(fake):
 def test_with_two_objectives_each_done_line_counts_the_pareto_front_and_a_plot_is_drawn(fake):
     fake(FakeDVC(0))
     lines = []
-    two = study.Search(study.create("two", TWO), TWO, 0, 3, say=lines.append)
+    two = study.Search(study.create("two", TWO), TWO, 0, 3, log_line=lines.append)
     two.run(12)
     told = []  # (val_fid, train_seconds) in the order they were told
     for line in (line for line in lines if " done: " in line):
@@ -256,7 +256,7 @@ def test_a_task_dvc_left_running_with_no_worker_is_stopped_and_queued_again(fake
     monkeypatch.setattr(experiments, "show", show_with_an_orphan)
     monkeypatch.setattr(experiments, "task_name", lambda rev: {"abc1234def": lost[0]}[rev])
     lines = []
-    study.Search(study.create("s", SPEC), SPEC, 0, 3, say=lines.append).run(5)
+    study.Search(study.create("s", SPEC), SPEC, 0, 3, log_line=lines.append).run(5)
     orphan = lost[0]
     assert f"{orphan}: DVC's queue says it runs, but no worker runs it: stopped" in lines
     assert orphan in dvc.removed and orphan not in dvc.exps  # killed, then its failed row removed
@@ -293,7 +293,7 @@ def test_trials_dvc_shows_running_after_their_workers_died_are_queued_again(fake
         experiments, "stop", lambda r, q: killed.append((clock[0], r)) or stop(r, q)
     )
     lines = []
-    study.Search(study.create("s", SPEC), SPEC, 0, 3, say=lines.append).run(5)
+    study.Search(study.create("s", SPEC), SPEC, 0, 3, log_line=lines.append).run(5)
     assert all(b - a >= study.WORKER_CHECK for a, b in zip(checks, checks[1:], strict=False))
     assert killed == [(checks[3], ["s-0", "s-1", "s-2"])]  # at the second check in a row
     for name in ("s-0", "s-1", "s-2"):
@@ -749,7 +749,7 @@ def test_a_progress_line_follows_each_event_and_a_heartbeat_each_silent_two_minu
     monkeypatch.setattr(experiments, "show", slow_show)
     lines = []
     study.Search(
-        study.create("beat", SPEC), SPEC, 0, 1, say=lambda line: lines.append((clock[0], line))
+        study.create("beat", SPEC), SPEC, 0, 1, log_line=lambda line: lines.append((clock[0], line))
     ).run(1)
     progress = [(t, line) for t, line in lines if line.startswith("0/1 done")]
     # waits 5, 7.5, 11.25, 16.875, 25.3125, then 30 s: silent from 0 s, past 120 s at
@@ -765,10 +765,10 @@ def test_a_restarted_search_says_what_it_found_in_flight(fake):
     left = search("r", jobs=2)
     left.ask(), left.ask()  # queued by a search that was then killed
     lines = []
-    study.Search(left.study, SPEC, 0, 2, say=lines.append).run(5)
+    study.Search(left.study, SPEC, 0, 2, log_line=lines.append).run(5)
     assert lines[0] == "resuming: 2 trials in flight (numbers 3, 4), 3 done"
     lines.clear()
-    study.Search(left.study, SPEC, 0, 2, say=lines.append).run(5)
+    study.Search(left.study, SPEC, 0, 2, log_line=lines.append).run(5)
     assert lines == ["resuming: no trial in flight, 5 done"]
 
 
@@ -777,14 +777,14 @@ def test_the_plot_is_redrawn_after_each_finished_trial(fake):
     drawn = []
     told = (TrialState.COMPLETE, TrialState.FAIL)
     plot = lambda s: drawn.append(len(s.get_trials(states=told)))  # noqa: E731
-    study.Search(study.create("p", SPEC), SPEC, 0, 3, say=lambda line: None, plot=plot).run(6)
+    study.Search(study.create("p", SPEC), SPEC, 0, 3, log_line=lambda line: None, plot=plot).run(6)
     assert drawn == [1, 2, 3, 4, 5, 6]
 
 
 def test_a_stop_queues_nothing_more_and_lets_the_running_trials_finish(fake):
     dvc = fake(FakeDVC(2))
     lines = []
-    s = study.Search(study.create("g", SPEC), SPEC, 0, 3, say=lines.append)
+    s = study.Search(study.create("g", SPEC), SPEC, 0, 3, log_line=lines.append)
     show = dvc.show
 
     def show_then_ctrl_c(baselines):
@@ -820,7 +820,7 @@ def test_a_time_budget_stops_like_a_ctrl_c(fake, monkeypatch):
     waits = []
     monkeypatch.setattr(study, "pause", lambda seconds, wake: waits.append(seconds))
     lines = []
-    s = study.Search(study.create("t", SPEC), SPEC, 0, 2, say=lines.append, deadline=35)
+    s = study.Search(study.create("t", SPEC), SPEC, 0, 2, log_line=lines.append, deadline=35)
     s.run(12)
     assert min(waits) >= 5  # never a look at once after another, past the deadline too
     assert 2 <= len(s.trials()) < 12
@@ -937,7 +937,7 @@ REPEATED = space.load(None, SPEC_FLAGS, ["val_fid=min"], ["train.threads=1"], re
 def test_with_repeats_each_proposal_trains_on_k_seeds_and_is_told_their_mean(fake):
     dvc = fake(FakeDVC(4))
     lines = []
-    run = study.Search(study.create("rep", REPEATED), REPEATED, 0, 2, say=lines.append)
+    run = study.Search(study.create("rep", REPEATED), REPEATED, 0, 2, log_line=lines.append)
     assert run.slots == 1  # 2 jobs, 3 runs a trial: one trial at a time
     run.run(3)
     assert dvc.runs == [f"rep-{n}-s{seed}" for n in range(3) for seed in range(3)]
@@ -956,7 +956,7 @@ def test_with_repeats_each_proposal_trains_on_k_seeds_and_is_told_their_mean(fak
         done[0].startswith("trial 0 (3 seeds) done: val_fid=")
         and "(mean of 3 seeds, sd 0.25)" in done[0]
     )
-    assert study.Search(run.study, REPEATED, 0, 4, say=print).slots == 2
+    assert study.Search(run.study, REPEATED, 0, 4, log_line=print).slots == 2
     table = report.table(run.study, REPEATED.objectives).splitlines()
     assert table[1].split()[:4] == ["trial", "experiment", "val_fid", "val_fid"]  # then: sd
     best = min(run.trials(), key=lambda t: t.values[0])
@@ -976,7 +976,7 @@ def test_with_repeats_a_lost_seed_is_queued_again_alone_and_a_failed_one_fails_t
         return shown
 
     experiments.show = show  # the fixture's monkeypatch restores it
-    s = study.Search(study.create("r", REPEATED), REPEATED, 0, 3, say=lambda line: None)
+    s = study.Search(study.create("r", REPEATED), REPEATED, 0, 3, log_line=lambda line: None)
     s.run(6)
     first = s.trials()[0]
     assert first.user_attrs["experiments"] == ["r-0-s0", "r-0-s1-r1", "r-0-s2"]
@@ -989,7 +989,7 @@ def test_with_repeats_a_lost_seed_is_queued_again_alone_and_a_failed_one_fails_t
 
 def test_with_repeats_a_hard_stop_queues_the_killed_seeds_again(fake):
     dvc = fake(FakeDVC(0))
-    s = study.Search(study.create("h", REPEATED), REPEATED, 0, 3, say=lambda line: None)
+    s = study.Search(study.create("h", REPEATED), REPEATED, 0, 3, log_line=lambda line: None)
     s.ask()
     dvc.exps["h-0-s0"] = Experiment(
         "h-0-s0", "success", dvc.exps["h-0-s0"].params, {"val_fid": 4.0}
@@ -997,7 +997,7 @@ def test_with_repeats_a_hard_stop_queues_the_killed_seeds_again(fake):
     dvc.exps["h-0-s1"] = Experiment("h-0-s1", "running", dvc.exps["h-0-s1"].params, {})
     assert s.stop() == ["h-0-s0", "h-0-s1", "h-0-s2"]
     assert dvc.removed == ["h-0-s1"] and sorted(dvc.exps) == ["h-0-s0"]
-    study.Search(s.study, REPEATED, 0, 3, say=lambda line: None).run(1)
+    study.Search(s.study, REPEATED, 0, 3, log_line=lambda line: None).run(1)
     assert dvc.runs == ["h-0-s0", "h-0-s1", "h-0-s2", "h-0-s1-r1", "h-0-s2-r1"]
     (trial,) = s.trials()
     assert trial.state == TrialState.COMPLETE
@@ -1024,7 +1024,7 @@ def test_repeats_own_the_seed(flags, error):
 def test_with_repeats_one_failed_seed_fails_the_trial(fake, monkeypatch):
     dvc = fake(FakeDVC(0))
     monkeypatch.setattr(experiments, "failure", lambda name: f"{name}: loss is nan")
-    s = study.Search(study.create("one", REPEATED), REPEATED, 0, 3, say=lambda line: None)
+    s = study.Search(study.create("one", REPEATED), REPEATED, 0, 3, log_line=lambda line: None)
     s.ask()
     for seed, state in enumerate(["success", "failed", "success"]):
         name = f"one-0-s{seed}"

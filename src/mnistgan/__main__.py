@@ -75,7 +75,9 @@ def main() -> None:
     if args.command == "seeds":
         from mnistgan.search import seeds as seeds_cli  # Optuna too: not for generate
 
-        return print(seeds_cli.run(args.sets, args.seeds, args.jobs, args.queue, search_cli.say))
+        return print(
+            seeds_cli.run(args.sets, args.seeds, args.jobs, args.queue, search_cli.stamped_line)
+        )
     if not 1 <= args.n <= MAX_IMAGES:
         raise UserError(f"-n: got {args.n}, expected an integer in [1, {MAX_IMAGES}]")
     if not 0 <= args.seed < MAX_SEED:

@@ -67,11 +67,11 @@ def main(args: argparse.Namespace) -> None:
     space.check(spec)  # before anything is queued
     jobs, lowered = study.jobs_bound(args.jobs, args.trials, cores(), spec.repeats)
     if lowered:
-        say(lowered)
+        stamped_line(lowered)
     with study.locked(name):
         found = study.create(name, spec)
         plot = functools.partial(write_plot, objectives=spec.objectives)
-        search = study.Search(found, spec, args.seed, jobs, say, plot, deadline)
+        search = study.Search(found, spec, args.seed, jobs, stamped_line, plot, deadline)
         before = signal.signal(signal.SIGINT, functools.partial(gentle, search))
         for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):  # a closed terminal
             if sig is not None:
@@ -82,9 +82,11 @@ def main(args: argparse.Namespace) -> None:
             try:
                 names = search.stop()
             except KeyboardInterrupt:  # once more, while stopping
-                say("stopped; what was in flight may still run: the same command continues it")
+                stamped_line(
+                    "stopped; what was in flight may still run: the same command continues it"
+                )
                 sys.exit(130)
-            say(
+            stamped_line(
                 f"stopped, and stopped what was in flight ({', '.join(names) or 'nothing'}): "
                 "the same command continues the search, queueing those again"
             )
@@ -92,7 +94,7 @@ def main(args: argparse.Namespace) -> None:
         finally:
             signal.signal(signal.SIGINT, before)
         if search.stopping:
-            say("stopped: the same command continues the search")
+            stamped_line("stopped: the same command continues the search")
         finish(search.study, spec.objectives)
         if search.stopping == study.CTRL_C:
             sys.exit(130)
@@ -118,7 +120,7 @@ def gentle(search, signum, frame) -> None:
     search.request_stop(study.CTRL_C)
 
 
-def say(line: str) -> None:
+def stamped_line(line: str) -> None:
     """A line of the search's log, with the time of day: a search runs for hours."""
     print(time.strftime("%H:%M:%S"), line, flush=True)
 

@@ -130,8 +130,8 @@ def show(baselines: list[str]) -> dict[str, Experiment]:
     """Every experiment on the commits `baselines`, queued, running, failed or done."""
     revs = [arg for rev in dict.fromkeys(baselines) for arg in ("--rev", rev)]
     # It can catch a worker setting up or removing its copy of the repo: then it fails ("Empty
-    # git repo", or a run's info file not found) or, seen with DVC 3.67, hangs. Seconds when
-    # well: ask again, for up to SHOW_PATIENCE s.
+    # git repo", or a run's info file not found) or hangs (docs/search.md). Seconds when well:
+    # ask again, for up to SHOW_PATIENCE s.
     deadline, missing = time.monotonic() + SHOW_PATIENCE, {}
     while True:
         try:

@@ -114,7 +114,7 @@ def table(groups: list[tuple[dict[str, Any], list[Experiment]]]) -> str:
 
 
 def run(
-    sets: list[str], seeds: list[int], jobs: int, queue: bool, say: Callable[[str], None]
+    sets: list[str], seeds: list[int], jobs: int, queue: bool, log_line: Callable[[str], None]
 ) -> str:
     """Queue what is missing (when `queue`), wait for it, and return the table."""
     if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
@@ -138,9 +138,9 @@ def run(
                 attempt += 1
             name = name if not attempt else f"{name}-r{attempt}"
             experiments.queue(name, r | {"train.seed": s})
-            say(f"queued {name}: {r | {'train.seed': s}}")
+            log_line(f"queued {name}: {r | {'train.seed': s}}")
     elif missing:
-        say(f"{len(missing)} of {len(wanted)} runs are missing (--queue runs them)")
+        log_line(f"{len(missing)} of {len(wanted)} runs are missing (--queue runs them)")
     while True:
         found = experiments.show([head])
         runs = {(json.dumps(r, sort_keys=True), s): match(found, want) for r, s, want in wanted}
@@ -149,7 +149,7 @@ def run(
             break
         experiments.start_workers(min(jobs, len(waiting)))
         done = sum(e is not None and e.state == "success" for e in runs.values())
-        say(f"{done}/{len(wanted)} runs done, {len(waiting)} queued or running")
+        log_line(f"{done}/{len(wanted)} runs done, {len(waiting)} queued or running")
         time.sleep(LOOK_EVERY)
     groups = []
     for r in recipes(sets):
@@ -158,7 +158,7 @@ def run(
     for r, runs_of in groups:
         absent = len(seeds) - len(runs_of)
         if absent:
-            say(f"{r or 'params.yaml'}: {absent} of {len(seeds)} seeds have no finished run")
+            log_line(f"{r or 'params.yaml'}: {absent} of {len(seeds)} seeds have no finished run")
     if not any(runs_of for _, runs_of in groups):
         raise UserError("no finished run to report: queue them with --queue")
     return table(groups)

@@ -34,7 +34,7 @@ from mnistgan.search.space import Objective, Spec
 
 FOLDER = Path("search")  # studies (name.journal) and their plots (plots/name.png)
 POLL = 5.0  # s between looks at the queue, after a trial ends
-POLL_MAX = 30.0  # ... growing to this while none does: a look (`dvc exp show`) costs ~1.5 s of CPU
+POLL_MAX = 30.0  # ... growing to this while none does: each look (`dvc exp show`) costs CPU
 WORKER_CHECK = 120.0  # s between checks that a trial DVC shows running has a worker alive
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")  # a file in FOLDER, and a git ref's part
 ORPHAN_KILLS = 3  # kills of one task DVC's queue left running with no worker, before giving up
@@ -323,11 +323,11 @@ class Search:
         spec: Spec,
         seed: int,
         jobs: int,
-        say: Callable,
+        log_line: Callable,
         plot: Callable[[optuna.Study], None] | None = None,
         deadline: float = math.inf,
     ):
-        self.study, self.spec, self.seed, self.jobs, self.out = study, spec, seed, jobs, say
+        self.study, self.spec, self.seed, self.jobs, self.out = study, spec, seed, jobs, log_line
         self.plot = plot or (lambda study: None)  # redrawn after each finished trial
         self.deadline = deadline  # time.monotonic after which no new trial is queued
         self.absent: dict[str, int] = {}  # experiment -> looks in a row it was gone
@@ -343,7 +343,7 @@ class Search:
         self.changed = False  # a trial was queued or told since the last progress line
         self.total = 0  # --trials of this run
 
-    def say(self, line: str) -> None:
+    def log_line(self, line: str) -> None:
         self.out(line)
         self.spoke = time.monotonic()
 
@@ -356,7 +356,7 @@ class Search:
     def announce(self) -> None:
         running = len(self.trials(TrialState.RUNNING))
         again = " again" if self.stopping == CTRL_C else ""
-        self.say(
+        self.log_line(
             f"stopping ({self.stopping}): no new trials; {running} running will finish; "
             f"Ctrl-C{again} to kill them"
         )
@@ -364,7 +364,7 @@ class Search:
 
     def progress(self) -> None:
         queueing = not self.stopping
-        self.say(progress(self.trials(), self.total, self.jobs, time.time(), queueing))
+        self.log_line(progress(self.trials(), self.total, self.jobs, time.time(), queueing))
         self.changed = False
 
     def resumed(self) -> None:
@@ -380,7 +380,7 @@ class Search:
             if flying
             else "no trial in flight"
         )
-        self.say(f"resuming: {where}, {done} done")
+        self.log_line(f"resuming: {where}, {done} done")
 
     def trials(self, state: TrialState | None = None) -> list[FrozenTrial]:
         found = self.study.get_trials(deepcopy=False)
@@ -419,7 +419,7 @@ class Search:
         )
         self.changed = True
         shown = ", ".join(names[i] for i in again or range(repeats))
-        self.say(f"trial {trial.number} queued as {shown}: {fmt(trial.params)}")
+        self.log_line(f"trial {trial.number} queued as {shown}: {fmt(trial.params)}")
 
     def ask(self) -> None:
         number = len(self.trials())
@@ -470,13 +470,13 @@ class Search:
             sds = ", ".join(f"{seeds.spread(c)[1]:.2g}" for c in columns)
             spread = f" (mean of {len(exps)} seeds, sd {sds})"
         name = experiment(trial) if len(exps) == 1 else f"{len(exps)} seeds"
-        self.say(f"trial {trial.number} ({name}) done: {fmt(shown)}{spread}; {best}")
+        self.log_line(f"trial {trial.number} ({name}) done: {fmt(shown)}{spread}; {best}")
 
     def fail(self, trial: FrozenTrial, reason: str) -> None:
         self.attrs(trial.number, error=reason, ended_at=self.ended.get(trial.number, time.time()))
         self.study.tell(trial.number, state=TrialState.FAIL)
         self.told()
-        self.say(f"trial {trial.number} ({experiment(trial)}) failed: {reason}")
+        self.log_line(f"trial {trial.number} ({experiment(trial)}) failed: {reason}")
 
     def told(self) -> None:
         self.changed = True
@@ -505,7 +505,7 @@ class Search:
             if not runs(t):  # stopped between its proposal and its queueing
                 lost = self.absent[f"#{t.number}"] = self.absent.get(f"#{t.number}", 0) + 1
                 if lost >= 2:  # as a lost experiment: its name may be taken, so -r1
-                    self.say(f"trial {t.number} has no experiment: queued")
+                    self.log_line(f"trial {t.number} has no experiment: queued")
                     self.submit(t, attempt=1)
                     experiments.start_workers(self.jobs)
                 continue
@@ -516,7 +516,7 @@ class Search:
                 stopped = t.user_attrs.get("stop") and (exp is None or exp.state == "failed")
                 if stopped or self.absent[name] >= 2:  # twice: not just between two states
                     why = "was stopped" if stopped else "is gone from DVC's queue"
-                    self.say(f"trial {t.number} ({name}) {why}: queued again")
+                    self.log_line(f"trial {t.number} ({name}) {why}: queued again")
                     if exp:  # its failed row would show the baseline's metrics in `dvc exp show`
                         experiments.remove([name])
                     again.append(i)
@@ -545,7 +545,7 @@ class Search:
             if set(runs(t)) & set(names):
                 self.attrs(t.number, stop=True)
         for name in names:
-            self.say(f"{name}: DVC's queue says it runs, but {why}: stopped")
+            self.log_line(f"{name}: DVC's queue says it runs, but {why}: stopped")
         experiments.stop(names, [])
 
     def dead_workers(self, running: bool) -> bool:
