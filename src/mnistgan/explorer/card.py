@@ -63,7 +63,8 @@ def card(
     if data is None:
         data_text = "unknown"
     else:
-        source = data.get("source") or "downloaded from the official mirrors"
+        # data.source null: the official files, downloaded or from $MNISTGAN_DATA_SOURCE
+        source = data.get("source") or "the official files"
         limit = f" (capped at {data['limit']:,})" if data.get("limit") else ""
         data_text = f"{data['dataset']}, {source}{size}{limit}"
     train_text = "unknown"
