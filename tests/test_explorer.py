@@ -108,9 +108,7 @@ def test_stage_writes_the_same_page_twice(tmp_path, monkeypatch):
         ["recall", "0.3", ">= 0.85", "n/a"],
     ]
     assert "far from its targets (FID, recall off by 2x" in about["warning"]
-    assert ["data", "mnist, the official files; 1,234 training images"] in (
-        about["rows"]
-    )
+    assert ["data", "mnist, the official files; 1,234 training images"] in (about["rows"])
     assert ["training", "1 epoch, batch 16, loss bce"] in about["rows"]
     assert about["commit"] == "unknown"  # tmp_path is no git checkout; no clock date either
 
