@@ -25,6 +25,20 @@ FORMATS = (".png", ".pt")  # what --out writes, by its name's suffix (any case)
 
 
 def main() -> None:
+    args = command_line().parse_args()
+    if args.command == "search":
+        return search_cli.main(args)
+    if args.command == "seeds":
+        from mnistgan.search import seeds as seeds_cli  # Optuna too: not for generate
+
+        return print(
+            seeds_cli.run(args.sets, args.seeds, args.jobs, args.queue, search_cli.stamped_line)
+        )
+    return generate_command(args)
+
+
+def command_line() -> argparse.ArgumentParser:
+    """The three commands and their arguments."""
     parser = argparse.ArgumentParser(prog="python -m mnistgan")
     commands = parser.add_subparsers(dest="command", required=True)
     gen = commands.add_parser("generate", help="draw images from a trained generator")
@@ -69,15 +83,11 @@ def main() -> None:
     seeds.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="train.seed values")
     seeds.add_argument("--jobs", type=int, default=1, help="runs in flight at once")
     seeds.add_argument("--queue", action="store_true", help="queue the runs not yet done")
-    args = parser.parse_args()
-    if args.command == "search":
-        return search_cli.main(args)
-    if args.command == "seeds":
-        from mnistgan.search import seeds as seeds_cli  # Optuna too: not for generate
+    return parser
 
-        return print(
-            seeds_cli.run(args.sets, args.seeds, args.jobs, args.queue, search_cli.stamped_line)
-        )
+
+def generate_command(args: argparse.Namespace) -> None:
+    """`generate`: each argument checked before any work, then the images written."""
     if not 1 <= args.n <= MAX_IMAGES:
         raise UserError(f"-n: got {args.n}, expected an integer in [1, {MAX_IMAGES}]")
     if not 0 <= args.seed < MAX_SEED:
