@@ -33,7 +33,7 @@ def judged(metrics: dict, conditional: bool, n_scored: int) -> list[card.Judged]
             t.times_floor and f"real_{t.key}" not in metrics
         ):
             continue
-        met = targets.met(t, value, metrics) if n_scored >= targets.MIN_SCORED_FOR_TARGETS else None
+        met = targets.verdict(t, value, metrics, n_scored)
         rows.append(card.Judged(t.name, float(value), t.higher, targets.limit(t, metrics), met))
     return rows
 

@@ -46,6 +46,11 @@ def met(target: Target, value: float, floor: dict[str, float]) -> bool:
     return value >= bound if target.higher else value <= bound
 
 
+def verdict(target: Target, value: float, floor: dict[str, float], n_scored: int) -> bool | None:
+    """Met or not; None (n/a) when fewer than MIN_SCORED_FOR_TARGETS images were scored."""
+    return met(target, value, floor) if n_scored >= MIN_SCORED_FOR_TARGETS else None
+
+
 def table(
     metrics: dict[str, float], floor: dict[str, float], conditional: bool, n_scored: int
 ) -> str:
@@ -59,8 +64,8 @@ def table(
         sign = ">=" if t.higher else "<="
         goal = f"{sign} {limit(t, floor):.4g}" + (f" ({t.bound:g}x floor)" if t.times_floor else "")
         real_text = "" if real is None else f"{real:.4g}"
-        verdict = ("yes" if met(t, value, floor) else "NO") if judged else "n/a"
-        lines.append(f"{t.name:<21}{value:>9.4g}{real_text:>12}  {goal:<23}{verdict}")
+        said = {True: "yes", False: "NO", None: "n/a"}[verdict(t, value, floor, n_scored)]
+        lines.append(f"{t.name:<21}{value:>9.4g}{real_text:>12}  {goal:<23}{said}")
     if not judged:
         lines.append(
             f"n/a: the targets hold for at least {MIN_SCORED_FOR_TARGETS} scored images; "

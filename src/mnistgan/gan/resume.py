@@ -162,9 +162,8 @@ def load_resume(
 ) -> tuple[int, dict]:
     """(epochs done, LOGGED's lists) from the checkpoint at `path`, loaded into `nets`, when
     this very run made it (fingerprint `identity`, trained on the device type and precision
-    this run trains on) and stopped
-    before `epochs`; else (0, {}), a fresh start: a finished run's checkpoint is one a forced
-    rerun must not copy.
+    this run trains on) and stopped before `epochs`; else (0, {}), a fresh start: a finished
+    run's checkpoint is one a forced rerun must not copy.
     A checkpoint that cannot be loaded is moved aside, not a reason to fail: it is no DVC
     output, so nothing else would ever remove it, and every later run would stop on it."""
     if not path.exists():
@@ -190,7 +189,7 @@ def load_resume(
             return 0, {}
         nets.load_state_dict(state)
         loaded = nets.state_dict()
-        if any(not finite(loaded[net]) for net in NETS):
+        if any(non_finite(loaded[net]) is not None for net in NETS):
             raise UserError("it holds non-finite weights")
         logged = {k: state[k] for k in LOGGED}
     except Exception as e:  # anything in the file may be wrong: its content is not ours
@@ -217,8 +216,10 @@ def sampled_generator(path: Path) -> dict[str, torch.Tensor]:
     return state["g_ema"] if state["g_ema"] is not None else state["g"]
 
 
-def finite(state: dict[str, torch.Tensor] | None) -> bool:
-    return state is None or all(v.isfinite().all() for v in state.values() if v.is_floating_point())
+def non_finite(state: dict[str, torch.Tensor] | None) -> str | None:
+    """The name of the first floating-point entry of `state` holding NaN or inf, if any."""
+    bad = (k for k, v in (state or {}).items() if v.is_floating_point() and not v.isfinite().all())
+    return next(bad, None)
 
 
 def diverged(what: str, checkpoint: Path) -> UserError:
@@ -234,9 +235,5 @@ def check_nets(nets: Nets, epoch: int, checkpoint: Path) -> None:
         ("generator's EMA", nets.g_ema),
         ("discriminator", nets.d),
     ):
-        state = net.state_dict() if net is not None else {}
-        bad = next(
-            (k for k, v in state.items() if v.is_floating_point() and not v.isfinite().all()), None
-        )
-        if bad is not None:
+        if (bad := non_finite(net.state_dict() if net is not None else None)) is not None:
             raise diverged(f"non-finite {bad} in the {name} at epoch {epoch}", checkpoint)
